@@ -1,0 +1,208 @@
+//! The command line, parsed by hand: a few commands with a few options do not need a parser crate.
+
+use crate::error::Error;
+
+pub const USAGE: &str = "\
+Usage: cargo xtask <command> [options]
+
+Commands:
+  test [--only STEP[,STEP]] [--skip STEP[,STEP]]
+        Run every check CI runs, in order, stopping at the first failure:
+          ensure    install missing tools (rustfmt, clippy, nightly, cargo-fuzz)
+          fmt       cargo fmt --all -- --check
+          clippy    cargo clippy --workspace --all-targets -- -D warnings
+          test      unit and integration tests: cargo test --workspace
+          autobahn  Autobahn|Testsuite against the signaling `echo` example
+          fuzz      every fuzz target in signaling/fuzz, for XTASK_FUZZ_SECS each
+        --only and --skip may be repeated; --skip wins over --only.
+  serve [--listen ADDR]
+        Build the signaling server in release mode and run it on ADDR
+        (default 127.0.0.1:8080), serving dist/ when it exists.
+  help  Show this message.
+
+Environment:
+  XTASK_FUZZ_SECS   seconds per fuzz target (default 30)
+  CARGO_TARGET_DIR  honoured when locating built binaries
+";
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Test(TestArgs),
+    Serve(ServeArgs),
+}
+
+/// Step names exactly as typed; checked against the step list when steps are selected.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TestArgs {
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ServeArgs {
+    pub listen: String,
+}
+
+pub fn parse(args: &[String]) -> Result<Command, Error> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err(Error::Usage("no command given".into()));
+    };
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        return Ok(Command::Help);
+    }
+    match command.as_str() {
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        "test" => parse_test(rest).map(Command::Test),
+        "serve" => parse_serve(rest).map(Command::Serve),
+        other => Err(Error::Usage(format!("unknown command `{other}`"))),
+    }
+}
+
+fn parse_test(args: &[String]) -> Result<TestArgs, Error> {
+    let mut parsed = TestArgs::default();
+    let mut options = Options::new("test", &["--only", "--skip"], args);
+    while let Some((flag, value)) = options.next_option()? {
+        let names = split_names(flag, &value)?;
+        if flag == "--only" {
+            parsed.only.extend(names);
+        } else {
+            parsed.skip.extend(names);
+        }
+    }
+    Ok(parsed)
+}
+
+fn parse_serve(args: &[String]) -> Result<ServeArgs, Error> {
+    let mut listen = DEFAULT_LISTEN.to_owned();
+    let mut options = Options::new("serve", &["--listen"], args);
+    while let Some((_listen, value)) = options.next_option()? {
+        listen = value;
+    }
+    Ok(ServeArgs { listen })
+}
+
+/// `a,b` → [a, b]; an empty name (`--only fmt,`) is a typo, not "nothing".
+fn split_names(flag: &str, value: &str) -> Result<Vec<String>, Error> {
+    value
+        .split(',')
+        .map(|name| match name.trim() {
+            "" => Err(Error::Usage(format!("empty step name in `{flag} {value}`"))),
+            name => Ok(name.to_owned()),
+        })
+        .collect()
+}
+
+/// Walks `--flag VALUE` and `--flag=VALUE` pairs; every option here takes a value.
+struct Options<'a> {
+    command: &'static str,
+    known: &'static [&'static str],
+    args: std::slice::Iter<'a, String>,
+}
+
+impl<'a> Options<'a> {
+    fn new(command: &'static str, known: &'static [&'static str], args: &'a [String]) -> Self {
+        Options { command, known, args: args.iter() }
+    }
+
+    /// The next option as (one of `known`, its value).
+    fn next_option(&mut self) -> Result<Option<(&'static str, String)>, Error> {
+        let Some(arg) = self.args.next() else {
+            return Ok(None);
+        };
+        if !arg.starts_with("--") {
+            return Err(Error::Usage(format!("unexpected argument `{arg}`")));
+        }
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        let Some(&flag) = self.known.iter().find(|&&known| known == flag) else {
+            let command = self.command;
+            return Err(Error::Usage(format!("unknown option `{flag}` for `{command}`")));
+        };
+        let value = match inline_value {
+            Some(value) => value,
+            None => match self.args.next() {
+                Some(value) if !value.starts_with("--") => value.clone(),
+                _ => return Err(Error::Usage(format!("`{flag}` needs a value"))),
+            },
+        };
+        Ok(Some((flag, value)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> Result<Command, Error> {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        parse(&args)
+    }
+
+    fn usage_error(line: &str) -> String {
+        match parse_str(line) {
+            Err(Error::Usage(msg)) => msg,
+            other => panic!("`{line}` should be a usage error, got {other:?}"),
+        }
+    }
+
+    fn test_args(only: &[&str], skip: &[&str]) -> Command {
+        Command::Test(TestArgs {
+            only: only.iter().map(|s| s.to_string()).collect(),
+            skip: skip.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    #[test]
+    fn help_in_every_spelling() {
+        for line in ["help", "-h", "--help", "test --help", "serve -h", "test --only fmt -h"] {
+            assert_eq!(parse_str(line).ok(), Some(Command::Help), "{line}");
+        }
+    }
+
+    #[test]
+    fn test_without_options_selects_nothing_explicitly() {
+        assert_eq!(parse_str("test").ok(), Some(test_args(&[], &[])));
+    }
+
+    #[test]
+    fn only_and_skip_accept_lists_both_spellings_and_repeats() {
+        assert_eq!(
+            parse_str("test --only fmt,clippy --only=test --skip fuzz --skip=autobahn,ensure").ok(),
+            Some(test_args(&["fmt", "clippy", "test"], &["fuzz", "autobahn", "ensure"]))
+        );
+    }
+
+    #[test]
+    fn names_are_trimmed_but_not_checked_here() {
+        assert_eq!(parse_str("test --only=fmt,nope").ok(), Some(test_args(&["fmt", "nope"], &[])));
+        let args = ["test".to_owned(), "--skip".to_owned(), " fuzz , ensure".to_owned()];
+        assert_eq!(parse(&args).ok(), Some(test_args(&[], &["fuzz", "ensure"])));
+    }
+
+    #[test]
+    fn serve_listen_defaults_and_overrides() {
+        let serve = |listen: &str| Some(Command::Serve(ServeArgs { listen: listen.into() }));
+        assert_eq!(parse_str("serve").ok(), serve("127.0.0.1:8080"));
+        assert_eq!(parse_str("serve --listen 0.0.0.0:9000").ok(), serve("0.0.0.0:9000"));
+        assert_eq!(parse_str("serve --listen=[::1]:80").ok(), serve("[::1]:80"));
+    }
+
+    #[test]
+    fn bad_command_lines_are_usage_errors() {
+        assert_eq!(usage_error(""), "no command given");
+        assert_eq!(usage_error("bench"), "unknown command `bench`");
+        assert_eq!(usage_error("test --only"), "`--only` needs a value");
+        assert_eq!(usage_error("test --only --skip fmt"), "`--only` needs a value");
+        assert_eq!(usage_error("test --only fmt,"), "empty step name in `--only fmt,`");
+        assert_eq!(usage_error("test --fast"), "unknown option `--fast` for `test`");
+        assert_eq!(usage_error("test --fast=1"), "unknown option `--fast` for `test`");
+        assert_eq!(usage_error("test fmt"), "unexpected argument `fmt`");
+        assert_eq!(usage_error("serve --only fmt"), "unknown option `--only` for `serve`");
+        assert_eq!(usage_error("serve 127.0.0.1:1"), "unexpected argument `127.0.0.1:1`");
+    }
+}

@@ -1,0 +1,51 @@
+//! `cargo xtask`: the project's own commands, in plain Rust so they run the same on every machine.
+//!
+//! Layout:
+//! - `cli`: hand-written argument parsing and the usage text
+//! - `step`: the step runner (announce, time, stop at first failure, summary table)
+//! - `process`: running programs, presence checks, a kill-on-drop child guard
+//! - `ensure`: idempotent tool and apt installs
+//! - `workspace`: where the root, `../shared` and the target directory are
+//! - `test`, `serve`: one module per command
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod ensure;
+mod error;
+mod process;
+mod serve;
+mod step;
+mod test;
+mod workspace;
+
+use std::process::ExitCode;
+
+use cli::Command;
+use error::Error;
+use workspace::Workspace;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            if let Error::Usage(_) = err {
+                eprintln!("run `cargo xtask help` for usage");
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), Error> {
+    match cli::parse(args)? {
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            Ok(())
+        }
+        Command::Test(args) => test::run(Workspace::locate()?, &args),
+        Command::Serve(args) => serve::run(Workspace::locate()?, &args),
+    }
+}

@@ -1,0 +1,167 @@
+//! `cargo xtask test`: every check CI runs, as an ordered list of named steps.
+//! To add a step, write a `fn(&Ctx) -> Result<(), Error>` and add it to `STEPS` and to the usage text.
+
+mod autobahn;
+mod fuzz;
+
+use crate::cli::TestArgs;
+use crate::ensure::{self, Check, Tool};
+use crate::error::Error;
+use crate::process;
+use crate::step::Runner;
+use crate::workspace::Workspace;
+
+/// What every step may need; built once before the first step runs.
+pub struct Ctx {
+    ws: Workspace,
+    fuzz_secs: u64,
+}
+
+struct Step {
+    name: &'static str,
+    run: fn(&Ctx) -> Result<(), Error>,
+}
+
+/// In the order they run: cheap checks first so a formatting slip fails in seconds, not minutes.
+const STEPS: &[Step] = &[
+    Step { name: "ensure", run: ensure_tools },
+    Step { name: "fmt", run: fmt },
+    Step { name: "clippy", run: clippy },
+    Step { name: "test", run: unit_and_integration },
+    Step { name: "autobahn", run: autobahn::run },
+    Step { name: "fuzz", run: fuzz::run },
+];
+
+/// Tools the steps below call; installed only when missing (see `ensure`).
+const TOOLS: &[Tool] = &[
+    Tool {
+        name: "rustfmt",
+        check: Check::Succeeds(&["cargo", "fmt", "--version"]),
+        install: &["rustup", "component", "add", "rustfmt"],
+    },
+    Tool {
+        name: "clippy",
+        check: Check::Succeeds(&["cargo", "clippy", "--version"]),
+        install: &["rustup", "component", "add", "clippy"],
+    },
+    Tool {
+        name: "nightly toolchain",
+        check: Check::OutputLine(&["rustup", "toolchain", "list"], ensure::is_plain_nightly),
+        install: &["rustup", "toolchain", "install", "nightly", "--profile", "minimal"],
+    },
+    Tool {
+        name: "cargo-fuzz",
+        check: Check::Succeeds(&["cargo", "fuzz", "--version"]),
+        install: &["cargo", "install", "--locked", "cargo-fuzz"],
+    },
+];
+
+pub fn run(ws: Workspace, args: &TestArgs) -> Result<(), Error> {
+    let names: Vec<&'static str> = STEPS.iter().map(|step| step.name).collect();
+    let selected = select(&names, &args.only, &args.skip)?;
+    let ctx = Ctx { ws, fuzz_secs: fuzz::secs_from_env()? };
+    let left_out: Vec<&str> = names.iter().filter(|n| !selected.contains(n)).copied().collect();
+    println!("steps to run: {}", selected.join(", "));
+    if !left_out.is_empty() {
+        println!("steps left out: {}", left_out.join(", "));
+    }
+    let mut runner = Runner::new();
+    for step in STEPS {
+        if selected.contains(&step.name) {
+            runner.step(step.name, || (step.run)(&ctx));
+        } else {
+            runner.skip(step.name, "not selected");
+        }
+    }
+    runner.finish()
+}
+
+/// The steps to run, in `all`'s order: those in `only` (every step if `only` is empty) minus `skip`.
+/// Unknown names are an error so a typo cannot silently skip a check.
+fn select<'a>(all: &[&'a str], only: &[String], skip: &[String]) -> Result<Vec<&'a str>, Error> {
+    if let Some(unknown) = only.iter().chain(skip).find(|name| !all.contains(&name.as_str())) {
+        return Err(Error::Usage(format!("unknown step `{unknown}`; steps are: {}", all.join(", "))));
+    }
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let skipped = |name: &str| skip.iter().any(|s| s == name);
+    let selected: Vec<&str> = all.iter().copied().filter(|n| wanted(n) && !skipped(n)).collect();
+    if selected.is_empty() {
+        return Err(Error::Usage("--only and --skip leave no step to run".into()));
+    }
+    Ok(selected)
+}
+
+fn ensure_tools(ctx: &Ctx) -> Result<(), Error> {
+    TOOLS.iter().try_for_each(|tool| ensure::ensure_tool(&ctx.ws, tool))
+}
+
+fn fmt(ctx: &Ctx) -> Result<(), Error> {
+    process::run(&mut ctx.ws.command(&["cargo", "fmt", "--all", "--", "--check"]))
+}
+
+fn clippy(ctx: &Ctx) -> Result<(), Error> {
+    let argv = ["cargo", "clippy", "--workspace", "--all-targets", "--", "-D", "warnings"];
+    process::run(&mut ctx.ws.command(&argv))
+}
+
+fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
+    process::run(&mut ctx.ws.command(&["cargo", "test", "--workspace"]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: &[&str] = &["ensure", "fmt", "clippy", "test", "autobahn", "fuzz"];
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn sel(only: &[&str], skip: &[&str]) -> Result<Vec<&'static str>, Error> {
+        select(ALL, &names(only), &names(skip))
+    }
+
+    #[test]
+    fn step_table_matches_documented_names() {
+        let table: Vec<&str> = STEPS.iter().map(|s| s.name).collect();
+        assert_eq!(table, ALL);
+        for name in ALL {
+            assert!(crate::cli::USAGE.contains(&format!("  {name} ")), "usage lacks {name}");
+        }
+    }
+
+    #[test]
+    fn default_runs_everything_in_order() {
+        assert_eq!(sel(&[], &[]).ok(), Some(ALL.to_vec()));
+    }
+
+    #[test]
+    fn only_keeps_canonical_order() {
+        assert_eq!(sel(&["fuzz", "fmt"], &[]).ok(), Some(vec!["fmt", "fuzz"]));
+        assert_eq!(sel(&["fmt", "fmt"], &[]).ok(), Some(vec!["fmt"]));
+    }
+
+    #[test]
+    fn skip_removes_and_wins_over_only() {
+        assert_eq!(sel(&[], &["fuzz", "autobahn"]).ok(), Some(vec!["ensure", "fmt", "clippy", "test"]));
+        assert_eq!(sel(&["fmt", "clippy"], &["clippy"]).ok(), Some(vec!["fmt"]));
+    }
+
+    #[test]
+    fn unknown_names_are_rejected_with_the_list() {
+        for (only, skip) in [(&["fmt", "lint"][..], &[][..]), (&[][..], &["lint"][..])] {
+            match sel(only, skip) {
+                Err(Error::Usage(msg)) => {
+                    assert_eq!(msg, "unknown step `lint`; steps are: ensure, fmt, clippy, test, autobahn, fuzz")
+                }
+                other => panic!("expected a usage error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn selecting_nothing_is_an_error() {
+        assert!(matches!(sel(&["fmt"], &["fmt"]), Err(Error::Usage(_))));
+    }
+}

@@ -1,0 +1,100 @@
+//! Where things are: the workspace root, its sibling `shared/` directory, cargo's target directory.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::Error;
+
+pub struct Workspace {
+    root: PathBuf,
+}
+
+impl Workspace {
+    /// The workspace root is xtask's parent directory. Taken at compile time so the binary
+    /// also works when run directly rather than through `cargo xtask`.
+    pub fn locate() -> Result<Self, Error> {
+        let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = manifest_dir.parent().ok_or_else(|| Error::Missing {
+            what: format!("the parent of {}", manifest_dir.display()),
+            hint: "xtask must live in a directory of the workspace root",
+        })?;
+        Ok(Workspace { root: root.to_path_buf() })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn join(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// `shared/` (Autobahn runner, style and tooling notes) sits beside the workspace root.
+    pub fn shared_dir(&self) -> Result<PathBuf, Error> {
+        match self.root.parent() {
+            Some(parent) => Ok(parent.join("shared")),
+            None => Err(Error::Missing {
+                what: format!("the parent of {}", self.root.display()),
+                hint: "the shared/ directory must be a sibling of the workspace root",
+            }),
+        }
+    }
+
+    /// Cargo's target directory, honouring `CARGO_TARGET_DIR` as cargo does.
+    pub fn target_dir(&self) -> PathBuf {
+        target_dir_from(&self.root, env::var_os("CARGO_TARGET_DIR").as_deref())
+    }
+
+    /// A command whose program is `argv[0]`, run from the workspace root.
+    /// An empty `argv` yields a command that fails to spawn, reported like any other.
+    pub fn command(&self, argv: &[&str]) -> Command {
+        let (program, args) = argv.split_first().unwrap_or((&"", &[]));
+        let mut cmd = Command::new(program);
+        cmd.args(args).current_dir(&self.root);
+        cmd
+    }
+}
+
+fn target_dir_from(root: &Path, configured: Option<&std::ffi::OsStr>) -> PathBuf {
+    match configured {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn root_is_parent_of_xtask() {
+        let ws = Workspace::locate().expect("xtask has a parent");
+        assert!(ws.join("xtask/Cargo.toml").is_file());
+        assert!(ws.join("Cargo.toml").is_file());
+    }
+
+    #[test]
+    fn target_dir_defaults_to_root_target() {
+        let root = Path::new("/w");
+        assert_eq!(target_dir_from(root, None), Path::new("/w/target"));
+        assert_eq!(target_dir_from(root, Some(OsStr::new(""))), Path::new("/w/target"));
+    }
+
+    #[test]
+    fn target_dir_relative_is_under_root_absolute_is_kept() {
+        let root = Path::new("/w");
+        assert_eq!(target_dir_from(root, Some(OsStr::new("t"))), Path::new("/w/t"));
+        assert_eq!(target_dir_from(root, Some(OsStr::new("/x/t"))), Path::new("/x/t"));
+    }
+
+    #[test]
+    fn command_runs_from_root() {
+        let ws = Workspace::locate().expect("xtask has a parent");
+        let cmd = ws.command(&["cargo", "fmt", "--version"]);
+        assert_eq!(cmd.get_program(), "cargo");
+        assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["fmt", "--version"]);
+        assert_eq!(cmd.get_current_dir(), Some(ws.root()));
+    }
+}
