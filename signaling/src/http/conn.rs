@@ -1,0 +1,200 @@
+//! One TCP connection before it becomes a WebSocket: read request heads (bounded in size and
+//! time), answer plain HTTP, and hand an accepted upgrade to the WebSocket service.
+//!
+//! Plain HTTP keeps the connection alive for further GET/HEAD requests; each head has the same
+//! deadline, so an idle or trickling client holds its slot for at most that long.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::timeout;
+use tracing::{debug, info};
+
+use super::request::{Request, RequestError};
+use super::response::{Body, Response};
+use super::router::{route, Route};
+use super::static_files;
+use crate::config::ServerConfig;
+use crate::metrics::{add, Metrics};
+use crate::server::Service;
+use crate::ws::codec::Writer;
+use crate::ws::{handshake, WebSocket};
+
+/// Everything a connection needs from the server.
+pub struct Context<S> {
+    pub config: Arc<ServerConfig>,
+    pub metrics: Arc<Metrics>,
+    pub service: Arc<S>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl<S> Clone for Context<S> {
+    fn clone(&self) -> Self {
+        Context {
+            config: self.config.clone(),
+            metrics: self.metrics.clone(),
+            service: self.service.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+}
+
+/// What reading a request head came to.
+enum Head {
+    /// A complete head, and its length in the buffer.
+    Request(Request, usize),
+    /// The client closed the connection between requests.
+    Closed,
+    Refused(Response, &'static str),
+}
+
+pub async fn serve<S: Service>(mut stream: TcpStream, ctx: Context<S>) {
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        let head = match timeout(ctx.config.handshake_timeout, read_head(&mut stream, &mut buf, &ctx.config)).await {
+            Ok(Ok(head)) => head,
+            Ok(Err(e)) => {
+                debug!(error = %e, "connection error before a complete request");
+                return;
+            }
+            Err(_) if buf.is_empty() => Head::Closed, // idle keep-alive connection: just close
+            Err(_) => Head::Refused(Response::text(408, "request head not received in time"), "timeout"),
+        };
+        let (request, head_len) = match head {
+            Head::Request(request, head_len) => (request, head_len),
+            Head::Closed => return,
+            Head::Refused(response, reason) => {
+                info!(reason, status = response.status, "refused request");
+                ctx.metrics.handshake_failed(reason);
+                let _ = write_response(&mut stream, response.header("Connection", "close")).await;
+                return;
+            }
+        };
+        let early = buf.split_off(head_len);
+        match route(&request, &ctx.config) {
+            Route::Upgrade => return upgrade(stream, &request, early, ctx).await,
+            route => {
+                add(&ctx.metrics.http_requests, 1);
+                let keep_alive = early.is_empty() && !request.has_token("Connection", "close") && !has_body(&request);
+                let response = respond(route, &request, &ctx).await;
+                let response = if keep_alive { response } else { response.header("Connection", "close") };
+                if write_response(&mut stream, response).await.is_err() || !keep_alive {
+                    return;
+                }
+                buf.clear();
+            }
+        }
+    }
+}
+
+/// Reads until `buf` holds a complete request head, or the head is refused.
+async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, config: &ServerConfig) -> std::io::Result<Head> {
+    loop {
+        match Request::parse(buf, config.max_header_size) {
+            Ok(Some((request, head_len))) => return Ok(Head::Request(request, head_len)),
+            Ok(None) => {}
+            Err(e) => return Ok(Head::Refused(request_error_response(e), e.reason())),
+        }
+        // Never read past the limit: at most `max_header_size + 1` bytes are ever buffered.
+        let room = (config.max_header_size + 1).saturating_sub(buf.len()).min(4096);
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk[..room]).await?;
+        if n == 0 {
+            return Ok(if buf.is_empty() {
+                Head::Closed
+            } else {
+                Head::Refused(Response::text(400, "incomplete request"), "malformed_request")
+            });
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn request_error_response(e: RequestError) -> Response {
+    Response::text(e.status(), &e.to_string())
+}
+
+/// GET and HEAD carry no body; one announced anyway would be misread as the next request.
+fn has_body(request: &Request) -> bool {
+    request.header("Transfer-Encoding").is_some()
+        || request.header("Content-Length").is_some_and(|v| v.trim_ascii() != b"0")
+}
+
+async fn respond<S>(route: Route, request: &Request, ctx: &Context<S>) -> Response {
+    let head_only = request.method == "HEAD";
+    let mut response = match route {
+        Route::Health => Response::text(200, "ok").header("Cache-Control", "no-store"),
+        Route::Metrics => Response::new(200)
+            .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            .header("Cache-Control", "no-store")
+            .body(Body::Bytes(ctx.metrics.render().into_bytes())),
+        Route::StaticFile => match &ctx.config.web_root {
+            Some(root) => static_files::serve(root, head_only, &request.target).await,
+            None => Response::text(404, "not found"),
+        },
+        Route::UpgradeRequired => Response::text(426, "this endpoint speaks WebSocket only")
+            .header("Upgrade", "websocket")
+            .header("Sec-WebSocket-Version", "13"),
+        Route::MethodNotAllowed => Response::text(405, "method not allowed").header("Allow", "GET, HEAD"),
+        Route::NotFound | Route::Upgrade => Response::text(404, "not found"),
+    };
+    response.head_only |= head_only;
+    debug!(method = %request.method, target = %request.target, status = response.status, "http");
+    response
+}
+
+async fn write_response(stream: &mut TcpStream, response: Response) -> std::io::Result<()> {
+    stream.write_all(&response.head_bytes()).await?;
+    if response.head_only {
+        return Ok(());
+    }
+    match response.body {
+        Body::Empty => Ok(()),
+        Body::Bytes(bytes) => stream.write_all(&bytes).await,
+        Body::File(mut file, len) => {
+            let copied = tokio::io::copy(&mut (&mut file).take(len), stream).await?;
+            if copied == len {
+                Ok(())
+            } else {
+                // The file shrank under us: the announced length cannot be met, so end the connection.
+                Err(std::io::ErrorKind::UnexpectedEof.into())
+            }
+        }
+    }
+}
+
+async fn upgrade<S: Service>(mut stream: TcpStream, request: &Request, early: Vec<u8>, ctx: Context<S>) {
+    let accept = match handshake::validate(request, &ctx.config.allowed_origins) {
+        Ok(accept) => accept,
+        Err(e) => {
+            info!(reason = e.reason(), status = e.status(), "websocket handshake refused");
+            ctx.metrics.handshake_failed(e.reason());
+            let _ = write_response(&mut stream, e.response().header("Connection", "close")).await;
+            return;
+        }
+    };
+    let mut writer = Writer::default();
+    writer.raw(&handshake::switching_protocols(&accept).head_bytes());
+    let ws = WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.metrics.clone(), ctx.shutdown.clone());
+    ctx.service.session(ws).await;
+}
+
+/// Counts an open TCP connection for as long as it lives.
+pub struct OpenConnection(Arc<Metrics>);
+
+impl OpenConnection {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.connections_open.fetch_add(1, Relaxed);
+        add(&metrics.connections_total, 1);
+        OpenConnection(metrics)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, Relaxed);
+    }
+}

@@ -1,0 +1,165 @@
+//! Sans-IO parsing of an HTTP/1.1 request head with `httparse`, bounded before anything is kept.
+//!
+//! Both plain HTTP (health, metrics, static files) and the WebSocket opening handshake start here:
+//! the connection buffers bytes until the head is complete, then routes on the parsed [`Request`].
+
+use thiserror::Error;
+
+/// Most headers a request may carry; more is treated like an oversized head (431).
+pub const MAX_HEADERS: usize = 64;
+
+/// A parsed request head. Header names keep their original spelling; look them up with
+/// [`Request::header`], which compares case-insensitively (RFC 9110 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    /// The raw request target as sent (origin-form, e.g. `/ws?x=1`), not yet percent-decoded.
+    pub target: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// Why a request head was refused; each maps to one HTTP status.
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    /// The bytes are not an HTTP/1.x request (→ 400).
+    #[error("malformed HTTP request")]
+    Malformed,
+    /// Only HTTP/1.1 can be upgraded; HTTP/1.0 has no `Host` guarantee (→ 505 for anything else).
+    #[error("unsupported HTTP version")]
+    Version,
+    /// The head exceeded the byte or header-count limit (→ 431).
+    #[error("request header fields too large")]
+    TooLarge,
+}
+
+impl RequestError {
+    pub fn status(self) -> u16 {
+        match self {
+            RequestError::Malformed => 400,
+            RequestError::Version => 505,
+            RequestError::TooLarge => 431,
+        }
+    }
+
+    /// Short label used in logs and as the `reason` of the handshake-failure metric.
+    pub fn reason(self) -> &'static str {
+        match self {
+            RequestError::Malformed => "malformed_request",
+            RequestError::Version => "http_version",
+            RequestError::TooLarge => "header_too_large",
+        }
+    }
+}
+
+impl Request {
+    /// Parses a request head from the start of `buf`.
+    ///
+    /// Returns `Ok(None)` while the head is incomplete and still within `max_head` bytes,
+    /// `Ok(Some((request, head_len)))` once complete. Bytes after `head_len` belong to the
+    /// next protocol (a client may pipeline its first WebSocket frame behind the handshake).
+    pub fn parse(buf: &[u8], max_head: usize) -> Result<Option<(Request, usize)>, RequestError> {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut slots);
+        let status = match req.parse(buf) {
+            Ok(status) => status,
+            Err(httparse::Error::TooManyHeaders) => return Err(RequestError::TooLarge),
+            Err(httparse::Error::Version) => return Err(RequestError::Version),
+            Err(_) => return Err(RequestError::Malformed),
+        };
+        let head_len = match status {
+            httparse::Status::Partial if buf.len() > max_head => return Err(RequestError::TooLarge),
+            httparse::Status::Partial => return Ok(None),
+            httparse::Status::Complete(n) if n > max_head => return Err(RequestError::TooLarge),
+            httparse::Status::Complete(n) => n,
+        };
+        if req.version != Some(1) {
+            return Err(RequestError::Version);
+        }
+        let (Some(method), Some(target)) = (req.method, req.path) else {
+            return Err(RequestError::Malformed);
+        };
+        let headers = req.headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect();
+        let request = Request { method: method.to_owned(), target: target.to_owned(), headers };
+        Ok(Some((request, head_len)))
+    }
+
+    /// The value of the first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+    }
+
+    /// All values of headers named `name`, in order (a header may be repeated, RFC 9110 §5.3).
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+    }
+
+    /// Whether any comma-separated token of any `name` header equals `token`, ignoring ASCII case
+    /// and optional whitespace. `Connection: keep-alive, Upgrade` contains the token `upgrade`.
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.headers_named(name)
+            .any(|value| value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes())))
+    }
+
+    /// The path part of the target, without the query string.
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(self.target.as_str(), |(p, _)| p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = 8192;
+
+    #[test]
+    fn parses_a_complete_head_and_reports_its_length() {
+        let raw = b"GET /ws?a=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\nEXTRA";
+        let (req, n) = Request::parse(raw, MAX).unwrap().unwrap();
+        assert_eq!(req.method, "GET");
+        assert_eq!(req.target, "/ws?a=1");
+        assert_eq!(req.path(), "/ws");
+        assert_eq!(&raw[n..], b"EXTRA");
+        assert_eq!(req.header("UPGRADE"), Some(&b"websocket"[..]));
+    }
+
+    #[test]
+    fn incomplete_head_needs_more() {
+        assert_eq!(Request::parse(b"GET / HTTP/1.1\r\nHost: x\r\n", MAX), Ok(None));
+    }
+
+    #[test]
+    fn oversized_head_is_refused_before_completion() {
+        let mut raw = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', 100));
+        assert_eq!(Request::parse(&raw, 64), Err(RequestError::TooLarge));
+    }
+
+    #[test]
+    fn too_many_headers_is_too_large() {
+        let mut raw = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..(MAX_HEADERS + 1) {
+            raw.extend(format!("X-{i}: y\r\n").bytes());
+        }
+        raw.extend(b"\r\n");
+        assert_eq!(Request::parse(&raw, 1 << 20), Err(RequestError::TooLarge));
+    }
+
+    #[test]
+    fn not_http_is_malformed() {
+        assert_eq!(Request::parse(b"\x16\x03\x01\x02\x00\x01", MAX), Err(RequestError::Malformed));
+    }
+
+    #[test]
+    fn http_1_0_is_refused() {
+        assert_eq!(Request::parse(b"GET / HTTP/1.0\r\n\r\n", MAX), Err(RequestError::Version));
+    }
+
+    #[test]
+    fn token_lists_are_case_insensitive_and_trimmed() {
+        let raw = b"GET / HTTP/1.1\r\nconnection: keep-alive,  UPGRADE \r\n\r\n";
+        let (req, _) = Request::parse(raw, MAX).unwrap().unwrap();
+        assert!(req.has_token("Connection", "upgrade"));
+        assert!(!req.has_token("Connection", "close"));
+    }
+}

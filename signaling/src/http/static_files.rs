@@ -1,0 +1,434 @@
+//! The static file server for `--web-root`: request targets resolved to regular files inside one root.
+//!
+//! The target is percent-decoded and reduced to plain path segments by pure functions before any
+//! I/O ([`RequestPath::parse`]); the file found is then canonicalized and must still lie under the
+//! canonical root, so a symlink cannot lead out either. Every way out of the root answers 404, the
+//! same as a missing file, so probing reveals nothing.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use tokio::fs;
+
+use super::mime::{cache_control, content_type};
+use super::response::{reason_phrase, Body, Response};
+
+/// The file served for `/` and for any directory.
+pub const INDEX: &str = "index.html";
+
+/// A canonicalized web root directory.
+#[derive(Debug, Clone)]
+pub struct WebRoot {
+    path: PathBuf,
+}
+
+impl WebRoot {
+    /// Canonicalizes `dir` once at startup; every served path is compared against the result.
+    pub fn new(dir: &Path) -> io::Result<WebRoot> {
+        let path = std::fs::canonicalize(dir)?;
+        if !path.is_dir() {
+            let message = format!("web root {} is not a directory", path.display());
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, message));
+        }
+        Ok(WebRoot { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Why a request target names nothing we may serve, found without touching the disk.
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum PathError {
+    /// A `%` not followed by two hex digits (→ 400).
+    #[error("invalid percent-escape")]
+    BadEscape,
+    /// The decoded path is not UTF-8; every name we serve is (→ 400).
+    #[error("decoded path is not UTF-8")]
+    NotUtf8,
+    /// A decoded NUL or backslash: never in a name we serve, and a separator on Windows (→ 404).
+    #[error("NUL or backslash in path")]
+    ForbiddenByte,
+    /// A `..` that would climb above the root (→ 404, like a missing file).
+    #[error("path climbs above the web root")]
+    Escape,
+}
+
+impl PathError {
+    pub fn status(self) -> u16 {
+        match self {
+            PathError::BadEscape | PathError::NotUtf8 => 400,
+            PathError::ForbiddenByte | PathError::Escape => 404,
+        }
+    }
+}
+
+/// Decodes `%XX` escapes once (RFC 3986 §2.1, either case); `+` stays `+` in a path.
+pub fn percent_decode(input: &str) -> Result<Vec<u8>, PathError> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut bytes = input.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'%' {
+            out.push(b);
+            continue;
+        }
+        let (Some(hi), Some(lo)) = (hex_digit(bytes.next()), hex_digit(bytes.next())) else {
+            return Err(PathError::BadEscape);
+        };
+        out.push((hi << 4) | lo);
+    }
+    Ok(out)
+}
+
+fn hex_digit(b: Option<u8>) -> Option<u8> {
+    match b? {
+        b @ b'0'..=b'9' => Some(b - b'0'),
+        b @ b'a'..=b'f' => Some(b - b'a' + 10),
+        b @ b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A request target reduced to plain segments under the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestPath {
+    /// Never empty, `.` or `..`; never containing `/`, `\` or NUL. Empty for the root itself.
+    pub segments: Vec<String>,
+    /// The path ended in `/` (or `.`/`..`): only a directory's index may answer it.
+    pub trailing_slash: bool,
+}
+
+impl RequestPath {
+    /// Drops the query and fragment, percent-decodes, then resolves `.` and `..` lexically.
+    ///
+    /// Decoding comes first, so `%2F` separates segments and `%2e%2e` is `..`: the same rules then
+    /// apply to every spelling. A leading `/` is optional: every target is taken from the root.
+    pub fn parse(target: &str) -> Result<RequestPath, PathError> {
+        let raw = target.split(['?', '#']).next().unwrap_or_default();
+        let decoded = String::from_utf8(percent_decode(raw)?).map_err(|_| PathError::NotUtf8)?;
+        if decoded.contains(['\0', '\\']) {
+            return Err(PathError::ForbiddenByte);
+        }
+        let mut segments = Vec::new();
+        for segment in decoded.split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => {
+                    segments.pop().ok_or(PathError::Escape)?;
+                }
+                _ => segments.push(segment.to_owned()),
+            }
+        }
+        let trailing_slash = matches!(decoded.rsplit('/').next(), Some("" | "." | ".."));
+        Ok(RequestPath { segments, trailing_slash })
+    }
+}
+
+/// Why a request got no file; each maps to one status.
+#[derive(Debug, Error)]
+enum ServeError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("no such file")]
+    NotFound,
+    #[error("not a regular file")]
+    NotFile,
+    /// A symlink inside the root leads outside it: the operator's doing, hence a warning.
+    #[error("resolves outside the web root, to {0}")]
+    Outside(PathBuf),
+    #[error("permission denied")]
+    Denied,
+    #[error("I/O error: {0}")]
+    Io(io::Error),
+}
+
+impl ServeError {
+    fn from_io(err: io::Error) -> Self {
+        match err.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename => {
+                ServeError::NotFound
+            }
+            io::ErrorKind::PermissionDenied => ServeError::Denied,
+            _ => ServeError::Io(err),
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            ServeError::Path(err) => err.status(),
+            ServeError::NotFound | ServeError::NotFile | ServeError::Outside(_) => 404,
+            ServeError::Denied => 403,
+            ServeError::Io(_) => 500,
+        }
+    }
+}
+
+/// Serves GET or HEAD for a raw request target (e.g. `/app-1a2b.wasm?v=1`). The caller has checked
+/// the method. HEAD gets the same status, headers and `Content-Length`, with `head_only` set.
+pub async fn serve(root: &WebRoot, head_only: bool, target: &str) -> Response {
+    let mut response = match respond(root, target).await {
+        Ok(response) => response,
+        Err(err) => {
+            match &err {
+                ServeError::Outside(_) | ServeError::Denied | ServeError::Io(_) => {
+                    tracing::warn!(uri = ?target, error = %err, "static file not served");
+                }
+                _ => tracing::debug!(uri = ?target, error = %err, "static file not served"),
+            }
+            let status = err.status();
+            Response::text(status, reason_phrase(status))
+        }
+    };
+    // RFC 9110 §9.3.2: a HEAD response carries no content, errors included.
+    response.head_only = head_only;
+    response
+}
+
+async fn respond(root: &WebRoot, target: &str) -> Result<Response, ServeError> {
+    let request = RequestPath::parse(target)?;
+    let (path, name) = resolve(root, &request).await?;
+    let file = fs::File::open(&path).await.map_err(ServeError::from_io)?;
+    // The length announced is that of the file opened, even if the path changed since `resolve`.
+    let meta = file.metadata().await.map_err(ServeError::from_io)?;
+    if !meta.is_file() {
+        return Err(ServeError::NotFile);
+    }
+    // Type and caching follow the name in the URL, which is what the browser caches, not the name
+    // a symlink points to: `latest.js -> app-<hash>.js` must not be immutable.
+    Ok(Response::new(200)
+        .header("Content-Type", content_type(&name))
+        .header("X-Content-Type-Options", "nosniff")
+        .header("Cache-Control", cache_control(&name))
+        .body(Body::File(file, meta.len())))
+}
+
+/// The canonical path of the regular file a request names (a directory's index in its place), and
+/// the name that file has in the URL.
+async fn resolve(root: &WebRoot, request: &RequestPath) -> Result<(PathBuf, String), ServeError> {
+    let mut path = root.path.clone();
+    path.extend(&request.segments);
+    let path = inside_root(root, &path).await?;
+    // `metadata` before `open`: opening a FIFO would block until a writer appears.
+    let meta = fs::metadata(&path).await.map_err(ServeError::from_io)?;
+    if meta.is_dir() {
+        let index = inside_root(root, &path.join(INDEX)).await?;
+        let meta = fs::metadata(&index).await.map_err(ServeError::from_io)?;
+        return if meta.is_file() { Ok((index, INDEX.to_owned())) } else { Err(ServeError::NotFile) };
+    }
+    match request.segments.last() {
+        Some(name) if meta.is_file() && !request.trailing_slash => Ok((path, name.clone())),
+        _ => Err(ServeError::NotFile),
+    }
+}
+
+/// Resolves every symlink in `path` and requires the result to lie under the root.
+async fn inside_root(root: &WebRoot, path: &Path) -> Result<PathBuf, ServeError> {
+    let canonical = fs::canonicalize(path).await.map_err(ServeError::from_io)?;
+    if canonical.starts_with(&root.path) {
+        Ok(canonical)
+    } else {
+        Err(ServeError::Outside(canonical))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::mime::{CACHE_IMMUTABLE, CACHE_REVALIDATE};
+    use tokio::io::AsyncReadExt;
+
+    const HASHED: &str = "webclient-1a2b3c4d5e6f7890_bg.wasm";
+
+    /// The segments joined by `/` (no segment contains one), and whether a slash ended the path.
+    fn parsed(target: &str) -> Result<(String, bool), PathError> {
+        RequestPath::parse(target).map(|p| (p.segments.join("/"), p.trailing_slash))
+    }
+
+    fn segments(target: &str) -> Result<String, PathError> {
+        parsed(target).map(|(segments, _)| segments)
+    }
+
+    #[test]
+    fn decodes_escapes_in_either_case_once() {
+        assert_eq!(percent_decode("/a%20b%2Fc%2fd"), Ok(b"/a b/c/d".to_vec()));
+        assert_eq!(percent_decode("%2e%2E%ff"), Ok(b"..\xff".to_vec()));
+        assert_eq!(percent_decode("%252e+"), Ok(b"%2e+".to_vec()));
+    }
+
+    #[test]
+    fn invalid_escapes_are_rejected() {
+        for bad in ["%zz", "%2", "%", "/a%g1", "%%41"] {
+            assert_eq!(percent_decode(bad), Err(PathError::BadEscape), "{bad}");
+        }
+    }
+
+    #[test]
+    fn targets_become_plain_segments() {
+        assert_eq!(parsed("/"), Ok((String::new(), true)));
+        assert_eq!(parsed("/sub"), Ok(("sub".into(), false)));
+        assert_eq!(parsed("/sub/?x"), Ok(("sub".into(), true)));
+        assert_eq!(parsed("/sub/x/.."), Ok(("sub".into(), true)));
+        assert_eq!(parsed("/a//./b?q=/../..#x"), Ok(("a/b".into(), false)));
+        assert_eq!(segments("/a/../b%2Fc"), Ok("b/c".into()));
+        assert_eq!(segments("/a%2e%2e/%2e"), Ok("a..".into()));
+        assert_eq!(segments("/%252e%252e/x"), Ok("%2e%2e/x".into()));
+    }
+
+    #[test]
+    fn climbing_above_the_root_is_an_escape() {
+        for bad in ["/../etc/passwd", "/%2e%2e/secret", "/a/%2E%2E/%2e%2e/secret", "..%2fsecret"] {
+            assert_eq!(segments(bad), Err(PathError::Escape), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nul_backslash_and_bad_utf8_are_refused() {
+        assert_eq!(segments("/a%00.html"), Err(PathError::ForbiddenByte));
+        assert_eq!(segments("/..%5csecret"), Err(PathError::ForbiddenByte));
+        assert_eq!(segments("/%c3%28"), Err(PathError::NotUtf8));
+        assert_eq!(segments("/%zz"), Err(PathError::BadEscape));
+    }
+
+    /// `dir/www` is the root; `dir/secret` sits beside it, one `..` away.
+    fn site() -> io::Result<(tempfile::TempDir, WebRoot)> {
+        let dir = tempfile::tempdir()?;
+        let www = dir.path().join("www");
+        std::fs::create_dir_all(www.join("sub"))?;
+        std::fs::create_dir_all(www.join("empty"))?;
+        std::fs::write(www.join(INDEX), "<h1>home</h1>")?;
+        std::fs::write(www.join("sub").join(INDEX), "<h1>sub</h1>")?;
+        std::fs::write(www.join("sub").join("notes.txt"), "nested")?;
+        std::fs::write(www.join(HASHED), b"\0asm\x01\0\0\0")?;
+        std::fs::write(www.join("favicon.ico"), "icon")?;
+        std::fs::write(dir.path().join("secret"), "top secret")?;
+        let root = WebRoot::new(&www)?;
+        Ok((dir, root))
+    }
+
+    fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+        response.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Status and body, reading a file body to its end.
+    async fn get(root: &WebRoot, target: &str) -> io::Result<(u16, Vec<u8>)> {
+        let response = serve(root, false, target).await;
+        let mut body = Vec::new();
+        match response.body {
+            Body::File(mut file, len) => {
+                file.read_to_end(&mut body).await?;
+                assert_eq!(body.len() as u64, len);
+            }
+            Body::Bytes(bytes) => body = bytes,
+            Body::Empty => {}
+        }
+        Ok((response.status, body))
+    }
+
+    #[test]
+    fn web_root_must_be_a_directory() -> io::Result<()> {
+        let (dir, root) = site()?;
+        assert_eq!(root.path(), std::fs::canonicalize(dir.path().join("www"))?);
+        assert!(WebRoot::new(&root.path().join(INDEX)).is_err());
+        assert!(WebRoot::new(&dir.path().join("missing")).is_err());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn index_is_served_at_root_and_for_directories() -> io::Result<()> {
+        let (_dir, root) = site()?;
+        assert_eq!(get(&root, "/").await?, (200, b"<h1>home</h1>".to_vec()));
+        assert_eq!(get(&root, "/?utm=x#top").await?, (200, b"<h1>home</h1>".to_vec()));
+        assert_eq!(get(&root, "/sub/").await?, (200, b"<h1>sub</h1>".to_vec()));
+        assert_eq!(get(&root, "/sub").await?, (200, b"<h1>sub</h1>".to_vec()));
+        assert_eq!(get(&root, "/empty/").await?.0, 404);
+        let response = serve(&root, false, "/").await;
+        assert_eq!(header(&response, "Content-Type"), Some("text/html; charset=utf-8"));
+        assert_eq!(header(&response, "Cache-Control"), Some(CACHE_REVALIDATE));
+        assert_eq!(header(&response, "X-Content-Type-Options"), Some("nosniff"));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn nested_files_are_served_and_missing_ones_are_404() -> io::Result<()> {
+        let (_dir, root) = site()?;
+        assert_eq!(get(&root, "/sub/notes.txt").await?, (200, b"nested".to_vec()));
+        assert_eq!(get(&root, "/sub/../sub/notes%2etxt").await?, (200, b"nested".to_vec()));
+        assert_eq!(get(&root, "/sub/notes.txt/").await?.0, 404);
+        assert_eq!(get(&root, "/nope.js").await?.0, 404);
+        assert_eq!(get(&root, "/nope/deeper.js").await?.0, 404);
+        assert_eq!(get(&root, "/sub/notes.txt/x").await?.0, 404);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn head_has_the_headers_and_length_of_get() -> io::Result<()> {
+        let (_dir, root) = site()?;
+        let get = serve(&root, false, "/sub/notes.txt").await;
+        let head = serve(&root, true, "/sub/notes.txt").await;
+        assert!(head.head_only && !get.head_only);
+        assert_eq!(head.status, 200);
+        assert_eq!(head.content_length(), 6);
+        assert_eq!(head.head_bytes(), get.head_bytes());
+        assert!(serve(&root, true, "/missing").await.head_only);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn escapes_are_404_however_spelled() -> io::Result<()> {
+        let (_dir, root) = site()?;
+        for target in [
+            "/../secret",
+            "/../etc/passwd",
+            "/%2e%2e/secret",
+            "/a/%2E%2E/%2e%2e/secret",
+            "..%2fsecret",
+            "/..%2fsecret",
+            "/..%5csecret",
+            "/index.html%00.txt",
+        ] {
+            assert_eq!(get(&root, target).await?, (404, b"Not Found\n".to_vec()), "{target}");
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn malformed_escapes_are_400() -> io::Result<()> {
+        let (_dir, root) = site()?;
+        assert_eq!(get(&root, "/%zz").await?.0, 400);
+        assert_eq!(get(&root, "/index.html%2").await?.0, 400);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn wasm_is_typed_and_hashed_assets_are_immutable() -> io::Result<()> {
+        let (_dir, root) = site()?;
+        let response = serve(&root, false, &format!("/{HASHED}?v=1")).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(header(&response, "Content-Type"), Some("application/wasm"));
+        assert_eq!(header(&response, "Cache-Control"), Some(CACHE_IMMUTABLE));
+        let icon = serve(&root, false, "/favicon.ico").await;
+        assert_eq!(header(&icon, "Content-Type"), Some("image/x-icon"));
+        assert_eq!(header(&icon, "Cache-Control"), Some(CACHE_REVALIDATE));
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn symlinks_are_followed_only_inside_the_root() -> io::Result<()> {
+        use std::os::unix::fs::symlink;
+        let (dir, root) = site()?;
+        symlink(dir.path().join("secret"), root.path().join("leak.txt"))?;
+        symlink(dir.path(), root.path().join("up"))?;
+        symlink(root.path().join("sub/notes.txt"), root.path().join("alias.txt"))?;
+        symlink(root.path().join(HASHED), root.path().join("latest.wasm"))?;
+        assert_eq!(get(&root, "/leak.txt").await?.0, 404);
+        assert_eq!(get(&root, "/up/secret").await?.0, 404);
+        assert_eq!(get(&root, "/alias.txt").await?, (200, b"nested".to_vec()));
+        let latest = serve(&root, false, "/latest.wasm").await;
+        assert_eq!(latest.status, 200);
+        assert_eq!(header(&latest, "Cache-Control"), Some(CACHE_REVALIDATE));
+        Ok(())
+    }
+}

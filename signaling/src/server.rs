@@ -1,0 +1,82 @@
+//! The accept loop: connection cap, one task per connection, and graceful shutdown fan-out.
+
+use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use crate::config::ServerConfig;
+use crate::http::conn::{self, Context, OpenConnection};
+use crate::metrics::{add, Metrics};
+use crate::ws::WebSocket;
+
+/// What runs on an accepted WebSocket: the rooms in the server, an echo in the conformance example.
+pub trait Service: Send + Sync + 'static {
+    fn session(&self, ws: WebSocket) -> impl Future<Output = ()> + Send;
+}
+
+/// Accepts connections on `listener` until `shutdown` completes, then asks every connection to
+/// close (WebSockets get close 1001) and waits up to the configured grace for them to finish.
+pub async fn run<S: Service>(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    metrics: Arc<Metrics>,
+    service: Arc<S>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Each connection task holds a clone of `alive`; when all are dropped, `recv` returns None.
+    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    let ctx = Context { config: config.clone(), metrics: metrics.clone(), service, shutdown: stop_rx };
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, addr) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors or similar: back off instead of spinning on the error.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let open = metrics.connections_open.load(Relaxed);
+        if open >= i64::try_from(config.max_connections).unwrap_or(i64::MAX) {
+            add(&metrics.connections_refused, 1);
+            debug!(%addr, open, "connection refused: at max connections");
+            refuse(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true); // signaling messages are small and latency-bound
+        let guard = OpenConnection::new(metrics.clone());
+        let ctx = ctx.clone();
+        let alive = alive.clone();
+        tokio::spawn(async move {
+            conn::serve(stream, ctx).await;
+            drop(guard);
+            drop(alive);
+        });
+    }
+    drop(listener);
+    let open = metrics.connections_open.load(Relaxed);
+    info!(open, "shutting down: closing connections");
+    let _ = stop_tx.send(true);
+    drop(alive);
+    if tokio::time::timeout(config.shutdown_grace, all_done.recv()).await.is_err() {
+        warn!(open = metrics.connections_open.load(Relaxed), "shutdown grace over; dropping the rest");
+    }
+}
+
+/// Over the connection cap: a best-effort `503` without reading the request, then close.
+fn refuse(stream: TcpStream) {
+    const BUSY: &[u8] =
+        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    let _ = stream.try_write(BUSY);
+}

@@ -1,0 +1,386 @@
+//! The only async part of the WebSocket layer: one task drives socket, reader, writer and timers.
+//!
+//! Reads go into a buffer on the stack of a synchronous function — never held across an `.await` —
+//! so an idle connection's task holds no read buffer at all. Everything a read produces (replies,
+//! pongs) is written in one batch right after it. One `select!` loop waits for readability,
+//! writability (only while bytes are pending), outbound messages from other tasks, the keepalive
+//! timer and shutdown; none of them can block another, so a stalled peer stalls only itself.
+
+use std::io;
+use std::ops::ControlFlow;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep, sleep_until, Instant};
+
+use super::close::{close_payload, CloseCode};
+use super::codec::Writer;
+use super::error::ProtocolError;
+use super::frame::OpCode;
+use super::protocol::{Incoming, Reader};
+use crate::config::WsConfig;
+use crate::metrics::{add, Metrics};
+
+/// Size of the per-read stack buffer: big enough that a typical signaling message (an SDP of a
+/// few KiB) arrives in one read and is handed out without copying.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Reads per wake-up before yielding to other branches, so a fast sender cannot starve timers.
+const READS_PER_WAKE: usize = 8;
+
+/// Outbound messages taken from the channel per wake-up, batched into one write.
+const OUTBOUND_BATCH: usize = 64;
+
+/// A complete data message from the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+}
+
+/// Something another task wants sent on this connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    Text(String),
+    /// Start the close handshake with this code and reason.
+    Close(CloseCode, &'static str),
+}
+
+/// The application on top of the WebSocket: called once per data message, with the writer to
+/// reply on. Returning `Break` closes the connection with the given code and reason.
+pub trait Handler {
+    fn on_message(&mut self, message: Message<'_>, reply: &mut Writer) -> ControlFlow<(CloseCode, &'static str)>;
+}
+
+/// How a WebSocket session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// The peer sent a close frame (with this code, if any); we answered it.
+    PeerClosed(Option<CloseCode>),
+    /// The peer broke the protocol; we sent the error's close code.
+    Failed(ProtocolError),
+    /// We closed: server shutdown, an application decision, or an outbound `Close`.
+    Closed(CloseCode, &'static str),
+    /// Nothing was received for the idle timeout, pings included: a half-open connection.
+    IdleTimeout,
+    /// The peer did not read what we sent for the send timeout.
+    SlowConsumer,
+    /// The peer closed TCP or reset it without a close frame.
+    Vanished,
+    Io(io::ErrorKind),
+}
+
+impl Ended {
+    /// A short label for logs and the disconnect metric.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Ended::PeerClosed(_) => "peer_closed",
+            Ended::Failed(e) => e.label(),
+            Ended::Closed(CloseCode::GOING_AWAY, _) => "going_away",
+            Ended::Closed(..) => "server_closed",
+            Ended::IdleTimeout => "idle_timeout",
+            Ended::SlowConsumer => "slow_consumer",
+            Ended::Vanished => "vanished",
+            Ended::Io(_) => "io_error",
+        }
+    }
+
+    /// The close frame we send, if one is due; `Some(None)` is a close frame with no body.
+    fn close_frame(&self) -> Option<Option<(CloseCode, String)>> {
+        match self {
+            Ended::PeerClosed(code) => Some(code.map(|c| (c, String::new()))), // §5.5.1: echo the code
+            Ended::Failed(e) => Some(Some((e.close_code(), e.to_string()))),
+            Ended::Closed(code, reason) => Some(Some((*code, (*reason).to_owned()))),
+            Ended::IdleTimeout => Some(Some((CloseCode::GOING_AWAY, "idle timeout".to_owned()))),
+            Ended::SlowConsumer | Ended::Vanished | Ended::Io(_) => None,
+        }
+    }
+
+    /// `(code, initiator)` for the close metric; `1006` when no close frame was exchanged.
+    fn close_metric(&self) -> (u16, &'static str) {
+        match (self, self.close_frame()) {
+            (Ended::PeerClosed(code), _) => (code.unwrap_or(CloseCode::NO_STATUS).0, "peer"),
+            (_, Some(Some((code, _)))) => (code.0, "server"),
+            _ => (CloseCode::ABNORMAL.0, "none"),
+        }
+    }
+}
+
+/// An accepted WebSocket: the socket plus its protocol state.
+pub struct WebSocket {
+    stream: TcpStream,
+    reader: Reader,
+    writer: Writer,
+    /// Bytes the client sent after its handshake request, before our `101` went out.
+    early: Vec<u8>,
+    config: Arc<WsConfig>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl WebSocket {
+    /// Wraps a stream whose handshake was accepted; `writer` already holds the `101` response.
+    pub fn new(
+        stream: TcpStream,
+        writer: Writer,
+        early: Vec<u8>,
+        config: Arc<WsConfig>,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let reader = Reader::new(config.max_message_size);
+        WebSocket { stream, reader, writer, early, config, metrics, shutdown }
+    }
+
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.stream.peer_addr().ok()
+    }
+
+    /// Runs the session until it ends, including the close handshake, and records how it ended.
+    pub async fn run<H: Handler>(
+        mut self,
+        handler: &mut H,
+        mut outbound: Option<&mut mpsc::Receiver<Outbound>>,
+    ) -> Ended {
+        self.metrics.websockets_open.fetch_add(1, Relaxed);
+        add(&self.metrics.websockets_total, 1);
+        let ended = self.serve(handler, &mut outbound).await;
+        self.finish(&ended).await;
+        self.metrics.websockets_open.fetch_sub(1, Relaxed);
+        let (code, initiator) = ended.close_metric();
+        self.metrics.closed(code, initiator);
+        self.metrics.disconnected(ended.label());
+        ended
+    }
+
+    async fn serve<H: Handler>(
+        &mut self,
+        handler: &mut H,
+        outbound: &mut Option<&mut mpsc::Receiver<Outbound>>,
+    ) -> Ended {
+        let early = std::mem::take(&mut self.early);
+        if !early.is_empty() {
+            let mut early = early;
+            if let Err(ended) = self.process(&mut early, handler) {
+                return ended;
+            }
+        }
+        let mut last_rx = Instant::now();
+        let mut last_ping = last_rx;
+        let mut stalled_since: Option<Instant> = None;
+        let timer = sleep(self.config.ping_interval);
+        tokio::pin!(timer);
+        loop {
+            match self.try_flush() {
+                Ok(progress) if self.writer.is_empty() || progress => {
+                    stalled_since = (!self.writer.is_empty()).then(Instant::now);
+                }
+                Ok(_) => {
+                    stalled_since.get_or_insert_with(Instant::now);
+                }
+                Err(e) => return Ended::Io(e.kind()),
+            }
+            // Backpressure: while our reply buffer is full, stop reading and stop taking outbound
+            // messages; the peer's TCP window (or the sender's bounded channel) fills instead.
+            let has_room = self.writer.len() < self.config.max_outbound_bytes;
+            let want_outbound = has_room && outbound.is_some();
+            let wake = tokio::select! {
+                biased;
+                _ = self.shutdown.wait_for(|&stop| stop) => Wake::Shutdown,
+                ready = self.stream.writable(), if !self.writer.is_empty() => Wake::Io(ready),
+                ready = self.stream.readable(), if has_room => Wake::Readable(ready),
+                message = recv(outbound), if want_outbound => Wake::Outbound(message),
+                () = &mut timer => Wake::Timer,
+            };
+            match wake {
+                Wake::Shutdown => return Ended::Closed(CloseCode::GOING_AWAY, "server shutting down"),
+                Wake::Io(Ok(())) => {}
+                Wake::Io(Err(e)) | Wake::Readable(Err(e)) => return Ended::Io(e.kind()),
+                Wake::Readable(Ok(())) => match self.read_available(handler) {
+                    Ok(true) => last_rx = Instant::now(),
+                    Ok(false) => {}
+                    Err(ended) => return ended,
+                },
+                Wake::Outbound(message) => {
+                    if let Some(ended) = self.queue_outbound(message, outbound) {
+                        return ended;
+                    }
+                }
+                Wake::Timer => {
+                    let now = Instant::now();
+                    let cfg = &self.config;
+                    if now >= last_rx + cfg.idle_timeout {
+                        return Ended::IdleTimeout;
+                    }
+                    if stalled_since.is_some_and(|t| now >= t + cfg.send_timeout) {
+                        return Ended::SlowConsumer;
+                    }
+                    if now >= last_rx.max(last_ping) + cfg.ping_interval {
+                        self.writer.frame(OpCode::Ping, b"");
+                        last_ping = now;
+                    }
+                    let mut next = (last_rx.max(last_ping) + cfg.ping_interval).min(last_rx + cfg.idle_timeout);
+                    if let Some(t) = stalled_since {
+                        next = next.min(t + cfg.send_timeout);
+                    }
+                    timer.as_mut().reset(next.max(now + Duration::from_millis(1)));
+                }
+            }
+        }
+    }
+
+    /// Reads until the socket would block (bounded per wake-up) and processes each chunk.
+    /// Returns whether any bytes arrived.
+    fn read_available<H: Handler>(&mut self, handler: &mut H) -> Result<bool, Ended> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let mut got_any = false;
+        for _ in 0..READS_PER_WAKE {
+            match self.stream.try_read(&mut chunk) {
+                Ok(0) => return Err(Ended::Vanished),
+                Ok(n) => {
+                    got_any = true;
+                    add(&self.metrics.bytes_in, n as u64);
+                    self.process(&mut chunk[..n], handler)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Err(Ended::Vanished),
+                Err(e) => return Err(Ended::Io(e.kind())),
+            }
+        }
+        Ok(got_any)
+    }
+
+    /// Feeds bytes to the reader; answers pings; hands data messages to the handler.
+    fn process<H: Handler>(&mut self, bytes: &mut [u8], handler: &mut H) -> Result<(), Ended> {
+        let writer = &mut self.writer;
+        let metrics = &self.metrics;
+        let mut ended = None;
+        let result = self.reader.feed(bytes, |incoming| {
+            let message = match incoming {
+                Incoming::Text(text) => Message::Text(text),
+                Incoming::Binary(data) => Message::Binary(data),
+                Incoming::Ping(payload) => {
+                    writer.frame(OpCode::Pong, payload); // §5.5.2
+                    return ControlFlow::Continue(());
+                }
+                Incoming::Pong(_) => return ControlFlow::Continue(()),
+                Incoming::Close(frame) => {
+                    ended = Some(Ended::PeerClosed(frame.map(|f| f.code)));
+                    return ControlFlow::Break(());
+                }
+            };
+            add(&metrics.messages_in, 1);
+            let before = writer.data_frames();
+            let flow = handler.on_message(message, writer);
+            add(&metrics.messages_out, writer.data_frames() - before);
+            flow.map_break(|(code, reason)| ended = Some(Ended::Closed(code, reason)))
+        });
+        match (result, ended) {
+            (Err(e), _) => Err(Ended::Failed(e)),
+            (Ok(()), Some(ended)) => Err(ended),
+            (Ok(()), None) => Ok(()),
+        }
+    }
+
+    /// Encodes an outbound message and any others already waiting, up to a batch.
+    fn queue_outbound(
+        &mut self,
+        first: Option<Outbound>,
+        outbound: &mut Option<&mut mpsc::Receiver<Outbound>>,
+    ) -> Option<Ended> {
+        let mut next = first;
+        for _ in 0..OUTBOUND_BATCH {
+            match next {
+                Some(Outbound::Text(text)) => {
+                    self.writer.text(&text);
+                    add(&self.metrics.messages_out, 1);
+                }
+                Some(Outbound::Close(code, reason)) => return Some(Ended::Closed(code, reason)),
+                // Every sender is gone: whoever owned this session has let it go.
+                None => return Some(Ended::Closed(CloseCode::GOING_AWAY, "session ended")),
+            }
+            if self.writer.len() >= self.config.max_outbound_bytes {
+                break;
+            }
+            match outbound.as_mut().map(|rx| rx.try_recv()) {
+                Some(Ok(message)) => next = Some(message),
+                _ => break,
+            }
+        }
+        None
+    }
+
+    /// Writes as much pending output as the socket takes now. Returns whether any was written.
+    fn try_flush(&mut self) -> io::Result<bool> {
+        let mut progress = false;
+        while !self.writer.is_empty() {
+            match self.stream.try_write(self.writer.pending()) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    add(&self.metrics.bytes_out, n as u64);
+                    self.writer.consume(n);
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(progress)
+    }
+
+    /// The close handshake (§7.1.2–§7.1.4): send our close frame if one is due, then close our
+    /// side and wait — bounded — for the peer to close theirs, so the close frame is not lost to
+    /// a reset caused by unread data. The server closes TCP first (§7.1.1), but not abruptly.
+    async fn finish(&mut self, ended: &Ended) {
+        let Some(frame) = ended.close_frame() else { return };
+        let mut payload = Vec::new();
+        if let Some((code, reason)) = frame {
+            close_payload(code, &reason, &mut payload);
+        }
+        self.writer.frame(OpCode::Close, &payload);
+        let deadline = Instant::now() + self.config.close_timeout;
+        let linger = async {
+            while !self.writer.is_empty() {
+                self.stream.writable().await?;
+                self.try_flush()?;
+            }
+            self.stream.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            loop {
+                self.stream.readable().await?;
+                match self.stream.try_read(&mut sink) {
+                    Ok(0) => return Ok::<(), io::Error>(()),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        tokio::select! {
+            _ = linger => {}
+            () = sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// What woke the session loop.
+enum Wake {
+    Shutdown,
+    Io(io::Result<()>),
+    Readable(io::Result<()>),
+    Outbound(Option<Outbound>),
+    Timer,
+}
+
+async fn recv(outbound: &mut Option<&mut mpsc::Receiver<Outbound>>) -> Option<Outbound> {
+    match outbound {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,27 @@
+//! RFC 6455, server side, and nothing else: this module knows nothing about rooms or JSON.
+//!
+//! Layout, from bytes up:
+//! - [`frame`]: header wire format, opcodes, masking;
+//! - [`codec`]: the streaming frame decoder and the outgoing frame buffer;
+//! - [`utf8`]: incremental UTF-8 validation for text split across frames;
+//! - [`close`]: close codes and close frame bodies;
+//! - [`protocol`]: frames to messages — fragmentation, control frames, limits;
+//! - [`handshake`]: the HTTP upgrade;
+//! - [`connection`]: the async driver over a `TcpStream`;
+//! - [`error`]: protocol violations and their close codes.
+//!
+//! Everything but `connection` is sans-IO: bytes in, decisions out.
+
+pub mod close;
+pub mod codec;
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod protocol;
+pub mod utf8;
+
+pub use close::CloseCode;
+pub use codec::Writer;
+pub use connection::{Ended, Handler, Message, Outbound, WebSocket};
+pub use error::ProtocolError;
