@@ -351,6 +351,10 @@ impl WebSocket {
                 self.try_flush()?;
             }
             self.stream.shutdown().await?;
+            if matches!(ended, Ended::PeerClosed(_)) {
+                // The peer spoke last and sends nothing more (§5.5.1): nothing to wait for.
+                return Ok(());
+            }
             let mut sink = [0u8; 1024];
             loop {
                 self.stream.readable().await?;
