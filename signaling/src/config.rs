@@ -11,6 +11,8 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::http::static_files::WebRoot;
+use crate::ice::IceConfig;
+use crate::rate::RateConfig;
 use crate::ws::handshake::OriginPolicy;
 
 /// Limits of one WebSocket session.
@@ -81,6 +83,37 @@ impl Default for ServerConfig {
     }
 }
 
+/// Rules of the rooms and the signaling protocol.
+#[derive(Debug, Clone)]
+pub struct RoomsConfig {
+    /// Peers per room: a 1:1 call is two.
+    pub capacity: usize,
+    /// How long a dropped connection keeps its seat for a resume. 15 s covers a reload or a
+    /// Wi-Fi hand-over; longer would keep a ghost in the room after someone really left.
+    pub resume_grace: Duration,
+    /// Largest signaling message answered with `message_too_large` instead of being processed.
+    /// Below the WebSocket limit, so an oversized signal gets an error and the connection lives.
+    pub max_signal_size: usize,
+    pub rate: RateConfig,
+    /// Messages queued for one connection by others (signals, presence). A call needs a few dozen
+    /// at once (an answer and its candidates); a queue that fills means the reader is stuck.
+    pub outbound_queue: usize,
+    pub ice: IceConfig,
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        RoomsConfig {
+            capacity: shared::DEFAULT_ROOM_CAPACITY as usize,
+            resume_grace: Duration::from_secs(15),
+            max_signal_size: shared::DEFAULT_MAX_MESSAGE_BYTES,
+            rate: RateConfig::default(),
+            outbound_queue: 256,
+            ice: IceConfig { turn_ttl: Duration::from_secs(86_400), ..IceConfig::default() },
+        }
+    }
+}
+
 /// The `signaling` command line.
 #[derive(Debug, Parser)]
 #[command(name = "signaling", version, about = "Connect's signaling server: WebSocket rooms for 1:1 WebRTC calls")]
@@ -113,6 +146,33 @@ pub struct Args {
     /// Seconds without hearing from a client before it is considered gone.
     #[arg(long, env = "SIGNALING_IDLE_TIMEOUT_SECS", default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,
+    /// Peers per room.
+    #[arg(long, env = "SIGNALING_MAX_ROOM_SIZE", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_room_size: u32,
+    /// Seconds a dropped connection keeps its seat for a resume (0: free it at once).
+    #[arg(long, env = "SIGNALING_RESUME_GRACE_SECS", default_value_t = 15)]
+    pub resume_grace_secs: u64,
+    /// Largest signaling message, in bytes; larger ones get the error `message_too_large`.
+    #[arg(long, env = "SIGNALING_MAX_SIGNAL_SIZE", default_value_t = shared::DEFAULT_MAX_MESSAGE_BYTES as u32, value_parser = clap::value_parser!(u32).range(64..))]
+    pub max_signal_size: u32,
+    /// Sustained messages per second per connection; more get `rate_limited`.
+    #[arg(long, env = "SIGNALING_RATE_LIMIT_PER_SEC", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_per_sec: u32,
+    /// Messages a connection may send in a burst.
+    #[arg(long, env = "SIGNALING_RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
+    /// Comma-separated STUN URLs for `joined.ice_servers` (e.g. stun:turn.example.org:3478).
+    #[arg(long, env = "SIGNALING_STUN_URLS", default_value = "")]
+    pub stun_urls: String,
+    /// Comma-separated TURN URLs (e.g. turn:turn.example.org:3478?transport=udp); needs --turn-secret.
+    #[arg(long, env = "SIGNALING_TURN_URLS", default_value = "")]
+    pub turn_urls: String,
+    /// The secret shared with the TURN server (coturn's static-auth-secret).
+    #[arg(long, env = "SIGNALING_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// Seconds TURN credentials stay valid.
+    #[arg(long, env = "SIGNALING_TURN_TTL_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(60..))]
+    pub turn_ttl_secs: u64,
 }
 
 /// Why the arguments cannot make a configuration.
@@ -122,6 +182,15 @@ pub enum ConfigError {
     WebRoot { path: PathBuf, source: std::io::Error },
     #[error("--idle-timeout-secs ({idle}) must be longer than --ping-interval-secs ({ping})")]
     IdleNotAfterPing { idle: u64, ping: u64 },
+    #[error("--turn-urls needs --turn-secret: browsers refuse TURN servers without credentials")]
+    TurnWithoutSecret,
+    #[error("--max-signal-size ({signal}) must not exceed --max-message-size ({message})")]
+    SignalOverMessage { signal: u32, message: u32 },
+}
+
+/// Splits a comma-separated list, dropping blanks.
+fn list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 impl Args {
@@ -153,6 +222,38 @@ impl Args {
             handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
             ws: Arc::new(ws),
             ..ServerConfig::default()
+        })
+    }
+
+    pub fn rooms_config(&self) -> Result<RoomsConfig, ConfigError> {
+        let turn_urls = list(&self.turn_urls);
+        let turn_secret = self.turn_secret.clone().filter(|s| !s.is_empty());
+        if !turn_urls.is_empty() && turn_secret.is_none() {
+            return Err(ConfigError::TurnWithoutSecret);
+        }
+        if self.max_signal_size > self.max_message_size {
+            return Err(ConfigError::SignalOverMessage {
+                signal: self.max_signal_size,
+                message: self.max_message_size,
+            });
+        }
+        let defaults = RoomsConfig::default();
+        Ok(RoomsConfig {
+            capacity: self.max_room_size as usize,
+            resume_grace: Duration::from_secs(self.resume_grace_secs),
+            max_signal_size: self.max_signal_size as usize,
+            rate: RateConfig {
+                per_sec: f64::from(self.rate_limit_per_sec),
+                burst: f64::from(self.rate_limit_burst),
+                ..defaults.rate
+            },
+            ice: IceConfig {
+                stun_urls: list(&self.stun_urls),
+                turn_urls,
+                turn_secret,
+                turn_ttl: Duration::from_secs(self.turn_ttl_secs),
+            },
+            ..defaults
         })
     }
 }
@@ -195,5 +296,36 @@ mod tests {
         let bad =
             Args::try_parse_from(["signaling", "--ping-interval-secs", "30", "--idle-timeout-secs", "30"]).unwrap();
         assert!(matches!(bad.to_config(), Err(ConfigError::IdleNotAfterPing { .. })));
+    }
+
+    #[test]
+    fn room_flags() {
+        let rooms = Args::try_parse_from(["signaling"]).unwrap().rooms_config().unwrap();
+        assert_eq!(rooms.capacity, 2);
+        assert_eq!(rooms.resume_grace, Duration::from_secs(15));
+        assert_eq!(rooms.ice.turn_ttl, Duration::from_secs(86_400));
+        assert!(rooms.ice.stun_urls.is_empty());
+        let args = Args::try_parse_from([
+            "signaling",
+            "--max-room-size",
+            "3",
+            "--resume-grace-secs",
+            "0",
+            "--stun-urls",
+            "stun:a:3478, stun:b:3478",
+            "--turn-urls",
+            "turn:a:3478",
+            "--turn-secret",
+            "s",
+        ])
+        .unwrap();
+        let rooms = args.rooms_config().unwrap();
+        assert_eq!(rooms.capacity, 3);
+        assert!(rooms.resume_grace.is_zero());
+        assert_eq!(rooms.ice.stun_urls, ["stun:a:3478", "stun:b:3478"]);
+        let no_secret = Args::try_parse_from(["signaling", "--turn-urls", "turn:a:3478"]).unwrap();
+        assert!(matches!(no_secret.rooms_config(), Err(ConfigError::TurnWithoutSecret)));
+        let too_big = Args::try_parse_from(["signaling", "--max-message-size", "1000", "--max-signal-size", "2000"]);
+        assert!(matches!(too_big.unwrap().rooms_config(), Err(ConfigError::SignalOverMessage { .. })));
     }
 }

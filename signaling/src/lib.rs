@@ -6,15 +6,25 @@
 //! - [`server`]: accept loop, connection cap, graceful shutdown;
 //! - [`http`]: request heads, routing, responses, static files — the connection before it upgrades;
 //! - [`ws`]: RFC 6455 and nothing else, mostly sans-IO;
+//! - [`session`]: one signaling connection: messages to room operations, rate limit, resume;
+//! - [`rooms`]: the sharded registry of rooms and delivery to connections;
+//! - [`room`]: room state and rules, pure and synchronous;
+//! - [`ice`]: STUN/TURN servers and TURN REST credentials for `joined`;
+//! - [`rate`]: the per-connection token bucket;
 //! - [`metrics`]: counters for `GET /metrics`;
 //! - [`echo`]: the echo service the Autobahn conformance run talks to.
 
 pub mod config;
 pub mod echo;
 pub mod http;
+pub mod ice;
 pub mod metrics;
+pub mod rate;
+pub mod room;
+pub mod rooms;
 pub mod server;
+pub mod session;
 pub mod ws;
 
-pub use config::{Args, ServerConfig, WsConfig};
+pub use config::{Args, RoomsConfig, ServerConfig, WsConfig};
 pub use server::{run, Service};

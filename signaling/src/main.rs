@@ -9,6 +9,8 @@ use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
 use signaling::metrics::Metrics;
+use signaling::rooms::Rooms;
+use signaling::session::RoomService;
 use signaling::Args;
 
 #[tokio::main]
@@ -17,8 +19,8 @@ async fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let args = Args::parse();
-    let config = match args.to_config() {
-        Ok(config) => Arc::new(config),
+    let (config, rooms_config) = match args.to_config().and_then(|c| Ok((c, args.rooms_config()?))) {
+        Ok(configs) => configs,
         Err(e) => {
             error!("{e}");
             return ExitCode::from(2);
@@ -33,8 +35,10 @@ async fn main() -> ExitCode {
     };
     let local = listener.local_addr().map_or_else(|_| args.listen.to_string(), |a| a.to_string());
     info!(addr = %local, web_root = ?args.web_root, "listening on {local}");
-    let service = Arc::new(signaling::echo::Echo);
-    signaling::run(listener, config, Arc::new(Metrics::default()), service, shutdown_signal()).await;
+    let metrics = Arc::new(Metrics::default());
+    let rooms = Arc::new(Rooms::new(rooms_config, metrics.clone()));
+    let service = Arc::new(RoomService::new(rooms));
+    signaling::run(listener, Arc::new(config), metrics, service, shutdown_signal()).await;
     info!("stopped");
     ExitCode::SUCCESS
 }

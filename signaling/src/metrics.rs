@@ -21,6 +21,12 @@ pub struct Metrics {
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub http_requests: AtomicU64,
+    pub rooms_open: AtomicI64,
+    pub peers_seated: AtomicI64,
+    pub signals_relayed: AtomicU64,
+    pub relay_dropped: AtomicU64,
+    pub resumes: AtomicU64,
+    errors: Mutex<BTreeMap<&'static str, u64>>,
     handshake_failures: Mutex<BTreeMap<&'static str, u64>>,
     closes: Mutex<BTreeMap<(u16, &'static str), u64>>,
     disconnects: Mutex<BTreeMap<&'static str, u64>>,
@@ -51,6 +57,11 @@ impl Metrics {
     /// Why a WebSocket ended (peer_closed, protocol error labels, idle_timeout, slow_consumer, …).
     pub fn disconnected(&self, reason: &'static str) {
         bump(&self.disconnects, reason);
+    }
+
+    /// A signaling `error` sent to a client, by its wire code.
+    pub fn error_sent(&self, code: &'static str) {
+        bump(&self.errors, code);
     }
 
     pub fn handshake_failures(&self, reason: &str) -> u64 {
@@ -86,6 +97,31 @@ impl Metrics {
         counter(&mut out, "signaling_bytes_in_total", "Bytes read from clients.", &self.bytes_in);
         counter(&mut out, "signaling_bytes_out_total", "Bytes written to clients.", &self.bytes_out);
         counter(&mut out, "signaling_http_requests_total", "Plain HTTP requests answered.", &self.http_requests);
+        gauge(&mut out, "signaling_rooms_open", "Rooms with at least one seat taken.", self.rooms_open.load(Relaxed));
+        gauge(
+            &mut out,
+            "signaling_peers_joined",
+            "Seats taken in rooms, including peers within their resume grace period.",
+            self.peers_seated.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "signaling_signals_relayed_total",
+            "Signals delivered to another peer.",
+            &self.signals_relayed,
+        );
+        counter(
+            &mut out,
+            "signaling_relay_dropped_total",
+            "Messages dropped because the recipient's queue was full.",
+            &self.relay_dropped,
+        );
+        counter(&mut out, "signaling_resumes_total", "Seats taken back with a resume token.", &self.resumes);
+        out.push_str("# HELP signaling_errors_total Signaling errors sent to clients, by code.\n");
+        out.push_str("# TYPE signaling_errors_total counter\n");
+        for (code, n) in self.errors.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "signaling_errors_total{{code=\"{code}\"}} {n}");
+        }
         out.push_str("# HELP signaling_handshake_failures_total Requests refused before a WebSocket or HTTP response, by reason.\n");
         out.push_str("# TYPE signaling_handshake_failures_total counter\n");
         for (reason, n) in self.handshake_failures.lock().unwrap_or_else(|e| e.into_inner()).iter() {

@@ -1,0 +1,190 @@
+//! The server's rooms: [`room::Shard`]s behind their own locks, and delivery to connections.
+//!
+//! Rooms are spread over shards by a keyed hash of the room id, so a relay locks only its own
+//! room's shard and unrelated calls never wait for each other. A lock is held only for the pure
+//! state change; JSON encoding and channel sends happen after it is released.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage, Signal};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::config::RoomsConfig;
+use crate::metrics::{add, Metrics};
+use crate::room::{ConnId, Delivery, Joined, Left, Shard};
+use crate::ws::{CloseCode, Outbound};
+
+/// Close code for a connection whose seat was taken over by a newer one with the resume token
+/// (a reload, or a reconnect before the old connection was noticed dead).
+pub const CLOSE_REPLACED: CloseCode = CloseCode(4001);
+
+/// Shards: a power of two well above the core count, so two busy rooms rarely share a lock.
+const SHARDS: usize = 64;
+
+/// How a room reaches one connection: its bounded outbound queue.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    tx: mpsc::Sender<Outbound>,
+}
+
+impl PeerHandle {
+    pub fn new(tx: mpsc::Sender<Outbound>) -> Self {
+        PeerHandle { tx }
+    }
+}
+
+pub struct Rooms {
+    shards: Box<[Mutex<Shard<PeerHandle>>]>,
+    /// Keyed with per-process random keys: clients choose room ids and must not be able to
+    /// pile them all onto one shard.
+    hasher: RandomState,
+    next_conn: AtomicU64,
+    pub config: RoomsConfig,
+    metrics: Arc<Metrics>,
+}
+
+impl Rooms {
+    pub fn new(config: RoomsConfig, metrics: Arc<Metrics>) -> Self {
+        Rooms {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher: RandomState::new(),
+            next_conn: AtomicU64::new(1),
+            config,
+            metrics,
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Relaxed)
+    }
+
+    fn shard(&self, room: &RoomId) -> MutexGuard<'_, Shard<PeerHandle>> {
+        let index = (self.hasher.hash_one(room.as_str()) as usize) % SHARDS;
+        // A panic while holding the lock leaves the shard's maps consistent (every operation
+        // completes its mutation before anything can panic), so poisoning is ignored.
+        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn join(
+        &self,
+        room: &RoomId,
+        conn: ConnId,
+        handle: PeerHandle,
+        resume: Option<&ResumeToken>,
+    ) -> Result<Joined<PeerHandle>, JoinError> {
+        let fresh = fresh_ids().map_err(|_| JoinError::Randomness)?;
+        let result = self.shard(room).join(room, conn, handle, resume, fresh, self.config.capacity);
+        let joined = result.map_err(JoinError::Refused)?;
+        if joined.room_created {
+            self.metrics.rooms_open.fetch_add(1, Relaxed);
+        }
+        if joined.resumed {
+            add(&self.metrics.resumes, 1);
+        } else {
+            self.metrics.peers_seated.fetch_add(1, Relaxed);
+        }
+        if let Some(old) = &joined.replaced {
+            let _ = old.tx.try_send(Outbound::Close(CLOSE_REPLACED, "replaced by a newer connection"));
+        }
+        self.deliver(&joined.deliveries);
+        Ok(joined)
+    }
+
+    /// Relays `data` from `from` to `to`, stamped with the sender's id.
+    pub fn relay(&self, room: &RoomId, from: &PeerId, to: &PeerId, data: Signal) -> Result<(), ErrorCode> {
+        let recipient = self.shard(room).route(room, from, to)?;
+        let message = ServerMessage::Signal { from: from.clone(), data };
+        if self.send(&recipient, &message) {
+            add(&self.metrics.signals_relayed, 1);
+        }
+        Ok(())
+    }
+
+    /// `leave`: the seat is given up at once and the others are told.
+    pub fn leave(&self, room: &RoomId, peer: &PeerId, conn: ConnId) {
+        let left = self.shard(room).leave(room, peer, conn);
+        self.finish_leave(left);
+    }
+
+    /// The connection ended without `leave`: keep the seat for the resume grace period, then
+    /// free it unless it was taken back.
+    pub fn disconnect(self: &Arc<Self>, room: RoomId, peer: PeerId, conn: ConnId) {
+        if self.config.resume_grace.is_zero() {
+            return self.leave(&room, &peer, conn);
+        }
+        if !self.shard(&room).disconnect(&room, &peer, conn) {
+            return;
+        }
+        let rooms = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(rooms.config.resume_grace).await;
+            let left = rooms.shard(&room).expire(&room, &peer, conn);
+            if !left.deliveries.is_empty() || left.room_removed {
+                debug!(%room, peer = peer.as_str(), "resume grace over; seat freed");
+            }
+            rooms.finish_leave(left);
+        });
+    }
+
+    fn finish_leave(&self, left: Left<PeerHandle>) {
+        self.deliver(&left.deliveries);
+        if left.seat_freed {
+            self.metrics.peers_seated.fetch_sub(1, Relaxed);
+        }
+        if left.room_removed {
+            self.metrics.rooms_open.fetch_sub(1, Relaxed);
+        }
+    }
+
+    fn deliver(&self, deliveries: &[Delivery<PeerHandle>]) {
+        for delivery in deliveries {
+            self.send(&delivery.to, &delivery.message);
+        }
+    }
+
+    /// Queues a message; a full queue means the recipient stopped reading. The message is
+    /// dropped and counted, and the recipient's own send timeout disconnects it.
+    fn send(&self, to: &PeerHandle, message: &ServerMessage) -> bool {
+        match to.tx.try_send(Outbound::Text(message.to_json())) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                add(&self.metrics.relay_dropped, 1);
+                warn!("recipient queue full; message dropped");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false, // it is ending; its seat follows
+        }
+    }
+
+    /// (rooms, seats) across all shards.
+    pub fn counts(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(rooms, seats), shard| {
+            let (r, s) = shard.lock().unwrap_or_else(|e| e.into_inner()).counts();
+            (rooms + r, seats + s)
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinError {
+    Refused(ErrorCode),
+    /// The OS random source failed: no unguessable id can be made.
+    Randomness,
+}
+
+/// A peer id of 96 random bits (16 base64url characters) and a resume token of 192.
+fn fresh_ids() -> Result<(PeerId, ResumeToken), getrandom::Error> {
+    let mut bytes = [0u8; 12 + 24];
+    getrandom::fill(&mut bytes)?;
+    let (peer, token) = bytes.split_at(12);
+    Ok((PeerId::new(URL_SAFE_NO_PAD.encode(peer)), ResumeToken::new(URL_SAFE_NO_PAD.encode(token))))
+}
