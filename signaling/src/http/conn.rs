@@ -70,7 +70,7 @@ pub async fn serve<S: Service>(mut stream: TcpStream, ctx: Context<S>) {
                 info!(reason, status = response.status, "refused request");
                 ctx.metrics.handshake_failed(reason);
                 let _ = write_response(&mut stream, response.header("Connection", "close")).await;
-                return;
+                return linger_close(stream).await;
             }
         };
         let early = buf.split_off(head_len);
@@ -173,13 +173,35 @@ async fn upgrade<S: Service>(mut stream: TcpStream, request: &Request, early: Ve
             info!(reason = e.reason(), status = e.status(), "websocket handshake refused");
             ctx.metrics.handshake_failed(e.reason());
             let _ = write_response(&mut stream, e.response().header("Connection", "close")).await;
-            return;
+            return linger_close(stream).await;
         }
     };
     let mut writer = Writer::default();
     writer.raw(&handshake::switching_protocols(&accept).head_bytes());
     let ws = WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.metrics.clone(), ctx.shutdown.clone());
     ctx.service.session(ws).await;
+}
+
+/// Closes after a refusal without losing the response: closing a socket that still has unread
+/// input sends a reset, which can destroy the response in flight (RFC 9112 §9.6). So: half-close,
+/// then read and discard what the client still sends, bounded in bytes and time.
+async fn linger_close(mut stream: TcpStream) {
+    const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+    const MAX_DISCARD: usize = 64 * 1024;
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut discarded = 0;
+        let mut sink = [0u8; 4096];
+        while discarded < MAX_DISCARD {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => discarded += n,
+            }
+        }
+    };
+    let _ = timeout(LINGER, drain).await;
 }
 
 /// Counts an open TCP connection for as long as it lives.

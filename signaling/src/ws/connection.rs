@@ -184,6 +184,12 @@ impl WebSocket {
                 }
                 Err(e) => return Ended::Io(e.kind()),
             }
+            // A stall must be noticed on time even when the keepalive tick is further away.
+            if let Some(stall_deadline) = stalled_since.map(|t| t + self.config.send_timeout) {
+                if stall_deadline < timer.deadline() {
+                    timer.as_mut().reset(stall_deadline);
+                }
+            }
             // Backpressure: while our reply buffer is full, stop reading and stop taking outbound
             // messages; the peer's TCP window (or the sender's bounded channel) fills instead.
             let has_room = self.writer.len() < self.config.max_outbound_bytes;
@@ -345,6 +351,8 @@ impl WebSocket {
         }
         self.writer.frame(OpCode::Close, &payload);
         let deadline = Instant::now() + self.config.close_timeout;
+        // After a protocol error the reader's state is meaningless: only raw EOF ends the wait.
+        let mut watch_for_close = !matches!(ended, Ended::Failed(_));
         let linger = async {
             while !self.writer.is_empty() {
                 self.stream.writable().await?;
@@ -355,11 +363,26 @@ impl WebSocket {
                 // The peer spoke last and sends nothing more (§5.5.1): nothing to wait for.
                 return Ok(());
             }
-            let mut sink = [0u8; 1024];
+            let mut chunk = [0u8; 1024];
             loop {
                 self.stream.readable().await?;
-                match self.stream.try_read(&mut sink) {
+                match self.stream.try_read(&mut chunk) {
                     Ok(0) => return Ok::<(), io::Error>(()),
+                    Ok(n) if watch_for_close => {
+                        // §7.1.1: once both close frames have been exchanged, close TCP at once.
+                        let mut answered = false;
+                        let fed = self.reader.feed(&mut chunk[..n], |incoming| match incoming {
+                            Incoming::Close(_) => {
+                                answered = true;
+                                ControlFlow::Break(())
+                            }
+                            _ => ControlFlow::Continue(()),
+                        });
+                        watch_for_close = fed.is_ok();
+                        if answered {
+                            return Ok(());
+                        }
+                    }
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(e),

@@ -73,7 +73,8 @@ impl TestServer {
 
 /// A well-behaved client (an independent implementation) round-trips a text message.
 pub async fn assert_echo_works(url: &str) {
-    let (mut ws, _) = timeout(WAIT, tokio_tungstenite::connect_async(url)).await.expect("connect in time").expect("connect");
+    let (mut ws, _) =
+        timeout(WAIT, tokio_tungstenite::connect_async(url)).await.expect("connect in time").expect("connect");
     ws.send(TMessage::text("still fine")).await.expect("send");
     let reply = timeout(WAIT, ws.next()).await.expect("reply in time").expect("a reply").expect("ok reply");
     assert_eq!(reply, TMessage::text("still fine"));
@@ -179,6 +180,169 @@ pub async fn expect_eof(stream: &mut TcpStream) {
         match timeout(WAIT, stream.read(&mut sink)).await.expect("server closes TCP in time") {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
+        }
+    }
+}
+
+/// A complete HTTP response read from a raw socket: the head as text and the body it announced.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub head: String,
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The value of the first header named `name` (ASCII case-insensitive), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_of(&self.head, name)
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// The value of the first header named `name` in a response head (ASCII case-insensitive), trimmed.
+pub fn header_of<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+/// Reads one response: the head, then exactly `Content-Length` body bytes unless `head_only`
+/// (the answer to a HEAD request carries none). Reads nothing past the response, so pipelined
+/// responses on the same stream can be read one after the other.
+pub async fn read_response(stream: &mut TcpStream, head_only: bool) -> HttpResponse {
+    let head = read_http_head(stream).await;
+    assert!(head.ends_with("\r\n\r\n"), "connection ended inside a response head: {head:?}");
+    let status = status_of(&head);
+    let len: usize = match header_of(&head, "Content-Length") {
+        Some(len) => len.parse().expect("numeric Content-Length"),
+        None => panic!("response without Content-Length: {head:?}"),
+    };
+    let mut body = vec![0u8; if head_only { 0 } else { len }];
+    timeout(WAIT, stream.read_exact(&mut body)).await.expect("body in time").expect("whole body");
+    HttpResponse { head, status, body }
+}
+
+/// Sends `request` on a fresh connection and reads one response (a `HEAD` request reads no body).
+pub async fn http_request(addr: SocketAddr, request: &str) -> HttpResponse {
+    let mut stream = connect(addr).await;
+    stream.write_all(request.as_bytes()).await.expect("write request");
+    read_response(&mut stream, request.starts_with("HEAD ")).await
+}
+
+/// `GET path` on a fresh connection.
+pub async fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
+    http_request(addr, &format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n")).await
+}
+
+/// Everything the server still sends until it closes the connection (bounded wait).
+pub async fn read_until_eof(stream: &mut TcpStream) -> Vec<u8> {
+    let mut rest = Vec::new();
+    match timeout(WAIT, stream.read_to_end(&mut rest)).await.expect("server closes in time") {
+        Ok(_) => rest,
+        // A reset after the response counts as closed too.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => rest,
+        Err(e) => panic!("read until EOF: {e}"),
+    }
+}
+
+/// A well-behaved client (tokio-tungstenite) kept open across a test.
+pub type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// Connects a well-behaved client; connect it before the bad input to prove it was unaffected.
+pub async fn connect_client(url: &str) -> Client {
+    let (ws, _) =
+        timeout(WAIT, tokio_tungstenite::connect_async(url)).await.expect("connect in time").expect("connect");
+    ws
+}
+
+/// `client` still round-trips a text message. Pings the server sent meanwhile are skipped (reading
+/// them makes tungstenite queue the pong, which goes out with the next read or write).
+pub async fn assert_client_echoes(client: &mut Client) {
+    client.send(TMessage::text("unaffected")).await.expect("send");
+    loop {
+        let reply = timeout(WAIT, client.next()).await.expect("reply in time").expect("a reply").expect("ok reply");
+        match reply {
+            TMessage::Ping(_) | TMessage::Pong(_) => continue,
+            reply => return assert_eq!(reply, TMessage::text("unaffected")),
+        }
+    }
+}
+
+/// A masked client frame whose first byte (FIN, RSV1-3, opcode) is given raw, so reserved bits and
+/// reserved opcodes can be sent; the length and mask are encoded correctly.
+pub fn client_frame_with_first_byte(first_byte: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = client_frame(true, OpCode::Binary, payload);
+    frame[0] = first_byte;
+    frame
+}
+
+/// An unmasked frame: what only a server may send (RFC 6455 §5.1).
+pub fn unmasked_frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_frame(&mut out, true, opcode, None, payload);
+    out
+}
+
+/// A masked close frame carrying `code` and `reason` (§5.5.1).
+pub fn close_frame(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    client_frame(true, OpCode::Close, &payload)
+}
+
+/// Writes `bytes` to a raw socket (bounded wait).
+pub async fn send_bytes(stream: &mut TcpStream, bytes: &[u8]) {
+    timeout(WAIT, stream.write_all(bytes)).await.expect("write in time").expect("write");
+}
+
+/// Closes `client` cleanly: sends a close frame and reads until the server ends the connection, so
+/// the server has nothing left to wait for (bounded wait).
+pub async fn close_client(mut client: Client) {
+    client.close(None).await.expect("close");
+    while let Some(Ok(_)) = timeout(WAIT, client.next()).await.expect("server ends the connection in time") {}
+}
+
+/// Splits server bytes (e.g. from [`read_until_eof`]) into frames: (header, payload). Unlike
+/// [`read_frame`], nothing after the first frame of a read is lost. A trailing partial frame is
+/// an error: the server never cuts a frame short before ending the connection.
+pub fn parse_frames(mut bytes: &[u8]) -> Vec<(FrameHeader, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while !bytes.is_empty() {
+        let (header, len) = FrameHeader::parse(bytes).expect("a valid server frame").expect("a whole frame header");
+        let end = len + usize::try_from(header.payload_len).expect("payload fits in memory");
+        assert!(bytes.len() >= end, "the connection ended inside a frame");
+        frames.push((header, bytes[len..end].to_vec()));
+        bytes = &bytes[end..];
+    }
+    frames
+}
+
+/// Reads server frames one after another from a raw socket, keeping bytes that arrived beyond
+/// the current frame. (`read_frame` drops them, so it is only safe when nothing else follows.)
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+}
+
+impl FrameReader {
+    /// The next server frame: (header, payload). `None` on EOF or reset.
+    pub async fn next(&mut self, stream: &mut TcpStream) -> Option<(FrameHeader, Vec<u8>)> {
+        loop {
+            if let Ok(Some((header, len))) = FrameHeader::parse(&self.buf) {
+                let total = len + header.payload_len as usize;
+                if self.buf.len() >= total {
+                    let payload = self.buf[len..total].to_vec();
+                    self.buf.drain(..total);
+                    return Some((header, payload));
+                }
+            }
+            read_more(stream, &mut self.buf).await?;
         }
     }
 }
