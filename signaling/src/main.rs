@@ -17,6 +17,7 @@ use signaling::Args;
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
     let (config, rooms_config) = match args.to_config().and_then(|c| Ok((c, args.rooms_config()?))) {
@@ -24,6 +25,13 @@ async fn main() -> ExitCode {
         Err(e) => {
             error!("{e}");
             return ExitCode::from(2);
+        }
+    };
+    let shutdown = match shutdown_signal() {
+        Ok(shutdown) => shutdown,
+        Err(e) => {
+            error!("cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let listener = match TcpListener::bind(args.listen).await {
@@ -38,32 +46,32 @@ async fn main() -> ExitCode {
     let metrics = Arc::new(Metrics::default());
     let rooms = Arc::new(Rooms::new(rooms_config, metrics.clone()));
     let service = Arc::new(RoomService::new(rooms));
-    signaling::run(listener, Arc::new(config), metrics, service, shutdown_signal()).await;
+    signaling::run(listener, Arc::new(config), metrics, service, shutdown).await;
     info!("stopped");
     ExitCode::SUCCESS
 }
 
-/// Completes on SIGINT or SIGTERM (the latter is what `docker stop` and systemd send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Registers for SIGINT and SIGTERM (the latter is what `docker stop` and systemd send) and
+/// returns a future that completes on either. Registering happens here, before the listener is
+/// bound, so a signal that arrives right after start-up is still a graceful shutdown.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-    info!("shutdown signal received");
+        info!("shutdown signal received");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        info!("shutdown signal received");
+    })
 }

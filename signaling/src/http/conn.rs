@@ -54,7 +54,14 @@ enum Head {
 pub async fn serve<S: Service>(mut stream: TcpStream, ctx: Context<S>) {
     let mut buf = Vec::with_capacity(1024);
     loop {
-        let head = match timeout(ctx.config.handshake_timeout, read_head(&mut stream, &mut buf, &ctx.config)).await {
+        let mut shutdown = ctx.shutdown.clone();
+        let read = timeout(ctx.config.handshake_timeout, read_head(&mut stream, &mut buf, &ctx.config));
+        let head = tokio::select! {
+            head = read => head,
+            // Shutting down: a connection between or inside request heads has nothing to lose.
+            _ = shutdown.wait_for(|&stop| stop) => return,
+        };
+        let head = match head {
             Ok(Ok(head)) => head,
             Ok(Err(e)) => {
                 debug!(error = %e, "connection error before a complete request");
@@ -73,18 +80,22 @@ pub async fn serve<S: Service>(mut stream: TcpStream, ctx: Context<S>) {
                 return linger_close(stream).await;
             }
         };
-        let early = buf.split_off(head_len);
         match route(&request, &ctx.config) {
-            Route::Upgrade => return upgrade(stream, &request, early, ctx).await,
+            Route::Upgrade => {
+                let early = buf.split_off(head_len);
+                return upgrade(stream, &request, early, ctx).await;
+            }
             route => {
                 add(&ctx.metrics.http_requests, 1);
-                let keep_alive = early.is_empty() && !request.has_token("Connection", "close") && !has_body(&request);
+                // Bytes after the head are the next pipelined request: kept for the next turn.
+                buf.drain(..head_len);
+                let keep_alive =
+                    request.version == 1 && !request.has_token("Connection", "close") && !has_body(&request);
                 let response = respond(route, &request, &ctx).await;
                 let response = if keep_alive { response } else { response.header("Connection", "close") };
                 if write_response(&mut stream, response).await.is_err() || !keep_alive {
                     return;
                 }
-                buf.clear();
             }
         }
     }

@@ -13,6 +13,8 @@ pub const MAX_HEADERS: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: String,
+    /// The minor version: 0 for HTTP/1.0 (answered, then closed; never upgraded), 1 for HTTP/1.1.
+    pub version: u8,
     /// The raw request target as sent (origin-form, e.g. `/ws?x=1`), not yet percent-decoded.
     pub target: String,
     pub headers: Vec<(String, Vec<u8>)>,
@@ -24,7 +26,7 @@ pub enum RequestError {
     /// The bytes are not an HTTP/1.x request (→ 400).
     #[error("malformed HTTP request")]
     Malformed,
-    /// Only HTTP/1.1 can be upgraded; HTTP/1.0 has no `Host` guarantee (→ 505 for anything else).
+    /// Neither HTTP/1.0 nor HTTP/1.1 (→ 505).
     #[error("unsupported HTTP version")]
     Version,
     /// The head exceeded the byte or header-count limit (→ 431).
@@ -72,14 +74,11 @@ impl Request {
             httparse::Status::Complete(n) if n > max_head => return Err(RequestError::TooLarge),
             httparse::Status::Complete(n) => n,
         };
-        if req.version != Some(1) {
-            return Err(RequestError::Version);
-        }
-        let (Some(method), Some(target)) = (req.method, req.path) else {
+        let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
             return Err(RequestError::Malformed);
         };
         let headers = req.headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect();
-        let request = Request { method: method.to_owned(), target: target.to_owned(), headers };
+        let request = Request { method: method.to_owned(), version, target: target.to_owned(), headers };
         Ok(Some((request, head_len)))
     }
 
@@ -151,8 +150,11 @@ mod tests {
     }
 
     #[test]
-    fn http_1_0_is_refused() {
-        assert_eq!(Request::parse(b"GET / HTTP/1.0\r\n\r\n", MAX), Err(RequestError::Version));
+    fn http_1_0_is_parsed_and_other_versions_are_refused() {
+        let (req, _) = Request::parse(b"GET / HTTP/1.0\r\n\r\n", MAX).unwrap().unwrap();
+        assert_eq!(req.version, 0);
+        assert_eq!(Request::parse(b"GET / HTTP/1.2\r\n\r\n", MAX), Err(RequestError::Version));
+        assert_eq!(Request::parse(b"GET / HTTP/2.0\r\n\r\n", MAX), Err(RequestError::Version));
     }
 
     #[test]

@@ -51,6 +51,8 @@ impl OriginPolicy {
 pub enum HandshakeError {
     #[error("the opening handshake must be a GET")]
     Method,
+    #[error("the opening handshake needs HTTP/1.1")]
+    HttpVersion,
     #[error("no `Upgrade: websocket`")]
     NotUpgrade,
     #[error("`Connection` does not contain the `Upgrade` token")]
@@ -81,6 +83,7 @@ impl HandshakeError {
     pub fn reason(self) -> &'static str {
         match self {
             HandshakeError::Method => "method",
+            HandshakeError::HttpVersion => "http_version",
             HandshakeError::NotUpgrade => "not_upgrade",
             HandshakeError::ConnectionHeader => "connection_header",
             HandshakeError::MissingHost => "missing_host",
@@ -110,6 +113,9 @@ pub fn validate(request: &Request, origins: &OriginPolicy) -> Result<String, Han
     }
     if request.method != "GET" {
         return Err(HandshakeError::Method);
+    }
+    if request.version != 1 {
+        return Err(HandshakeError::HttpVersion); // §4.2.1: "HTTP/1.1 or higher"
     }
     if !request.has_token("Connection", "upgrade") {
         return Err(HandshakeError::ConnectionHeader);
@@ -188,6 +194,14 @@ mod tests {
         }
         let version = String::from_utf8(HandshakeError::Version.response().head_bytes()).unwrap();
         assert!(version.contains("Sec-WebSocket-Version: 13\r\n"));
+    }
+
+    #[test]
+    fn http_1_0_upgrade_is_refused() {
+        let raw = format!("GET /ws HTTP/1.0\r\nHost: x\r\n{GOOD}\r\n");
+        let req = Request::parse(raw.as_bytes(), 8192).unwrap().unwrap().0;
+        assert_eq!(validate(&req, &OriginPolicy::Any), Err(HandshakeError::HttpVersion));
+        assert_eq!(HandshakeError::HttpVersion.status(), 400);
     }
 
     #[test]
