@@ -299,9 +299,10 @@ impl WebSocket {
         first: Option<Outbound>,
         outbound: &mut Option<&mut mpsc::Receiver<Outbound>>,
     ) -> Option<Ended> {
-        let mut next = first;
-        for _ in 0..OUTBOUND_BATCH {
-            match next {
+        let Some(rx) = outbound.as_mut() else { return None };
+        let mut message = first;
+        for taken in 1..=OUTBOUND_BATCH {
+            match message {
                 Some(Outbound::Text(text)) => {
                     self.writer.text(&text);
                     add(&self.metrics.messages_out, 1);
@@ -310,12 +311,14 @@ impl WebSocket {
                 // Every sender is gone: whoever owned this session has let it go.
                 None => return Some(Ended::Closed(CloseCode::GOING_AWAY, "session ended")),
             }
-            if self.writer.len() >= self.config.max_outbound_bytes {
+            // Take another only if it will be handled in this call: a message taken off the
+            // channel and not written would be lost.
+            if taken == OUTBOUND_BATCH || self.writer.len() >= self.config.max_outbound_bytes {
                 break;
             }
-            match outbound.as_mut().map(|rx| rx.try_recv()) {
-                Some(Ok(message)) => next = Some(message),
-                _ => break,
+            match rx.try_recv() {
+                Ok(next) => message = Some(next),
+                Err(_) => break,
             }
         }
         None
@@ -345,6 +348,8 @@ impl WebSocket {
     /// a reset caused by unread data. The server closes TCP first (§7.1.1), but not abruptly.
     async fn finish(&mut self, ended: &Ended) {
         let Some(frame) = ended.close_frame() else { return };
+        // A peer silent past the idle timeout is presumed gone: tell it, but do not wait for it.
+        let wait_for_peer = !matches!(ended, Ended::IdleTimeout);
         let mut payload = Vec::new();
         if let Some((code, reason)) = frame {
             close_payload(code, &reason, &mut payload);
@@ -354,6 +359,10 @@ impl WebSocket {
         // After a protocol error the reader's state is meaningless: only raw EOF ends the wait.
         let mut watch_for_close = !matches!(ended, Ended::Failed(_));
         let linger = async {
+            if !wait_for_peer {
+                self.try_flush()?;
+                return self.stream.shutdown().await;
+            }
             while !self.writer.is_empty() {
                 self.stream.writable().await?;
                 self.try_flush()?;
