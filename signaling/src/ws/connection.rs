@@ -299,7 +299,7 @@ impl WebSocket {
         first: Option<Outbound>,
         outbound: &mut Option<&mut mpsc::Receiver<Outbound>>,
     ) -> Option<Ended> {
-        let Some(rx) = outbound.as_mut() else { return None };
+        let rx = outbound.as_mut()?;
         let mut message = first;
         for taken in 1..=OUTBOUND_BATCH {
             match message {
