@@ -17,6 +17,7 @@
 //! - [`ids`]: [`RoomId`] (validated), [`PeerId`], [`ResumeToken`].
 //! - [`error`]: [`ErrorCode`] for the wire, [`ParseError`] for parsing.
 //! - [`limits`]: sizes both ends agree on.
+//! - [`relay`]: a signal's payload forwarded exactly as its sender wrote it.
 //!
 //! # Example
 //! How the server reads a client message and answers a bad one:
@@ -42,6 +43,7 @@ pub mod client;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod relay;
 pub mod server;
 pub mod signal;
 

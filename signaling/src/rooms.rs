@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage, Signal};
+use shared::relay::relayed_signal_json;
+use shared::relay::RawValue;
+use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -99,11 +101,11 @@ impl Rooms {
         Ok(joined)
     }
 
-    /// Relays `data` from `from` to `to`, stamped with the sender's id.
-    pub fn relay(&self, room: &RoomId, from: &PeerId, to: &PeerId, data: Signal) -> Result<(), ErrorCode> {
+    /// Relays a signal's payload (`data` as the sender wrote it) from `from` to `to`, stamped
+    /// with the sender's id.
+    pub fn relay(&self, room: &RoomId, from: &PeerId, to: &PeerId, data: &RawValue) -> Result<(), ErrorCode> {
         let recipient = self.shard(room).route(room, from, to)?;
-        let message = ServerMessage::Signal { from: from.clone(), data };
-        if self.send(&recipient, &message) {
+        if self.send_json(&recipient, relayed_signal_json(from, data)) {
             add(&self.metrics.signals_relayed, 1);
         }
         Ok(())
@@ -151,10 +153,14 @@ impl Rooms {
         }
     }
 
+    fn send(&self, to: &PeerHandle, message: &ServerMessage) -> bool {
+        self.send_json(to, message.to_json())
+    }
+
     /// Queues a message; a full queue means the recipient stopped reading. The message is
     /// dropped and counted, and the recipient's own send timeout disconnects it.
-    fn send(&self, to: &PeerHandle, message: &ServerMessage) -> bool {
-        match to.tx.try_send(Outbound::Text(message.to_json())) {
+    fn send_json(&self, to: &PeerHandle, json: String) -> bool {
+        match to.tx.try_send(Outbound::Text(json)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 add(&self.metrics.relay_dropped, 1);

@@ -8,7 +8,8 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use shared::{ClientMessage, ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage, Signal};
+use shared::relay::RawValue;
+use shared::{ClientMessage, ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -86,7 +87,11 @@ impl Handler for Session {
         match ClientMessage::parse(text) {
             Err(e) => self.error(reply, e.code(), e.to_string()),
             Ok(ClientMessage::Join { room, resume }) => return self.join(room, resume.as_ref(), reply),
-            Ok(ClientMessage::Signal { to, data }) => self.signal(&to, data, reply),
+            // Validated as a typed `Signal`; relayed as the sender's own `data` text.
+            Ok(ClientMessage::Signal { to, .. }) => match shared::relay::signal_payload(text) {
+                Some(data) => self.signal(&to, data, reply),
+                None => self.error(reply, ErrorCode::BadMessage, "signal without data".into()),
+            },
             Ok(ClientMessage::Leave) => self.leave(reply),
         }
         ControlFlow::Continue(())
@@ -142,7 +147,7 @@ impl Session {
         ControlFlow::Continue(())
     }
 
-    fn signal(&mut self, to: &PeerId, data: Signal, reply: &mut Writer) {
+    fn signal(&mut self, to: &PeerId, data: &RawValue, reply: &mut Writer) {
         let Some(seat) = &self.seat else {
             return self.error(reply, ErrorCode::NotInRoom, "join a room before sending signals".into());
         };

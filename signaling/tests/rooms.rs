@@ -437,3 +437,19 @@ async fn joined_lists_the_stun_server_and_a_turn_server_with_fresh_credentials()
     drop((a, b));
     server.shutdown().await;
 }
+
+/// The payload is relayed as the sender wrote it: fields this server does not know (a newer
+/// client's) reach the other peer, so the protocol can grow without a server upgrade.
+#[tokio::test]
+async fn payload_fields_unknown_to_the_server_are_relayed_untouched() {
+    let server = start(RoomsConfig::default()).await;
+    let (mut a, a_joined, mut b, b_joined) = pair(&server, "forward-compat").await;
+    let data = r#"{"kind":"candidate","candidate":"candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host","sdp_mid":"0","sdp_m_line_index":0,"username_fragment":"Xy7q","future":{"nested":[1,2]}}"#;
+    let to = b_joined.peer_id.as_str();
+    a.send_text(&format!(r#"{{"type":"signal","to":"{to}","data":{data}}}"#)).await;
+    let received = b.recv_text().await;
+    let from = a_joined.peer_id.as_str();
+    assert_eq!(received, format!(r#"{{"type":"signal","from":"{from}","data":{data}}}"#));
+    drop((a, b));
+    server.shutdown().await;
+}
