@@ -31,7 +31,15 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
     let max_time = format!("-max_total_time={}", ctx.fuzz_secs);
     for target in targets {
         println!("--> fuzz {target}");
-        let argv = ["cargo", "+nightly", "fuzz", "run", "--fuzz-dir", FUZZ_DIR, target, "--", &max_time];
+        // New inputs go to corpus/<target> (git-ignored); the committed seeds are read, never written.
+        let corpus = format!("{FUZZ_DIR}/corpus/{target}");
+        std::fs::create_dir_all(ctx.ws.join(&corpus)).map_err(|e| Error::io(format!("creating {corpus}"), e))?;
+        let seeds = format!("{FUZZ_DIR}/seeds/{target}");
+        let mut argv = vec!["cargo", "+nightly", "fuzz", "run", "--fuzz-dir", FUZZ_DIR, target, corpus.as_str()];
+        if ctx.ws.join(&seeds).is_dir() {
+            argv.push(&seeds);
+        }
+        argv.extend(["--", max_time.as_str()]);
         process::run(&mut ctx.ws.command(&argv))?;
     }
     Ok(())
