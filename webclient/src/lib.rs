@@ -1,0 +1,34 @@
+//! Connect's browser peer, in Rust compiled to WebAssembly.
+//!
+//! Layout:
+//! - [`app`]: the one async loop that owns the call state; every callback sends it an event;
+//! - [`state`]: the call state shown to people and tests, derived from the app's facts (pure);
+//! - [`negotiation`]: perfect negotiation as pure decisions;
+//! - [`link`]: URL parameters, the share link and room ids (pure);
+//! - [`stats`]: the status line from `getStats` (pure summary);
+//! - [`retry`]: reconnect backoff (pure); [`chat`]: chat text rules (pure) and channel constants;
+//! - [`signaling`], [`call`], [`media`]: the WebSocket, the RTCPeerConnection, camera and screen;
+//! - [`ui`]: the only module that touches the DOM; [`browser`]: window helpers; [`error`].
+//!
+//! The pure modules are tested with plain `cargo test`; the glue is exercised by the browser test.
+
+pub mod app;
+pub mod browser;
+pub mod call;
+pub mod chat;
+pub mod error;
+pub mod link;
+pub mod media;
+pub mod negotiation;
+pub mod retry;
+pub mod signaling;
+pub mod state;
+pub mod stats;
+pub mod ui;
+
+/// Runs when the module is instantiated: hands the page to the app loop.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {
+    wasm_bindgen_futures::spawn_local(app::run());
+}

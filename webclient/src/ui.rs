@@ -1,0 +1,228 @@
+//! The only module that touches the DOM: it renders the app's state and turns clicks and
+//! key presses into [`Event`]s. Listeners are owned here and removed when the UI is dropped.
+
+use wasm_bindgen::prelude::*;
+use web_sys::{
+    Document, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement, HtmlVideoElement, MediaStream,
+};
+
+use crate::app::{Event, Sender};
+use crate::browser::{element, window};
+use crate::error::WebError;
+use crate::state::{CallState, Facts};
+use crate::stats::Summary;
+
+/// An event listener that is removed when dropped.
+struct Listener {
+    target: web_sys::EventTarget,
+    kind: &'static str,
+    callback: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Listener {
+    fn new(target: &web_sys::EventTarget, kind: &'static str, mut f: impl FnMut(&web_sys::Event) + 'static) -> Self {
+        let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| f(&e));
+        let _ = target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref());
+        Listener { target: target.clone(), kind, callback }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.target.remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
+    }
+}
+
+/// Who wrote a chat line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    Me,
+    Them,
+    System,
+}
+
+pub struct Ui {
+    document: Document,
+    body: HtmlElement,
+    lobby: HtmlElement,
+    call: HtmlElement,
+    status: HtmlElement,
+    notice: HtmlElement,
+    message: HtmlElement,
+    share: HtmlElement,
+    link: HtmlInputElement,
+    copy: HtmlButtonElement,
+    rejoin: HtmlButtonElement,
+    local_video: HtmlVideoElement,
+    remote_video: HtmlVideoElement,
+    mic: HtmlButtonElement,
+    camera: HtmlButtonElement,
+    screen: HtmlButtonElement,
+    hang_up: HtmlButtonElement,
+    chat_log: HtmlElement,
+    chat_input: HtmlInputElement,
+    chat_send: HtmlButtonElement,
+    stats: HtmlElement,
+    _listeners: Vec<Listener>,
+}
+
+impl Ui {
+    pub fn new(tx: &Sender) -> Result<Ui, WebError> {
+        let document = window()?.document().ok_or_else(|| WebError::missing("document"))?;
+        let body = document.body().ok_or_else(|| WebError::missing("body"))?;
+        let get_button = |id| element::<HtmlButtonElement>(&document, id);
+        let form: HtmlFormElement = element(&document, "chat-form")?;
+        let ui = Ui {
+            body,
+            lobby: element(&document, "lobby")?,
+            call: element(&document, "call")?,
+            status: element(&document, "status")?,
+            notice: element(&document, "notice")?,
+            message: element(&document, "message")?,
+            share: element(&document, "share")?,
+            link: element(&document, "call-link")?,
+            copy: get_button("copy-link")?,
+            rejoin: get_button("rejoin")?,
+            local_video: element(&document, "local-video")?,
+            remote_video: element(&document, "remote-video")?,
+            mic: get_button("toggle-mic")?,
+            camera: get_button("toggle-camera")?,
+            screen: get_button("share-screen")?,
+            hang_up: get_button("hang-up")?,
+            chat_log: element(&document, "chat-log")?,
+            chat_input: element(&document, "chat-input")?,
+            chat_send: get_button("chat-send")?,
+            stats: element(&document, "call-stats")?,
+            _listeners: Vec::new(),
+            document: document.clone(),
+        };
+        let start: HtmlButtonElement = get_button("start-call")?;
+        let on = |target: &web_sys::EventTarget, kind: &'static str, event: fn() -> Event| {
+            let tx = tx.clone();
+            Listener::new(target, kind, move |e| {
+                e.prevent_default();
+                let _ = tx.unbounded_send(event());
+            })
+        };
+        let mut listeners = vec![
+            on(&start, "click", || Event::StartCall),
+            on(&ui.copy, "click", || Event::CopyLink),
+            on(&ui.rejoin, "click", || Event::Rejoin),
+            on(&ui.mic, "click", || Event::ToggleMic),
+            on(&ui.camera, "click", || Event::ToggleCamera),
+            on(&ui.screen, "click", || Event::ShareScreen),
+            on(&ui.hang_up, "click", || Event::HangUp),
+            on(&form, "submit", || Event::ChatSubmit),
+        ];
+        let win: web_sys::EventTarget = window()?.into();
+        listeners.push(on(&win, "online", || Event::Online));
+        Ok(Ui { _listeners: listeners, ..ui })
+    }
+
+    /// Shows the state: `data-call-state`, which section is visible, the notice and the link.
+    pub fn render(&self, facts: &Facts, link: Option<&str>) {
+        let state = facts.state();
+        let _ = self.body.set_attribute("data-call-state", state.as_str());
+        self.lobby.set_hidden(state != CallState::Idle);
+        self.call.set_hidden(state == CallState::Idle);
+        let message = facts.message();
+        self.notice.set_hidden(message.is_none());
+        self.message.set_text_content(message.as_deref());
+        self.share.set_hidden(!(facts.show_link() && link.is_some()));
+        if let Some(link) = link {
+            self.link.set_value(link);
+        }
+        self.rejoin.set_hidden(!matches!(state, CallState::Ended));
+        let in_call = !matches!(state, CallState::Idle | CallState::Ended | CallState::Full | CallState::Error);
+        self.hang_up.set_disabled(!in_call);
+        self.status.set_text_content(Some(match state {
+            CallState::Idle => "Ready",
+            CallState::Joining => "Joining…",
+            CallState::Waiting => "Waiting for the other person",
+            CallState::Connecting => "Connecting…",
+            CallState::Connected => "Connected",
+            CallState::Reconnecting => "Reconnecting…",
+            CallState::PeerLeft => "The other person left",
+            CallState::Ended => "Call ended",
+            CallState::Full => "Call full",
+            CallState::Error => "Problem",
+        }));
+    }
+
+    pub fn show_local(&self, stream: Option<&MediaStream>) {
+        self.local_video.set_src_object(stream);
+    }
+
+    pub fn show_remote(&self, stream: Option<&MediaStream>) {
+        self.remote_video.set_src_object(stream);
+    }
+
+    pub fn set_mic(&self, muted: bool, available: bool) {
+        toggle(&self.mic, muted, if muted { "Unmute" } else { "Mute" }, available);
+        let _ = self.local_video.set_attribute("data-audio-enabled", if muted || !available { "false" } else { "true" });
+    }
+
+    pub fn set_camera(&self, off: bool, available: bool) {
+        toggle(&self.camera, off, if off { "Camera on" } else { "Camera off" }, available);
+    }
+
+    pub fn set_sharing(&self, sharing: bool, available: bool) {
+        toggle(&self.screen, sharing, if sharing { "Stop sharing" } else { "Share screen" }, available);
+    }
+
+    pub fn set_chat_enabled(&self, enabled: bool) {
+        self.chat_input.set_disabled(!enabled);
+        self.chat_send.set_disabled(!enabled);
+    }
+
+    pub fn take_chat_input(&self) -> String {
+        let text = self.chat_input.value();
+        self.chat_input.set_value("");
+        text
+    }
+
+    pub fn append_chat(&self, author: Author, text: &str) {
+        let Ok(item) = self.document.create_element("li") else { return };
+        item.set_class_name(match author {
+            Author::Me => "mine",
+            Author::Them => "theirs",
+            Author::System => "system",
+        });
+        item.set_text_content(Some(text));
+        let _ = self.chat_log.append_child(&item);
+        self.chat_log.set_scroll_top(self.chat_log.scroll_height());
+    }
+
+    /// The status line's figures, and the same figures as `data-*` attributes for tests.
+    pub fn set_stats(&self, summary: Option<&Summary>) {
+        let set = |name: &str, value: Option<String>| match value {
+            Some(value) => drop(self.stats.set_attribute(name, &value)),
+            None => drop(self.stats.remove_attribute(name)),
+        };
+        let summary = summary.cloned().unwrap_or_default();
+        set("data-path", summary.path.map(|p| p.as_str().to_owned()));
+        set("data-rtt-ms", summary.rtt_ms.map(|v| v.to_string()));
+        set("data-width", summary.width.map(|v| v.to_string()));
+        set("data-height", summary.height.map(|v| v.to_string()));
+        set("data-fps", summary.fps.map(|v| format!("{v:.0}")));
+        set("data-frames-decoded", Some(summary.frames_decoded.to_string()));
+        self.stats.set_text_content(Some(&summary.line()));
+    }
+
+    pub fn copied(&self, ok: bool) {
+        self.copy.set_text_content(Some(if ok { "Copied" } else { "Copy link" }));
+        if !ok {
+            self.link.select(); // the person can copy by hand
+        }
+    }
+
+    pub fn note(&self, text: &str) {
+        self.append_chat(Author::System, text);
+    }
+}
+
+fn toggle(button: &HtmlButtonElement, pressed: bool, label: &str, available: bool) {
+    let _ = button.set_attribute("aria-pressed", if pressed { "true" } else { "false" });
+    button.set_text_content(Some(label));
+    button.set_disabled(!available);
+}
