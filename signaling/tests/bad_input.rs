@@ -48,23 +48,9 @@ async fn assert_refused(config: ServerConfig, request: &[u8], status: u16, reaso
     response
 }
 
-/// Sends `bytes` on an upgraded raw socket and proves the connection is failed (§7.1.7): a close
-/// frame with `code`, then the server ends TCP; the metrics record `label` and the code; a client
-/// connected before plus a new one still echo.
+/// The connection is failed with `code` (see `common::assert_failed_with`), default limits.
 async fn assert_failed(bytes: &[u8], code: u16, label: &str) {
-    let server = start_echo(ServerConfig::default()).await;
-    let mut bystander = connect_client(&server.url("/ws")).await;
-    let mut stream = raw_websocket(server.addr, "/ws").await;
-    send_bytes(&mut stream, bytes).await;
-    assert_eq!(expect_close(&mut stream).await, Some(code));
-    expect_eof(&mut stream).await;
-    drop(stream);
-    server.wait_for_metric(&format!("signaling_ws_disconnects_total{{reason=\"{label}\"}} 1\n")).await;
-    server.wait_for_metric(&format!("signaling_ws_closes_total{{code=\"{code}\",initiator=\"server\"}} 1\n")).await;
-    assert_client_echoes(&mut bystander).await;
-    assert_echo_works(&server.url("/ws")).await;
-    close_client(bystander).await;
-    server.shutdown().await;
+    assert_failed_with(ServerConfig::default(), bytes, code, label).await;
 }
 
 /// Sends a close frame with a code the peer may use; the server echoes that code (§5.5.1, §7.4.1),

@@ -31,22 +31,9 @@ fn small_messages() -> ServerConfig {
 
 // ---- Message size (RFC 6455 §7.4.1: 1009) ----
 
-/// Sends `bytes` on a raw WebSocket to a server with 1 KiB messages and proves the connection is
-/// failed with 1009 and closed, counted, while a client connected before and a new one still echo.
+/// The connection is failed with 1009 (see `common::assert_failed_with`) under a 1 KiB limit.
 async fn assert_too_big(bytes: &[u8]) {
-    let server = start_echo(small_messages()).await;
-    let mut bystander = connect_client(&server.url("/ws")).await;
-    let mut stream = raw_websocket(server.addr, "/ws").await;
-    send_bytes(&mut stream, bytes).await;
-    assert_eq!(expect_close(&mut stream).await, Some(MESSAGE_TOO_BIG));
-    expect_eof(&mut stream).await;
-    drop(stream);
-    server.wait_for_metric("signaling_ws_disconnects_total{reason=\"message_too_big\"} 1\n").await;
-    server.wait_for_metric("signaling_ws_closes_total{code=\"1009\",initiator=\"server\"} 1\n").await;
-    assert_client_echoes(&mut bystander).await;
-    assert_echo_works(&server.url("/ws")).await;
-    close_client(bystander).await;
-    server.shutdown().await;
+    assert_failed_with(small_messages(), bytes, MESSAGE_TOO_BIG, "message_too_big").await;
 }
 
 /// A 2000-byte single-frame message over a 1024-byte limit fails with 1009 (§7.4.1, §10.4).
