@@ -519,16 +519,14 @@ fn request() -> impl Strategy<Value = Request> {
     let method = prop_oneof![select(vec!["GET", "POST", "HEAD", "OPTIONS"]).prop_map(str::to_owned), "[A-Z]{1,8}"];
     let name = proptest::string::string_regex(&format!("{TCHARS}{{1,20}}")).expect("a valid regex");
     let target = prop_oneof![Just("/".to_owned()), "/[!-~é€𝄞]{0,40}", Just("*".to_owned())];
-    (method, target, vec((name, header_value()), 0..12)).prop_map(|(method, target, headers)| Request {
-        method,
-        target,
-        headers,
-    })
+    let version = prop_oneof![Just(0u8), Just(1u8)];
+    (method, version, target, vec((name, header_value()), 0..12))
+        .prop_map(|(method, version, target, headers)| Request { method, version, target, headers })
 }
 
 /// The request head on the wire, with a random amount of optional whitespace after each colon.
 fn head_bytes(req: &Request, spaces: &[u8]) -> Vec<u8> {
-    let mut out = format!("{} {} HTTP/1.1\r\n", req.method, req.target).into_bytes();
+    let mut out = format!("{} {} HTTP/1.{}\r\n", req.method, req.target, req.version).into_bytes();
     for (i, (name, value)) in req.headers.iter().enumerate() {
         out.extend(name.as_bytes());
         out.push(b':');
@@ -612,7 +610,7 @@ proptest! {
         ];
         let at = order.index(headers.len() + 1);
         headers.splice(at..at, others.drain(..));
-        let req = Request { method: "GET".to_owned(), target: "/ws".to_owned(), headers };
+        let req = Request { method: "GET".to_owned(), version: 1, target: "/ws".to_owned(), headers };
         let (parsed, _) = Request::parse(&head_bytes(&req, &[]), 8192).expect("a valid head").expect("complete");
         let accept = accept_key(key.as_bytes());
         prop_assert_eq!(accept.len(), 28);
