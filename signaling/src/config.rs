@@ -170,6 +170,11 @@ pub struct Args {
     /// The secret shared with the TURN server (coturn's static-auth-secret).
     #[arg(long, env = "SIGNALING_TURN_SECRET", hide_env_values = true)]
     pub turn_secret: Option<String>,
+    /// Probe `GET /healthz` on the --listen address and exit 0 if it answers 200, 1 otherwise:
+    /// the container health check (the runtime image has no shell or curl). An action, not
+    /// configuration, so it has no environment variable.
+    #[arg(long)]
+    pub health_check: bool,
     /// Seconds TURN credentials stay valid.
     #[arg(long, env = "SIGNALING_TURN_TTL_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(60..))]
     pub turn_ttl_secs: u64,

@@ -20,6 +20,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if args.health_check {
+        return health_check(args.listen);
+    }
     let (config, rooms_config) = match args.to_config().and_then(|c| Ok((c, args.rooms_config()?))) {
         Ok(configs) => configs,
         Err(e) => {
@@ -49,6 +52,32 @@ async fn main() -> ExitCode {
     signaling::run(listener, Arc::new(config), metrics, service, shutdown).await;
     info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// `--health-check`: one bounded `GET /healthz` against our own listen address.
+fn health_check(listen: std::net::SocketAddr) -> ExitCode {
+    use std::io::{Read as _, Write as _};
+    use std::time::Duration;
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+    }
+    let probe = || -> std::io::Result<bool> {
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("health check of {addr} failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Registers for SIGINT and SIGTERM (the latter is what `docker stop` and systemd send) and

@@ -437,3 +437,17 @@ fn a_signal_right_after_startup_still_shuts_down_gracefully() {
         assert!(status.success(), "attempt {attempt}: SIGTERM right after `listening on` gave {status:?}");
     }
 }
+
+/// `--health-check` (the container health check) exits 0 against a running server and 1 when
+/// nothing answers on the address.
+#[test]
+fn health_check_probes_the_listen_address() {
+    let (process, addr) = Signaling::start(&["--listen", "127.0.0.1:0"], &[]);
+    let (status, _, stderr) = run_to_exit(&["--listen", &addr.to_string(), "--health-check"], &[]);
+    assert!(status.success(), "{stderr}");
+    drop(process);
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (status, _, stderr) = run_to_exit(&["--listen", &free.to_string(), "--health-check"], &[]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("health check"), "{stderr}");
+}
