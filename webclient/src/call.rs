@@ -218,7 +218,8 @@ impl Call {
             Decision::Ignore => return Ok(None),
             Decision::Apply { answer } => answer,
         };
-        let init = RtcSessionDescriptionInit::new(if kind == Kind::Offer { RtcSdpType::Offer } else { RtcSdpType::Answer });
+        let init =
+            RtcSessionDescriptionInit::new(if kind == Kind::Offer { RtcSdpType::Offer } else { RtcSdpType::Answer });
         init.set_sdp(sdp);
         let applied = wait(self.pc.set_remote_description(&init)).await;
         self.negotiator.applied();

@@ -36,7 +36,9 @@ impl From<JsValue> for WebError {
     fn from(value: JsValue) -> Self {
         match value.dyn_ref::<js_sys::Error>() {
             Some(error) => WebError { name: error.name().into(), message: error.message().into() },
-            None => WebError { name: "Error".into(), message: value.as_string().unwrap_or_else(|| format!("{value:?}")) },
+            None => {
+                WebError { name: "Error".into(), message: value.as_string().unwrap_or_else(|| format!("{value:?}")) }
+            }
         }
     }
 }

@@ -235,7 +235,18 @@ mod tests {
         .collect();
         assert_eq!(
             names,
-            ["idle", "joining", "waiting", "connecting", "connected", "reconnecting", "peer-left", "ended", "full", "error"]
+            [
+                "idle",
+                "joining",
+                "waiting",
+                "connecting",
+                "connected",
+                "reconnecting",
+                "peer-left",
+                "ended",
+                "full",
+                "error"
+            ]
         );
     }
 }

@@ -159,7 +159,8 @@ impl Ui {
 
     pub fn set_mic(&self, muted: bool, available: bool) {
         toggle(&self.mic, muted, if muted { "Unmute" } else { "Mute" }, available);
-        let _ = self.local_video.set_attribute("data-audio-enabled", if muted || !available { "false" } else { "true" });
+        let _ =
+            self.local_video.set_attribute("data-audio-enabled", if muted || !available { "false" } else { "true" });
     }
 
     pub fn set_camera(&self, off: bool, available: bool) {
