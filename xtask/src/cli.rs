@@ -8,16 +8,23 @@ Usage: cargo xtask <command> [options]
 Commands:
   test [--only STEP[,STEP]] [--skip STEP[,STEP]]
         Run every check CI runs, in order, stopping at the first failure:
-          ensure    install missing tools (rustfmt, clippy, nightly, cargo-fuzz)
+          ensure    install missing tools: rustfmt, clippy, nightly, cargo-fuzz, the wasm32
+                    target, wasm-bindgen-cli 0.2.129, trunk 0.21.14 (~20 minutes on a fresh
+                    machine, skipped once present) and apt's chromium and chromium-driver
           fmt       cargo fmt --all -- --check
           clippy    cargo clippy --workspace --all-targets -- -D warnings
+          web       build the web client: cargo fetch, then trunk build --release into dist/
           test      unit and integration tests: cargo test --workspace
+          browser   end-to-end calls between headless Chromium peers (the e2e crate) against
+                    the signaling server serving dist/, in a loopback-only network namespace
+                    (needs root); screenshots and logs in target/e2e-artifacts
           autobahn  Autobahn|Testsuite against the signaling `echo` example
           fuzz      every fuzz target in signaling/fuzz, for XTASK_FUZZ_SECS each
         --only and --skip may be repeated; --skip wins over --only.
   serve [--listen ADDR]
-        Build the signaling server in release mode and run it on ADDR
-        (default 127.0.0.1:8080), serving dist/ when it exists.
+        Build the web client into dist/ (installing the wasm tools if missing) and the
+        signaling server in release mode, and run the server on ADDR (default
+        127.0.0.1:8080), serving dist/.
   help  Show this message.
 
 Environment:

@@ -18,6 +18,8 @@ pub struct Tool {
     pub name: &'static str,
     pub check: Check,
     pub install: &'static [&'static str],
+    /// Shown when installing, for installs slow enough that a silent wait looks like a hang.
+    pub note: Option<&'static str>,
 }
 
 /// Installs `tool` with its install command unless its check says it is present.
@@ -33,7 +35,10 @@ pub fn ensure_tool(ws: &Workspace, tool: &Tool) -> Result<(), Error> {
         println!("    {}: present", tool.name);
         return Ok(());
     }
-    println!("    {}: missing, installing", tool.name);
+    match tool.note {
+        Some(note) => println!("    {}: missing, installing ({note})", tool.name),
+        None => println!("    {}: missing, installing", tool.name),
+    }
     process::run(&mut ws.command(tool.install))
 }
 
@@ -48,8 +53,14 @@ pub fn is_plain_nightly(line: &str) -> bool {
     }
 }
 
+/// True for a `PROGRAM --version` line naming exactly this program and version, e.g.
+/// `trunk 0.21.14`: another version counts as missing, so the pinned one gets installed over it.
+pub fn reports_version(line: &str, program: &str, version: &str) -> bool {
+    let mut words = line.split_whitespace();
+    words.next() == Some(program) && words.next() == Some(version)
+}
+
 /// Installs the Debian packages that are not installed yet; runs `apt-get update` only if some are missing.
-#[allow(dead_code, reason = "the browser-test step will call it for chromium and chromium-driver")]
 pub fn ensure_apt(ws: &Workspace, packages: &[&str]) -> Result<(), Error> {
     let missing = missing_packages(packages, |package| {
         process::quiet_stdout(&mut ws.command(&["dpkg", "-s", package]))
@@ -110,6 +121,16 @@ mod tests {
         assert!(!is_plain_nightly("1.95.0-x86_64-unknown-linux-gnu"));
         assert!(!is_plain_nightly("nightlyish"));
         assert!(!is_plain_nightly(""));
+    }
+
+    #[test]
+    fn version_lines_must_name_program_and_exact_version() {
+        assert!(reports_version("trunk 0.21.14", "trunk", "0.21.14"));
+        assert!(reports_version("wasm-bindgen 0.2.129", "wasm-bindgen", "0.2.129"));
+        assert!(!reports_version("trunk 0.22.0", "trunk", "0.21.14"));
+        assert!(!reports_version("trunk 0.21.140", "trunk", "0.21.14"));
+        assert!(!reports_version("wasm-bindgen-test-runner 0.2.129", "wasm-bindgen", "0.2.129"));
+        assert!(!reports_version("", "trunk", "0.21.14"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - `step`: the step runner (announce, time, stop at first failure, summary table)
 //! - `process`: running programs, presence checks, a kill-on-drop child guard
 //! - `ensure`: idempotent tool and apt installs
+//! - `web`: the pinned wasm tools and the trunk build of the client into `dist/`
 //! - `workspace`: where the root, `../shared` and the target directory are
 //! - `test`, `serve`: one module per command
 
@@ -17,6 +18,7 @@ mod process;
 mod serve;
 mod step;
 mod test;
+mod web;
 mod workspace;
 
 use std::process::ExitCode;

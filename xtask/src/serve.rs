@@ -1,5 +1,5 @@
-//! `cargo xtask serve`: build and run the signaling server, serving the web client from `dist/`.
-//! The web client build (trunk) will become a step before `build`.
+//! `cargo xtask serve`: build the web client into `dist/` and the signaling server, then run the
+//! server serving `dist/`.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -8,19 +8,17 @@ use crate::cli::ServeArgs;
 use crate::error::Error;
 use crate::process;
 use crate::step::Runner;
+use crate::web;
 use crate::workspace::Workspace;
 
 pub fn run(ws: Workspace, args: &ServeArgs) -> Result<(), Error> {
     let mut runner = Runner::new();
+    runner.step("web", || web::ensure_tools(&ws).and_then(|()| web::build(&ws)));
     runner.step("build", || process::run(&mut ws.command(&["cargo", "build", "--release", "-p", "signaling"])));
     runner.finish()?;
 
     let mut server = Command::new(ws.target_dir().join("release/signaling"));
-    server.current_dir(ws.root()).args(["--listen", &args.listen]);
-    let dist = ws.join("dist");
-    if dist.is_dir() {
-        server.arg("--web-root").arg(&dist);
-    }
+    server.current_dir(ws.root()).args(["--listen", &args.listen]).arg("--web-root").arg(ws.join(web::DIST));
     println!("\nOpen {}", browse_url(&args.listen));
     exec(&mut server)
 }

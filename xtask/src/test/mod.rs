@@ -2,6 +2,7 @@
 //! To add a step, write a `fn(&Ctx) -> Result<(), Error>` and add it to `STEPS` and to the usage text.
 
 mod autobahn;
+mod browser;
 mod fuzz;
 
 use crate::cli::TestArgs;
@@ -9,6 +10,7 @@ use crate::ensure::{self, Check, Tool};
 use crate::error::Error;
 use crate::process;
 use crate::step::Runner;
+use crate::web;
 use crate::workspace::Workspace;
 
 /// What every step may need; built once before the first step runs.
@@ -27,7 +29,9 @@ const STEPS: &[Step] = &[
     Step { name: "ensure", run: ensure_tools },
     Step { name: "fmt", run: fmt },
     Step { name: "clippy", run: clippy },
+    Step { name: "web", run: web_build },
     Step { name: "test", run: unit_and_integration },
+    Step { name: "browser", run: browser::run },
     Step { name: "autobahn", run: autobahn::run },
     Step { name: "fuzz", run: fuzz::run },
 ];
@@ -38,21 +42,25 @@ const TOOLS: &[Tool] = &[
         name: "rustfmt",
         check: Check::Succeeds(&["cargo", "fmt", "--version"]),
         install: &["rustup", "component", "add", "rustfmt"],
+        note: None,
     },
     Tool {
         name: "clippy",
         check: Check::Succeeds(&["cargo", "clippy", "--version"]),
         install: &["rustup", "component", "add", "clippy"],
+        note: None,
     },
     Tool {
         name: "nightly toolchain",
         check: Check::OutputLine(&["rustup", "toolchain", "list"], ensure::is_plain_nightly),
         install: &["rustup", "toolchain", "install", "nightly", "--profile", "minimal"],
+        note: None,
     },
     Tool {
         name: "cargo-fuzz",
         check: Check::Succeeds(&["cargo", "fuzz", "--version"]),
         install: &["cargo", "install", "--locked", "cargo-fuzz"],
+        note: Some("builds from source: a few minutes"),
     },
 ];
 
@@ -91,8 +99,17 @@ fn select<'a>(all: &[&'a str], only: &[String], skip: &[String]) -> Result<Vec<&
     Ok(selected)
 }
 
+/// Debian packages of the `browser` step: Chromium and the matching chromedriver (~1 minute).
+const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+
 fn ensure_tools(ctx: &Ctx) -> Result<(), Error> {
-    TOOLS.iter().try_for_each(|tool| ensure::ensure_tool(&ctx.ws, tool))
+    TOOLS.iter().try_for_each(|tool| ensure::ensure_tool(&ctx.ws, tool))?;
+    web::ensure_tools(&ctx.ws)?;
+    ensure::ensure_apt(&ctx.ws, APT_PACKAGES)
+}
+
+fn web_build(ctx: &Ctx) -> Result<(), Error> {
+    web::build(&ctx.ws)
 }
 
 fn fmt(ctx: &Ctx) -> Result<(), Error> {
@@ -112,7 +129,7 @@ fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    const ALL: &[&str] = &["ensure", "fmt", "clippy", "test", "autobahn", "fuzz"];
+    const ALL: &[&str] = &["ensure", "fmt", "clippy", "web", "test", "browser", "autobahn", "fuzz"];
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -144,7 +161,11 @@ mod tests {
 
     #[test]
     fn skip_removes_and_wins_over_only() {
-        assert_eq!(sel(&[], &["fuzz", "autobahn"]).ok(), Some(vec!["ensure", "fmt", "clippy", "test"]));
+        assert_eq!(
+            sel(&[], &["fuzz", "autobahn", "browser"]).ok(),
+            Some(vec!["ensure", "fmt", "clippy", "web", "test"])
+        );
+        assert_eq!(sel(&["browser", "web"], &[]).ok(), Some(vec!["web", "browser"]));
         assert_eq!(sel(&["fmt", "clippy"], &["clippy"]).ok(), Some(vec!["fmt"]));
     }
 
@@ -153,7 +174,10 @@ mod tests {
         for (only, skip) in [(&["fmt", "lint"][..], &[][..]), (&[][..], &["lint"][..])] {
             match sel(only, skip) {
                 Err(Error::Usage(msg)) => {
-                    assert_eq!(msg, "unknown step `lint`; steps are: ensure, fmt, clippy, test, autobahn, fuzz")
+                    assert_eq!(
+                        msg,
+                        "unknown step `lint`; steps are: ensure, fmt, clippy, web, test, browser, autobahn, fuzz"
+                    )
                 }
                 other => panic!("expected a usage error, got {other:?}"),
             }

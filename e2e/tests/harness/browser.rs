@@ -1,0 +1,382 @@
+//! One headless Chromium session over WebDriver, and the page's DOM contract as typed helpers:
+//! call state, the call link, videos, controls, chat, status and stats.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use super::driver::ChromeDriver;
+use super::{check, poll, Context as _, Failure, Probe, Result};
+use e2e::Paths;
+
+/// Starting Chromium and opening a session takes 1–3 s here; generous for a loaded CI machine.
+const SESSION_LIMIT: Duration = Duration::from_secs(30);
+/// How often DOM conditions are re-checked while waiting.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+/// How long `currentTime` is watched to decide that a video plays.
+const PLAYBACK_WINDOW: Duration = Duration::from_millis(500);
+
+/// `document.body.dataset.callState`, or "" before the body exists.
+const JS_STATE: &str = "return document.body ? (document.body.dataset.callState || '') : '';";
+/// A video element's playback facts, or null if the element is missing.
+const JS_VIDEO: &str = "const v = document.getElementById(arguments[0]); if (!v) return null; \
+    return {width: v.videoWidth, height: v.videoHeight, time: v.currentTime, paused: v.paused, ready: v.readyState};";
+/// Whether the first remote frame was decoded: the stats say so, or the video has a size.
+const JS_FIRST_FRAME: &str = "const s = document.getElementById('call-stats'); \
+    const v = document.getElementById('remote-video'); \
+    return {frames: s ? Number(s.dataset.framesDecoded || 0) : 0, width: v ? v.videoWidth : 0};";
+/// An element's attribute, null when absent; undefined elements also give null.
+const JS_ATTR: &str =
+    "const e = document.getElementById(arguments[0]); return e ? e.getAttribute(arguments[1]) : null;";
+/// An input's current value (not its attribute).
+const JS_VALUE: &str = "const e = document.getElementById(arguments[0]); return e ? e.value : null;";
+const JS_TEXT: &str = "const e = document.getElementById(arguments[0]); return e ? e.textContent.trim() : null;";
+const JS_DISABLED: &str = "const e = document.getElementById(arguments[0]); return e ? e.disabled : null;";
+const JS_CHAT_LOG: &str =
+    "return Array.from(document.querySelectorAll('#chat-log li')).map(li => li.textContent.trim());";
+/// Every data attribute of `#call-stats`, for failure reports.
+const JS_STATS: &str =
+    "const s = document.getElementById('call-stats'); return s ? Object.assign({}, s.dataset) : null;";
+
+/// A snapshot of a `<video>` element.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoSample {
+    pub width: u64,
+    pub height: u64,
+    pub time: f64,
+    pub paused: bool,
+}
+
+/// One browser; clones share the session.
+#[derive(Clone)]
+pub struct Browser {
+    name: String,
+    client: Client,
+    artifacts: PathBuf,
+}
+
+impl Browser {
+    /// Opens a session of Chromium with the flags of [`e2e::chromium_args`] and `profile` as its
+    /// fresh user-data-dir; screenshots and logs go to `artifacts`.
+    pub async fn open(
+        name: &str,
+        driver: &ChromeDriver,
+        paths: &Paths,
+        profile: &Path,
+        artifacts: PathBuf,
+    ) -> Result<Browser> {
+        std::fs::create_dir_all(profile).context(format!("creating {}", profile.display()))?;
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": paths.chromium,
+                "args": e2e::chromium_args(profile),
+            },
+            // Keeps the page's console messages for the failure report (see `console_log`).
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            return Err(Failure::new("capabilities must be a JSON object"));
+        };
+        let what = format!("opening browser session {name} via {}", driver.url());
+        let mut builder = ClientBuilder::native();
+        builder.capabilities(capabilities);
+        let url = driver.url();
+        let client = tokio::time::timeout(SESSION_LIMIT, builder.connect(&url))
+            .await
+            .map_err(|_| Failure::new(format!("{what}: no session within {} s", SESSION_LIMIT.as_secs())))?
+            .context(&what)?;
+        Ok(Browser { name: name.to_owned(), client, artifacts })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Ends the WebDriver session, which quits this Chromium.
+    pub async fn close(self) -> Result<()> {
+        self.client.close().await.context(format!("closing session {}", self.name))
+    }
+
+    pub async fn goto(&self, url: &str) -> Result<()> {
+        self.client.goto(url).await.context(format!("{}: opening {url}", self.name))
+    }
+
+    /// Reloads the page, as the browser's reload button does.
+    pub async fn reload(&self) -> Result<()> {
+        self.client.refresh().await.context(format!("{}: reloading", self.name))
+    }
+
+    async fn js(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.client.execute(script, args).await.context(format!("{}: running a script", self.name))
+    }
+
+    async fn js_string(&self, script: &str, args: Vec<Value>) -> Result<Option<String>> {
+        Ok(self.js(script, args).await?.as_str().map(str::to_owned))
+    }
+
+    /// `<body data-call-state>`.
+    pub async fn state(&self) -> Result<String> {
+        Ok(self.js_string(JS_STATE, vec![]).await?.unwrap_or_default())
+    }
+
+    /// Waits until the call state is `expected`; returns how long that took.
+    pub async fn wait_for_state(&self, expected: &str, limit: Duration) -> Result<Duration> {
+        let started = Instant::now();
+        let what = format!("{}: call state `{expected}`", self.name);
+        poll(&what, limit, POLL_EVERY, || async {
+            let state = self.state().await?;
+            if state == expected {
+                return Ok(Probe::Ready(()));
+            }
+            let status = self.status_text().await.unwrap_or_default();
+            Ok(Probe::NotYet(format!("state `{state}`, status {status:?}")))
+        })
+        .await?;
+        Ok(started.elapsed())
+    }
+
+    /// The `#status` line the user reads.
+    pub async fn status_text(&self) -> Result<String> {
+        Ok(self.js_string(JS_TEXT, vec![json!("status")]).await?.unwrap_or_default())
+    }
+
+    /// An attribute of the element with this id; `None` if absent.
+    pub async fn attr(&self, id: &str, name: &str) -> Result<Option<String>> {
+        self.js_string(JS_ATTR, vec![json!(id), json!(name)]).await
+    }
+
+    /// The value of `#call-link` once it holds a link to share.
+    pub async fn call_link(&self, limit: Duration) -> Result<String> {
+        let what = format!("{}: a link in #call-link", self.name);
+        poll(&what, limit, POLL_EVERY, || async {
+            match self.js_string(JS_VALUE, vec![json!("call-link")]).await? {
+                Some(link) if link.starts_with("http") => Ok(Probe::Ready(link)),
+                other => Ok(Probe::NotYet(format!("value {other:?}"))),
+            }
+        })
+        .await
+    }
+
+    /// Clicks the element with this id as a user would (it must be visible and not covered).
+    pub async fn click(&self, id: &str) -> Result<()> {
+        let what = format!("{}: clicking #{id}", self.name);
+        let element = self.client.find(Locator::Id(id)).await.context(&what)?;
+        element.click().await.context(&what)
+    }
+
+    /// A snapshot of the video element with this id.
+    pub async fn video(&self, id: &str) -> Result<VideoSample> {
+        let value = self.js(JS_VIDEO, vec![json!(id)]).await?;
+        let number = |key: &str| value.get(key).and_then(Value::as_f64);
+        match (number("width"), number("height"), number("time")) {
+            (Some(width), Some(height), Some(time)) => Ok(VideoSample {
+                width: width as u64,
+                height: height as u64,
+                time,
+                paused: value.get("paused").and_then(Value::as_bool).unwrap_or(true),
+            }),
+            _ => Err(Failure::new(format!("{}: no video #{id} (got {value})", self.name))),
+        }
+    }
+
+    /// Whether `#remote-video` plays: it has a frame size and `currentTime` advances over
+    /// [`PLAYBACK_WINDOW`]. Ready with the later sample.
+    pub async fn remote_video_playing(&self) -> Result<Probe<VideoSample>> {
+        let before = self.video("remote-video").await?;
+        tokio::time::sleep(PLAYBACK_WINDOW).await;
+        let after = self.video("remote-video").await?;
+        if after.width > 0 && after.time > before.time {
+            Ok(Probe::Ready(after))
+        } else {
+            Ok(Probe::NotYet(format!("remote video {before:?} then {after:?}")))
+        }
+    }
+
+    pub async fn wait_remote_video_playing(&self, limit: Duration) -> Result<VideoSample> {
+        let what = format!("{}: remote video playing", self.name);
+        poll(&what, limit, POLL_EVERY, || self.remote_video_playing()).await
+    }
+
+    /// `#call-stats[data-frames-decoded]`, `None` until the client has stats.
+    pub async fn frames_decoded(&self) -> Result<Option<f64>> {
+        Ok(self.attr("call-stats", "data-frames-decoded").await?.and_then(|v| v.trim().parse().ok()))
+    }
+
+    /// Waits until `data-frames-decoded` grows between two readings a second apart: the remote
+    /// track is being decoded now, not just a frozen last frame (stats refresh about once a second).
+    pub async fn wait_frames_advancing(&self, limit: Duration) -> Result<f64> {
+        let what = format!("{}: #call-stats[data-frames-decoded] growing", self.name);
+        poll(&what, limit, POLL_EVERY, || async {
+            let before = self.frames_decoded().await?;
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            let after = self.frames_decoded().await?;
+            match (before, after) {
+                (Some(before), Some(after)) if after > before => Ok(Probe::Ready(after)),
+                _ => Ok(Probe::NotYet(format!("frames decoded {before:?} then {after:?}"))),
+            }
+        })
+        .await
+    }
+
+    /// Runs an asynchronous script: its last argument is the callback that delivers the result.
+    pub async fn js_async(&self, script: &str) -> Result<Value> {
+        self.client.execute_async(script, vec![]).await.context(format!("{}: running an async script", self.name))
+    }
+
+    pub async fn title(&self) -> Result<String> {
+        self.client.title().await.context(format!("{}: reading the title", self.name))
+    }
+
+    /// Whether a remote frame has been decoded: `#call-stats[data-frames-decoded] > 0` or the
+    /// remote video has a size. One quick probe, for tight polling.
+    pub async fn first_remote_frame(&self) -> Result<Probe<()>> {
+        let value = self.js(JS_FIRST_FRAME, vec![]).await?;
+        let frames = value.get("frames").and_then(Value::as_f64).unwrap_or(0.0);
+        let width = value.get("width").and_then(Value::as_f64).unwrap_or(0.0);
+        if frames > 0.0 || width > 0.0 {
+            Ok(Probe::Ready(()))
+        } else {
+            Ok(Probe::NotYet(format!("frames decoded {frames}, video width {width}")))
+        }
+    }
+
+    /// Types `text` into `#chat-input` (once it is enabled) and submits `#chat-form` with `#chat-send`.
+    pub async fn send_chat(&self, text: &str, limit: Duration) -> Result<()> {
+        let what = format!("{}: #chat-input enabled", self.name);
+        poll(&what, limit, POLL_EVERY, || async {
+            match self.js(JS_DISABLED, vec![json!("chat-input")]).await? {
+                Value::Bool(false) => Ok(Probe::Ready(())),
+                disabled => Ok(Probe::NotYet(format!("disabled: {disabled}"))),
+            }
+        })
+        .await?;
+        let what = format!("{}: typing a chat message", self.name);
+        let input = self.client.find(Locator::Id("chat-input")).await.context(&what)?;
+        input.clear().await.context(&what)?;
+        input.send_keys(text).await.context(&what)?;
+        self.click("chat-send").await
+    }
+
+    /// The text of every `#chat-log li`, oldest first.
+    pub async fn chat_log(&self) -> Result<Vec<String>> {
+        let value = self.js(JS_CHAT_LOG, vec![]).await?;
+        let items = value.as_array().ok_or_else(|| Failure::new(format!("{}: #chat-log is not a list", self.name)))?;
+        Ok(items.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+    }
+
+    /// Waits until some `#chat-log` entry contains `text`.
+    pub async fn wait_for_chat(&self, text: &str, limit: Duration) -> Result<()> {
+        let what = format!("{}: {text:?} in #chat-log", self.name);
+        poll(&what, limit, POLL_EVERY, || async {
+            let log = self.chat_log().await?;
+            if log.iter().any(|entry| entry.contains(text)) {
+                Ok(Probe::Ready(()))
+            } else {
+                Ok(Probe::NotYet(format!("chat log {log:?}")))
+            }
+        })
+        .await
+    }
+
+    /// Saves a PNG of the page as `<artifacts>/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        let png = self.client.screenshot().await.context(format!("{}: taking screenshot {name}", self.name))?;
+        let path = self.artifacts.join(format!("{}.png", e2e::artifact_file_name(name)));
+        std::fs::write(&path, png).context(format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// The page's console messages since the last call (chromedriver's log endpoint drains them).
+    pub async fn console_log(&self) -> Result<Vec<String>> {
+        let entries = self.client.issue_cmd(BrowserLog).await.context(format!("{}: reading the console", self.name))?;
+        let entries = entries.as_array().cloned().unwrap_or_default();
+        Ok(entries
+            .iter()
+            .map(|e| {
+                let level = e.get("level").and_then(Value::as_str).unwrap_or("?");
+                let message = e.get("message").and_then(Value::as_str).unwrap_or("");
+                format!("{level} {message}")
+            })
+            .collect())
+    }
+
+    /// For a failure report: a screenshot, the page's state, status, stats and console. Never
+    /// fails; whatever cannot be read is reported as such.
+    pub async fn dump_diagnostics(&self, label: &str) {
+        let name = &self.name;
+        eprintln!("----- browser {name}:");
+        match self.screenshot(&format!("{name}-{label}")).await {
+            Ok(path) => eprintln!("    screenshot: {}", path.display()),
+            Err(e) => eprintln!("    screenshot: {e}"),
+        }
+        match self.client.current_url().await {
+            Ok(url) => eprintln!("    url: {url}"),
+            Err(e) => eprintln!("    url: {e}"),
+        }
+        eprintln!("    call state: {}", shown(self.state().await));
+        eprintln!("    #status: {}", shown(self.status_text().await));
+        eprintln!("    #call-stats: {}", shown(self.js(JS_STATS, vec![]).await));
+        eprintln!("    #remote-video: {}", shown(self.video("remote-video").await));
+        eprintln!("    #chat-log: {}", shown(self.chat_log().await));
+        match self.console_log().await {
+            Ok(lines) => {
+                let path = self.artifacts.join(format!("{}-console.log", e2e::artifact_file_name(name)));
+                let _ = std::fs::write(&path, lines.join("\n"));
+                eprintln!("    console ({} messages, all in {}):", lines.len(), path.display());
+                for line in lines.iter().skip(lines.len().saturating_sub(30)) {
+                    eprintln!("      {line}");
+                }
+            }
+            Err(e) => eprintln!("    console: {e}"),
+        }
+    }
+
+    /// Fails unless attribute `name` of `#id` becomes `expected` within `limit`.
+    pub async fn wait_for_attr(&self, id: &str, name: &str, expected: &str, limit: Duration) -> Result<()> {
+        let what = format!("{}: #{id}[{name}=\"{expected}\"]", self.name);
+        poll(&what, limit, POLL_EVERY, || async {
+            let value = self.attr(id, name).await?;
+            if value.as_deref() == Some(expected) {
+                Ok(Probe::Ready(()))
+            } else {
+                Ok(Probe::NotYet(format!("{name}={value:?}")))
+            }
+        })
+        .await
+    }
+
+    /// Fails unless the remote video is decoding frames of a real size.
+    pub async fn check_remote_video_size(&self) -> Result<VideoSample> {
+        let sample = self.video("remote-video").await?;
+        check(sample.width > 0 && sample.height > 0, || {
+            format!("{}: remote video has no size: {sample:?}", self.name)
+        })?;
+        Ok(sample)
+    }
+}
+
+fn shown<T: std::fmt::Debug>(result: Result<T>) -> String {
+    match result {
+        Ok(value) => format!("{value:?}"),
+        Err(e) => format!("(unreadable: {e})"),
+    }
+}
+
+/// chromedriver's `POST /session/{id}/se/log` with `{"type":"browser"}`: the console messages
+/// collected under `goog:loggingPrefs` (not part of W3C WebDriver, so not in fantoccini).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}

@@ -1,0 +1,113 @@
+//! chromedriver on a free loopback port, started by the test and killed on drop together with
+//! every Chromium it launched.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use super::server::http_get;
+use super::{poll, Context as _, Failure, Probe, Result};
+use e2e::Paths;
+
+/// chromedriver answers `/status` within a second here; generous for a loaded CI machine.
+const START_LIMIT: Duration = Duration::from_secs(20);
+
+pub struct ChromeDriver {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ChromeDriver {
+    /// Starts chromedriver and waits until `/status` says it is ready. Output goes to
+    /// `<artifacts>/<test>/chromedriver.log`. It stays in our process group, so Ctrl-C or a CI
+    /// timeout that signals the group reaches it and its browsers too.
+    pub async fn start(paths: &Paths, test_name: &str) -> Result<ChromeDriver> {
+        let addr = free_local_addr()?;
+        let log_path = paths.artifacts.join(test_name).join("chromedriver.log");
+        let log = std::fs::File::create(&log_path).context(format!("creating {}", log_path.display()))?;
+        let log_err = log.try_clone().context("duplicating the chromedriver log handle")?;
+        let mut command = Command::new(&paths.chromedriver);
+        command
+            .arg(format!("--port={}", addr.port()))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .kill_on_drop(true);
+        let child = command.spawn().context(format!(
+            "starting {} (Debian: apt-get install chromium-driver; `cargo xtask test` installs it)",
+            paths.chromedriver.display()
+        ))?;
+        let mut driver = ChromeDriver { child, addr };
+        driver.wait_ready().await.context(format!("chromedriver on {addr} (log: {})", log_path.display()))?;
+        Ok(driver)
+    }
+
+    /// The WebDriver endpoint, e.g. `http://127.0.0.1:9515`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        let addr = self.addr;
+        let child = &mut self.child;
+        poll("chromedriver ready", START_LIMIT, Duration::from_millis(100), || {
+            let exited = child.try_wait();
+            async move {
+                if let Some(status) = exited.context("checking on chromedriver")? {
+                    return Err(Failure::new(format!("chromedriver exited ({status})")));
+                }
+                let (status, body) = http_get(addr, "/status").await.context("GET /status")?;
+                let body = String::from_utf8_lossy(&body);
+                if status == 200 && body.replace(' ', "").contains("\"ready\":true") {
+                    Ok(Probe::Ready(()))
+                } else {
+                    Ok(Probe::NotYet(format!("/status answered {status}: {body}")))
+                }
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for ChromeDriver {
+    /// Sessions are closed politely by `Stage::finish`; this is for panics and early returns:
+    /// chromedriver and every process below it (Chromium and its helpers) are killed, so nothing
+    /// keeps running after the test. `kill(1)` because this crate forbids `unsafe` (libc).
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else {
+            return;
+        };
+        let mut doomed = e2e::descendants(pid, &process_table());
+        doomed.push(pid);
+        let _ = std::process::Command::new("kill")
+            .arg("-KILL")
+            .args(doomed.iter().map(u32::to_string))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// (pid, parent pid) of every process we can see in `/proc`.
+fn process_table() -> Vec<(u32, u32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            Some((pid, e2e::stat_parent_pid(&stat)?))
+        })
+        .collect()
+}
+
+/// A loopback address with a port the OS just handed out; released before chromedriver binds it
+/// (if something takes it in between, the readiness wait reports the failure).
+fn free_local_addr() -> Result<SocketAddr> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding 127.0.0.1:0")?;
+    listener.local_addr().context("reading the address of 127.0.0.1:0")
+}

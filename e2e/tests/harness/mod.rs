@@ -1,0 +1,166 @@
+//! The browser-test harness: a [`Stage`] owns the signaling server, chromedriver and every
+//! browser session of one test; it turns a failed scenario into screenshots, page state and logs
+//! of every session before panicking, and closes everything on the way out.
+//!
+//! Every wait is bounded and every step returns a [`Result`] rather than panicking, so a failure
+//! always reaches the diagnostics.
+
+pub mod browser;
+pub mod driver;
+pub mod server;
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use e2e::Paths;
+
+pub use browser::Browser;
+use driver::ChromeDriver;
+use server::Signaling;
+
+/// Why a scenario step failed, in words a CI log reader can act on.
+#[derive(Debug)]
+pub struct Failure(String);
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Failure(message.into())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
+/// Adds what we were doing to any displayable error.
+pub trait Context<T> {
+    fn context(self, what: impl fmt::Display) -> Result<T>;
+}
+
+impl<T, E: fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Failure(format!("{what}: {e}")))
+    }
+}
+
+/// `Ok(())` if `condition` holds, else a failure saying `message`.
+pub fn check(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
+    if condition {
+        Ok(())
+    } else {
+        Err(Failure(message()))
+    }
+}
+
+/// One observation of a condition being waited for.
+pub enum Probe<T> {
+    Ready(T),
+    /// Not yet; the text says what was seen, for the timeout message.
+    NotYet(String),
+}
+
+/// Calls `probe` every `every` until it is ready, for at most `limit`. A probe error counts as
+/// "not yet" (a page mid-reload has no document to run a script in) and is reported if time runs out.
+pub async fn poll<T, F, Fut>(what: &str, limit: Duration, every: Duration, mut probe: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Probe<T>>>,
+{
+    let started = Instant::now();
+    loop {
+        let last = match probe().await {
+            Ok(Probe::Ready(value)) => return Ok(value),
+            Ok(Probe::NotYet(seen)) => seen,
+            Err(e) => format!("error: {e}"),
+        };
+        if started.elapsed() >= limit {
+            return Err(Failure(format!("{what}: not within {:.1} s; last seen: {last}", limit.as_secs_f64())));
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Everything one test runs against; dropping it kills the processes, [`Stage::finish`] also
+/// closes the browser sessions politely and reports.
+pub struct Stage {
+    paths: Paths,
+    pub server: Signaling,
+    driver: ChromeDriver,
+    browsers: Vec<Browser>,
+    /// Chromium profiles, one subdirectory per session; removed when the stage is dropped.
+    profiles: tempfile::TempDir,
+    test_name: &'static str,
+}
+
+impl Stage {
+    /// Reads the `CONNECT_*` paths, starts the signaling server (port 0, serving the client) and
+    /// chromedriver. Panics with instructions when the environment is not set up: that is not a
+    /// failure of the code under test.
+    pub async fn start(test_name: &'static str) -> Stage {
+        match Stage::try_start(test_name).await {
+            Ok(stage) => stage,
+            Err(e) => panic!("{test_name}: could not set up the stage: {e}"),
+        }
+    }
+
+    async fn try_start(test_name: &'static str) -> Result<Stage> {
+        let paths = Paths::from_env().context("reading the test environment")?;
+        std::fs::create_dir_all(&paths.artifacts).context(format!("creating {}", paths.artifacts.display()))?;
+        let profiles = tempfile::Builder::new().prefix("e2e-profiles-").tempdir().context("creating a profile dir")?;
+        let server = Signaling::start(&paths, test_name).await?;
+        let driver = ChromeDriver::start(&paths, test_name).await?;
+        Ok(Stage { paths, server, driver, browsers: Vec::new(), profiles, test_name })
+    }
+
+    /// A new browser session with a fresh profile; `name` labels its screenshots and logs.
+    pub async fn open_browser(&mut self, name: &str) -> Result<Browser> {
+        let profile = self.profiles.path().join(e2e::artifact_file_name(name));
+        let artifacts = self.artifacts_dir();
+        let browser = Browser::open(name, &self.driver, &self.paths, &profile, artifacts).await?;
+        self.browsers.push(browser.clone());
+        Ok(browser)
+    }
+
+    /// Ends a session before the test does (so it stops taking CPU and stops reconnecting).
+    pub async fn close_browser(&mut self, browser: &Browser) -> Result<()> {
+        self.browsers.retain(|b| b.name() != browser.name());
+        browser.clone().close().await
+    }
+
+    /// Where this test's screenshots and logs go: `$CONNECT_ARTIFACTS/<test name>/`.
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.paths.artifacts.join(self.test_name)
+    }
+
+    /// Reports the scenario's outcome: on failure, screenshots and state of every session and the
+    /// server's last log lines, then a panic with the failure; in any case closes every session.
+    pub async fn finish(mut self, outcome: Result<()>) {
+        if let Err(failure) = &outcome {
+            eprintln!("\n===== {} FAILED: {failure}\n", self.test_name);
+            for browser in &self.browsers {
+                browser.dump_diagnostics("failure").await;
+            }
+            eprintln!("----- signaling server, last log lines ({}):", self.server.log_path().display());
+            for line in self.server.log_tail(40) {
+                eprintln!("    {line}");
+            }
+            eprintln!("----- artifacts: {}", self.artifacts_dir().display());
+        }
+        for browser in std::mem::take(&mut self.browsers) {
+            let name = browser.name().to_owned();
+            if let Err(e) = browser.close().await {
+                eprintln!("    closing session {name}: {e}");
+            }
+        }
+        if let Err(failure) = outcome {
+            panic!("{}: {failure} (screenshots and logs in {})", self.test_name, self.artifacts_dir().display());
+        }
+        println!("{}: artifacts in {}", self.test_name, self.artifacts_dir().display());
+    }
+}

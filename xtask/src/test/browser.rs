@@ -1,0 +1,110 @@
+//! The `browser` step: the e2e crate's end-to-end calls between headless Chromium peers, against
+//! the debug signaling binary serving the `web` step's `dist/`. They run inside a network
+//! namespace with nothing but loopback, so ICE cannot pick a real interface and nothing leaves
+//! the machine; everything is built before entering it and cargo runs offline inside.
+
+use std::path::Path;
+
+use super::Ctx;
+use crate::error::Error;
+use crate::process;
+use crate::web;
+
+/// Under the target directory, so `cargo clean` removes it and git ignores it.
+const ARTIFACTS: &str = "e2e-artifacts";
+
+pub fn run(ctx: &Ctx) -> Result<(), Error> {
+    let ws = &ctx.ws;
+    let dist = ws.join(web::DIST);
+    if !dist.join("index.html").is_file() {
+        return Err(Error::Missing {
+            what: format!("{}/index.html", dist.display()),
+            hint: "the `web` step builds it: run `cargo xtask test --only web,browser`",
+        });
+    }
+    require(
+        &["chromium", "--version"],
+        "chromium",
+        "install it with `apt-get install chromium` (the ensure step does)",
+    )?;
+    let driver_hint = "install it with `apt-get install chromium-driver` (the ensure step does)";
+    require(&["chromedriver", "--version"], "chromedriver", driver_hint)?;
+    let namespace_hint =
+        "the browser step needs root (CAP_SYS_ADMIN, as in CI), util-linux's unshare and iproute2's ip";
+    require(&in_loopback_namespace(&["true"]), "a loopback-only network namespace", namespace_hint)?;
+
+    // Inside the namespace cargo cannot reach the registry: build everything out here first.
+    process::run(&mut ws.command(&["cargo", "build", "-p", "signaling"]))?;
+    process::run(&mut ws.command(&["cargo", "test", "-p", "e2e", "--no-run"]))?;
+
+    let artifacts = ws.target_dir().join(ARTIFACTS);
+    fresh_dir(&artifacts)?;
+    let tests = ["cargo", "test", "--offline", "-p", "e2e", "--", "--ignored", "--test-threads=1", "--nocapture"];
+    let mut command = ws.command(&in_loopback_namespace(&tests));
+    command
+        .env("CONNECT_DIST", &dist)
+        .env("CONNECT_SIGNALING_BIN", ws.target_dir().join("debug/signaling"))
+        .env("CONNECT_ARTIFACTS", &artifacts);
+    let result = process::run(&mut command);
+    println!("    screenshots and logs: {}", artifacts.display());
+    result
+}
+
+/// `argv` run in a new network namespace whose only interface, loopback, is brought up first.
+fn in_loopback_namespace<'a>(argv: &[&'a str]) -> Vec<&'a str> {
+    let mut wrapped = vec!["unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"];
+    wrapped.extend_from_slice(argv);
+    wrapped
+}
+
+/// Fails with `hint` unless `argv` runs and exits 0.
+fn require(argv: &[&str], what: &str, hint: &'static str) -> Result<(), Error> {
+    let (program, args) = argv.split_first().unwrap_or((&"", &[]));
+    let mut command = std::process::Command::new(program);
+    command.args(args);
+    if process::succeeds(&mut command) {
+        Ok(())
+    } else {
+        Err(Error::Missing { what: what.to_owned(), hint })
+    }
+}
+
+/// An empty directory at `dir`: screenshots of an earlier run must not pass for this run's.
+fn fresh_dir(dir: &Path) -> Result<(), Error> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_run_in_a_loopback_only_namespace() {
+        assert_eq!(
+            in_loopback_namespace(&["cargo", "test", "--offline"]),
+            ["unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh", "cargo", "test", "--offline"]
+        );
+    }
+
+    #[test]
+    fn require_reports_what_is_missing() {
+        assert!(require(&["true"], "true", "-").is_ok());
+        match require(&["xtask-no-such-program", "--version"], "the thing", "install it") {
+            Err(Error::Missing { what, hint }) => assert_eq!((what.as_str(), hint), ("the thing", "install it")),
+            other => panic!("expected Missing, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fresh_dir_empties_an_existing_directory() {
+        let dir = std::env::temp_dir().join(format!("xtask-fresh-dir-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("old")).expect("create");
+        std::fs::write(dir.join("old/a.png"), b"x").expect("write");
+        fresh_dir(&dir).expect("fresh");
+        assert_eq!(std::fs::read_dir(&dir).expect("list").count(), 0);
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+}
