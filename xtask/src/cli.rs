@@ -25,6 +25,8 @@ Commands:
         Build the web client into dist/ (installing the wasm tools if missing) and the
         signaling server in release mode, and run the server on ADDR (default
         127.0.0.1:8080), serving dist/.
+  web   Build the web client into dist/ (installing the wasm tools if missing) and write
+        the nginx CSP snippet target/web/connect-csp.conf (the web image's build runs this).
   help  Show this message.
 
 Environment:
@@ -39,6 +41,7 @@ pub enum Command {
     Help,
     Test(TestArgs),
     Serve(ServeArgs),
+    Web,
 }
 
 /// Step names exactly as typed; checked against the step list when steps are selected.
@@ -64,6 +67,8 @@ pub fn parse(args: &[String]) -> Result<Command, Error> {
         "help" | "-h" | "--help" => Ok(Command::Help),
         "test" => parse_test(rest).map(Command::Test),
         "serve" => parse_serve(rest).map(Command::Serve),
+        "web" if rest.is_empty() => Ok(Command::Web),
+        "web" => Err(Error::Usage(format!("`web` takes no arguments, got `{}`", rest.join(" ")))),
         other => Err(Error::Usage(format!("unknown command `{other}`"))),
     }
 }

@@ -6,12 +6,14 @@
 //! - `process`: running programs, presence checks, a kill-on-drop child guard
 //! - `ensure`: idempotent tool and apt installs
 //! - `web`: the pinned wasm tools and the trunk build of the client into `dist/`
+//! - `csp`: the Content-Security-Policy snippet for nginx, from the built page
 //! - `workspace`: where the root, `../shared` and the target directory are
 //! - `test`, `serve`: one module per command
 
 #![forbid(unsafe_code)]
 
 mod cli;
+mod csp;
 mod ensure;
 mod error;
 mod process;
@@ -49,5 +51,11 @@ fn run(args: &[String]) -> Result<(), Error> {
         }
         Command::Test(args) => test::run(Workspace::locate()?, &args),
         Command::Serve(args) => serve::run(Workspace::locate()?, &args),
+        Command::Web => {
+            let ws = Workspace::locate()?;
+            let mut runner = step::Runner::new();
+            runner.step("web", || web::ensure_tools(&ws).and_then(|()| web::build(&ws)));
+            runner.finish()
+        }
     }
 }

@@ -79,6 +79,7 @@ pub fn build(ws: &Workspace) -> Result<(), Error> {
         });
     }
     println!("    {}", describe_dist(&dist)?);
+    crate::csp::write_snippet(ws, &dist)?;
     Ok(())
 }
 
