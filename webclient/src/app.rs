@@ -56,6 +56,8 @@ pub enum Event {
 const CLOSE_REPLACED: u16 = 4001;
 /// How long a `disconnected` media path may take to recover by itself before an ICE restart.
 const ICE_GRACE_MS: u32 = 2_500;
+/// Failed first connections to the signaling server before the page says it cannot reach it.
+const UNREACHABLE_AFTER: u32 = 2;
 /// ICE restarts without success before saying there is no path.
 const MAX_RESTARTS: u32 = 3;
 
@@ -247,7 +249,7 @@ impl App {
             Event::ChatSubmit => self.send_chat(),
             Event::Online => self.online(),
             Event::Tick => self.refresh_stats().await,
-            Event::Reconnect(generation) if generation == self.ws_generation && self.facts.phase == Phase::InCall => {
+            Event::Reconnect(generation) if generation == self.ws_generation && self.wants_signaling() => {
                 self.connect_signaling();
             }
             Event::IceCheck(generation) => self.ice_check(generation),
@@ -304,6 +306,7 @@ impl App {
                 self.me = Some(peer_id);
                 self.ice_servers = ice_servers;
                 self.reconnect_attempt = 0;
+                self.facts.phase = Phase::InCall;
                 self.facts.link = Link::Joined;
                 if let Some(other) = peers.into_iter().next() {
                     self.peer_arrived(other, true);
@@ -438,9 +441,14 @@ impl App {
         self.render();
     }
 
+    /// In a call, or still trying to reach the server for one.
+    fn wants_signaling(&self) -> bool {
+        matches!(self.facts.phase, Phase::InCall | Phase::Failed(Problem::ServerUnreachable))
+    }
+
     fn signaling_lost(&mut self, code: u16) {
         self.ws = None;
-        if self.facts.phase != Phase::InCall {
+        if !self.wants_signaling() {
             return;
         }
         if code == CLOSE_REPLACED {
@@ -449,6 +457,10 @@ impl App {
         } else {
             if self.facts.link == Link::Joined {
                 self.facts.link = Link::Lost;
+            }
+            // Never reached the server at all after a few tries: say so (and keep trying).
+            if self.facts.link == Link::Connecting && self.reconnect_attempt >= UNREACHABLE_AFTER {
+                self.facts.phase = Phase::Failed(Problem::ServerUnreachable);
             }
             self.schedule_reconnect();
         }
@@ -501,7 +513,7 @@ impl App {
                 call.restart_ice();
             }
         }
-        if self.facts.phase == Phase::InCall && self.ws.is_none() {
+        if self.wants_signaling() && self.ws.is_none() {
             self.reconnect_attempt = 0;
             self.connect_signaling();
         }
@@ -516,7 +528,7 @@ impl App {
     }
 
     fn hang_up(&mut self) {
-        if self.facts.phase != Phase::InCall {
+        if !self.wants_signaling() {
             return;
         }
         self.send(&ClientMessage::Leave);
