@@ -1,0 +1,255 @@
+//! The app: one async loop owns all call state and handles one [`Event`] at a time. Browser
+//! callbacks (UI, WebSocket, RTCPeerConnection, timers) only send events into it, so there is no
+//! shared mutable state and every async step (set a description, answer) finishes before the
+//! next event is looked at — which is also what perfect negotiation assumes.
+
+mod controls;
+mod peer;
+
+use futures_channel::mpsc;
+use futures_util::StreamExt as _;
+use shared::{IceServer, PeerId, RoomId, ServerMessage, Signal};
+use web_sys::{MediaStream, MediaStreamTrack};
+
+use crate::browser::{self, log, sleep};
+use crate::call::Call;
+use crate::chat;
+use crate::error::WebError;
+use crate::link::{default_signaling_url, room_id_from, Params};
+use crate::media::{self, LocalMedia};
+use crate::signaling::Signaling;
+use crate::state::{Facts, Phase, Problem};
+use crate::ui::{Author, Ui};
+
+/// Events come from browser callbacks, which cannot wait; they arrive at human and network
+/// rates, so an unbounded queue inside the page is the right tool here.
+pub type Sender = mpsc::UnboundedSender<Event>;
+
+pub enum Event {
+    StartCall,
+    CopyLink,
+    Rejoin,
+    HangUp,
+    ToggleMic,
+    ToggleCamera,
+    ShareScreen,
+    ScreenShareEnded,
+    ChatSubmit,
+    Online,
+    /// Once a second while in a call: refresh the stats line.
+    Tick,
+    Reconnect(u32),
+    /// A few seconds after the media path went `disconnected`: restart ICE if it is still down.
+    IceCheck(u32),
+    SignalingOpen(u32),
+    SignalingMessage(u32, String),
+    SignalingClosed(u32, u16),
+    NegotiationNeeded(u32),
+    LocalSignal(u32, Signal),
+    RemoteStream(u32, MediaStream),
+    ConnectionState(u32),
+    ChatOpen(u32, bool),
+    ChatMessage(u32, String),
+}
+
+/// Server close code: another connection took this seat with our resume token (another tab).
+const CLOSE_REPLACED: u16 = 4001;
+/// How long a `disconnected` media path may take to recover by itself before an ICE restart.
+const ICE_GRACE_MS: u32 = 2_500;
+/// Failed first connections to the signaling server before the page says it cannot reach it.
+const UNREACHABLE_AFTER: u32 = 2;
+/// ICE restarts without success before saying there is no path.
+const MAX_RESTARTS: u32 = 3;
+
+pub async fn run() {
+    let (tx, mut rx) = mpsc::unbounded();
+    let mut app = match App::new(tx.clone()) {
+        Ok(app) => app,
+        Err(e) => return log(&format!("Connect cannot start: {e}")),
+    };
+    app.start().await;
+    spawn_ticker(tx);
+    while let Some(event) = rx.next().await {
+        app.handle(event).await;
+    }
+}
+
+/// App-lifetime timer: a `Tick` each second, for as long as the page lives.
+fn spawn_ticker(tx: Sender) {
+    wasm_bindgen_futures::spawn_local(async move {
+        loop {
+            sleep(1_000).await;
+            if tx.unbounded_send(Event::Tick).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn after(ms: u32, tx: &Sender, event: Event) {
+    let tx = tx.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        sleep(ms).await;
+        let _ = tx.unbounded_send(event);
+    });
+}
+
+struct App {
+    tx: Sender,
+    ui: Ui,
+    params: Params,
+    base_url: String,
+    signaling_url: String,
+    facts: Facts,
+    room: Option<RoomId>,
+    me: Option<PeerId>,
+    other: Option<PeerId>,
+    ice_servers: Vec<IceServer>,
+    media: Option<LocalMedia>,
+    ws: Option<Signaling>,
+    ws_generation: u32,
+    reconnect_attempt: u32,
+    call: Option<Call>,
+    call_generation: u32,
+    screen: Option<MediaStreamTrack>,
+    muted: bool,
+    camera_off: bool,
+}
+
+fn resume_key(room: &RoomId) -> String {
+    format!("connect.resume.{}", room.as_str())
+}
+
+impl App {
+    fn new(tx: Sender) -> Result<App, WebError> {
+        let ui = Ui::new(&tx)?;
+        let location = browser::location()?;
+        let params = Params::parse(&location.search);
+        let signaling_url =
+            params.signaling.clone().unwrap_or_else(|| default_signaling_url(&location.protocol, &location.host));
+        Ok(App {
+            tx,
+            ui,
+            params,
+            base_url: location.base,
+            signaling_url,
+            facts: Facts::lobby(),
+            room: None,
+            me: None,
+            other: None,
+            ice_servers: Vec::new(),
+            media: None,
+            ws: None,
+            ws_generation: 0,
+            reconnect_attempt: 0,
+            call: None,
+            call_generation: 0,
+            screen: None,
+            muted: false,
+            camera_off: false,
+        })
+    }
+
+    fn link(&self) -> Option<String> {
+        self.room.as_ref().map(|room| format!("{}{}", self.base_url, self.params.query_for(room)))
+    }
+
+    fn render(&self) {
+        self.ui.render(&self.facts, self.link().as_deref());
+    }
+
+    async fn start(&mut self) {
+        self.ui.set_sharing(false, false);
+        match self.params.room.clone() {
+            None => self.render(),
+            Some(Ok(room)) => self.begin(room).await,
+            Some(Err(_)) => {
+                self.facts = Facts { phase: Phase::Failed(Problem::BadLink), ..Facts::joining() };
+                self.render();
+            }
+        }
+    }
+
+    /// Enter the room: camera and microphone first (the prompt comes while we connect), then
+    /// the signaling connection.
+    async fn begin(&mut self, room: RoomId) {
+        self.room = Some(room);
+        self.facts = Facts::joining();
+        self.render();
+        if self.media.is_none() {
+            match media::acquire().await {
+                Ok(local) => {
+                    if let Some(note) = &local.note {
+                        self.ui.note(note);
+                    }
+                    self.ui.show_local(Some(&local.stream));
+                    self.media = Some(local);
+                }
+                Err(e) => log(&format!("no local media: {e}")),
+            }
+        }
+        self.refresh_controls();
+        self.connect_signaling();
+    }
+
+    async fn handle(&mut self, event: Event) {
+        match event {
+            Event::StartCall => self.start_call().await,
+            Event::CopyLink => self.copy_link().await,
+            Event::Rejoin => {
+                if let Some(room) = self.room.clone() {
+                    self.begin(room).await;
+                }
+            }
+            Event::HangUp => self.hang_up(),
+            Event::ToggleMic => self.toggle_mic(),
+            Event::ToggleCamera => self.toggle_camera(),
+            Event::ShareScreen => self.toggle_screen().await,
+            Event::ScreenShareEnded => self.stop_screen().await,
+            Event::ChatSubmit => self.send_chat(),
+            Event::Online => self.online(),
+            Event::Tick => self.refresh_stats().await,
+            Event::Reconnect(generation) if generation == self.ws_generation && self.wants_signaling() => {
+                self.connect_signaling();
+            }
+            Event::IceCheck(generation) => self.ice_check(generation),
+            Event::SignalingOpen(generation) if generation == self.ws_generation => self.join(),
+            Event::SignalingMessage(generation, text) if generation == self.ws_generation => {
+                match ServerMessage::parse(&text) {
+                    Ok(message) => self.on_server(message).await,
+                    Err(e) => log(&format!("unreadable server message: {e}")),
+                }
+            }
+            Event::SignalingClosed(generation, code) if generation == self.ws_generation => self.signaling_lost(code),
+            Event::NegotiationNeeded(generation) if self.is_current_call(generation) => self.negotiate().await,
+            Event::LocalSignal(generation, signal) if self.is_current_call(generation) => self.signal(signal),
+            Event::RemoteStream(generation, stream) if self.is_current_call(generation) => {
+                self.ui.show_remote(Some(&stream));
+            }
+            Event::ConnectionState(generation) if self.is_current_call(generation) => self.media_state(),
+            Event::ChatOpen(generation, open) if self.is_current_call(generation) => self.ui.set_chat_enabled(open),
+            Event::ChatMessage(generation, text) if self.is_current_call(generation) => {
+                if let Some(text) = chat::incoming(&text) {
+                    self.ui.append_chat(Author::Them, &text);
+                }
+            }
+            // Events of a replaced socket or call.
+            _ => {}
+        }
+    }
+
+    fn is_current_call(&self, generation: u32) -> bool {
+        self.call.as_ref().is_some_and(|c| c.generation == generation)
+    }
+
+    async fn start_call(&mut self) {
+        let room = match browser::random_bytes::<12>() {
+            Ok(bytes) => room_id_from(bytes),
+            Err(e) => return log(&format!("no random source: {e}")),
+        };
+        if let Err(e) = browser::push_url(&self.params.query_for(&room)) {
+            log(&format!("cannot update the address bar: {e}"));
+        }
+        self.begin(room).await;
+    }
+}

@@ -1,0 +1,279 @@
+//! The room and the call: the signaling connection (join, reconnect with backoff), the server's
+//! messages, the other person's arrival and departure, and the RTCPeerConnection's negotiation,
+//! state and stats.
+
+use shared::{ClientMessage, ErrorCode, PeerId, ResumeToken, ServerMessage, Signal};
+use web_sys::RtcPeerConnectionState;
+
+use super::{after, resume_key, App, Event, CLOSE_REPLACED, ICE_GRACE_MS, MAX_RESTARTS, UNREACHABLE_AFTER};
+use crate::browser::{self, log};
+use crate::call::Call;
+use crate::error::WebError;
+use crate::negotiation::{is_polite, sdp_session_id, Kind};
+use crate::retry::backoff_ms;
+use crate::signaling::Signaling;
+use crate::state::{Link, Media, Peer, Phase, Problem};
+use crate::stats::summarize;
+
+impl App {
+    pub(super) fn connect_signaling(&mut self) {
+        self.ws_generation += 1;
+        self.ws = None;
+        match Signaling::open(&self.signaling_url, self.ws_generation, &self.tx) {
+            Ok(ws) => self.ws = Some(ws),
+            Err(e) => {
+                log(&format!("cannot open the signaling connection: {e}"));
+                self.schedule_reconnect();
+            }
+        }
+    }
+
+    pub(super) fn schedule_reconnect(&mut self) {
+        let delay = backoff_ms(self.reconnect_attempt, browser::random_fraction());
+        self.reconnect_attempt += 1;
+        after(delay, &self.tx, Event::Reconnect(self.ws_generation));
+    }
+
+    pub(super) fn send(&self, message: &ClientMessage) {
+        if let Some(ws) = &self.ws {
+            if let Err(e) = ws.send(message) {
+                log(&format!("send failed: {e}"));
+            }
+        }
+    }
+
+    pub(super) fn signal(&self, data: Signal) {
+        if let Some(to) = &self.other {
+            self.send(&ClientMessage::Signal { to: to.clone(), data });
+        }
+    }
+
+    pub(super) fn join(&mut self) {
+        let Some(room) = self.room.clone() else { return };
+        let resume = browser::stored(&resume_key(&room)).map(ResumeToken::new);
+        self.send(&ClientMessage::Join { room, resume });
+    }
+
+    pub(super) async fn on_server(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Joined { room, peer_id, peers, resume_token, ice_servers, .. } => {
+                browser::store(&resume_key(&room), resume_token.as_str());
+                self.me = Some(peer_id);
+                self.ice_servers = ice_servers;
+                self.reconnect_attempt = 0;
+                self.facts.phase = Phase::InCall;
+                self.facts.link = Link::Joined;
+                if let Some(other) = peers.into_iter().next() {
+                    self.peer_arrived(other);
+                } else if self.facts.media != Media::Connected {
+                    // Alone, and no call survives from before: wait for the other person.
+                    if self.facts.peer == Peer::Present {
+                        self.facts.peer = Peer::NotYet;
+                    }
+                }
+                self.render();
+            }
+            ServerMessage::PeerJoined { peer_id } => {
+                self.peer_arrived(peer_id);
+                self.render();
+            }
+            ServerMessage::PeerLeft { peer_id } => {
+                if self.other.as_ref() == Some(&peer_id) {
+                    self.other = None;
+                    self.end_call();
+                    self.facts.peer = Peer::Left;
+                    self.ui.note("The other person left.");
+                    self.render();
+                }
+            }
+            ServerMessage::Signal { from, data } => self.on_signal(from, data).await,
+            ServerMessage::Error { code, message } => self.on_error(code, &message),
+        }
+    }
+
+    /// The other person is in the room (`joined` listed them, or `peer_joined`, or a signal
+    /// came from them). If a call is still connected — both came back after a server restart,
+    /// with new ids — it carries on; otherwise a fresh connection starts, and both sides
+    /// negotiate: perfect negotiation settles who offers.
+    pub(super) fn peer_arrived(&mut self, peer: PeerId) {
+        self.other = Some(peer);
+        self.facts.peer = Peer::Present;
+        let polite = self.polite();
+        match &mut self.call {
+            Some(call) if call.connection_state() == RtcPeerConnectionState::Connected => call.set_polite(polite),
+            _ => self.new_call(polite),
+        }
+    }
+
+    /// Our role in perfect negotiation, from the two peer ids.
+    fn polite(&self) -> bool {
+        self.me.as_ref().zip(self.other.as_ref()).is_some_and(|(me, other)| is_polite(me, other))
+    }
+
+    pub(super) fn new_call(&mut self, polite: bool) {
+        self.end_call();
+        let Some(media) = &self.media else { return };
+        self.call_generation += 1;
+        match Call::new(self.call_generation, &self.ice_servers, self.params.force_relay, polite, media, &self.tx) {
+            Ok(call) => {
+                self.call = Some(call);
+                self.facts.media = Media::Connecting;
+            }
+            Err(e) => log(&format!("cannot create the peer connection: {e}")),
+        }
+    }
+
+    pub(super) fn end_call(&mut self) {
+        if self.call.take().is_some() {
+            self.ui.show_remote(None);
+            self.ui.set_chat_enabled(false);
+            self.ui.set_stats(None);
+        }
+        self.facts.media = Media::None;
+    }
+
+    pub(super) async fn on_signal(&mut self, from: PeerId, data: Signal) {
+        if self.other.as_ref() != Some(&from) {
+            // A signal is only relayed within our room: whoever sends it is the other person,
+            // possibly with a new id after a server restart.
+            self.peer_arrived(from);
+        }
+        let result = match data {
+            Signal::Offer { sdp } => self.on_description(Kind::Offer, &sdp).await,
+            Signal::Answer { sdp } => self.on_description(Kind::Answer, &sdp).await,
+            Signal::Candidate { candidate, sdp_mid, sdp_m_line_index } => match &self.call {
+                Some(call) => call.add_candidate(&candidate, sdp_mid.as_deref(), sdp_m_line_index).await,
+                None => Ok(()),
+            },
+            Signal::EndOfCandidates => Ok(()),
+        };
+        if let Err(e) = result {
+            log(&format!("signal failed: {e}"));
+        }
+        self.render();
+    }
+
+    pub(super) async fn on_description(&mut self, kind: Kind, sdp: &str) -> Result<(), WebError> {
+        // An offer from a new connection of the other side (they reloaded) needs a new one here.
+        let remote = self.call.as_ref().and_then(Call::remote_session);
+        let from_new_session = kind == Kind::Offer && remote.is_some() && remote.as_deref() != sdp_session_id(sdp);
+        if from_new_session || self.call.is_none() {
+            self.new_call(self.polite());
+        }
+        let Some(call) = &mut self.call else { return Ok(()) };
+        if let Some(answer) = call.apply(kind, sdp).await? {
+            self.signal(Signal::Answer { sdp: answer });
+        }
+        Ok(())
+    }
+
+    pub(super) async fn negotiate(&mut self) {
+        let Some(call) = &mut self.call else { return };
+        match call.make_offer().await {
+            Ok(sdp) => self.signal(Signal::Offer { sdp }),
+            Err(e) => log(&format!("offer failed: {e}")),
+        }
+    }
+
+    pub(super) fn on_error(&mut self, code: ErrorCode, message: &str) {
+        log(&format!("server error {}: {message}", code.as_str()));
+        match code {
+            ErrorCode::RoomFull => {
+                self.facts.phase = Phase::Full;
+                self.leave_room(false);
+            }
+            ErrorCode::InvalidRoom => {
+                self.facts.phase = Phase::Failed(Problem::BadLink);
+                self.leave_room(false);
+            }
+            _ => {}
+        }
+        self.render();
+    }
+
+    /// In a call, or still trying to reach the server for one.
+    pub(super) fn wants_signaling(&self) -> bool {
+        matches!(self.facts.phase, Phase::InCall | Phase::Failed(Problem::ServerUnreachable))
+    }
+
+    pub(super) fn signaling_lost(&mut self, code: u16) {
+        self.ws = None;
+        if !self.wants_signaling() {
+            return;
+        }
+        if code == CLOSE_REPLACED {
+            self.facts.phase = Phase::Failed(Problem::Refused("this call was opened again in another tab".into()));
+            self.leave_room(false);
+        } else {
+            if self.facts.link == Link::Joined {
+                self.facts.link = Link::Lost;
+            }
+            // Never reached the server at all after a few tries: say so (and keep trying).
+            if self.facts.link == Link::Connecting && self.reconnect_attempt >= UNREACHABLE_AFTER {
+                self.facts.phase = Phase::Failed(Problem::ServerUnreachable);
+            }
+            self.schedule_reconnect();
+        }
+        self.render();
+    }
+
+    pub(super) fn media_state(&mut self) {
+        let Some(call) = &mut self.call else { return };
+        let generation = call.generation;
+        match call.connection_state() {
+            RtcPeerConnectionState::Connected => {
+                call.restarts = 0;
+                call.ever_connected = true;
+                self.facts.media = Media::Connected;
+            }
+            RtcPeerConnectionState::Disconnected => {
+                self.facts.media = if call.ever_connected { Media::Interrupted } else { Media::Connecting };
+                after(ICE_GRACE_MS, &self.tx, Event::IceCheck(generation));
+            }
+            RtcPeerConnectionState::Failed => {
+                if call.restarts >= MAX_RESTARTS {
+                    self.facts.media = Media::NoPath;
+                } else {
+                    self.facts.media = if call.ever_connected { Media::Interrupted } else { Media::Connecting };
+                    call.restart_ice();
+                }
+            }
+            RtcPeerConnectionState::Closed => self.facts.media = Media::None,
+            _ => {
+                if self.facts.media != Media::Interrupted {
+                    self.facts.media = Media::Connecting;
+                }
+            }
+        }
+        self.render();
+    }
+
+    pub(super) fn ice_check(&mut self, generation: u32) {
+        let Some(call) = &mut self.call else { return };
+        if call.generation == generation && call.connection_state() == RtcPeerConnectionState::Disconnected {
+            call.restart_ice();
+        }
+    }
+
+    /// The browser says the network is back: restart ICE now instead of waiting ~30 s for the
+    /// old path to time out, and reconnect signaling at once.
+    pub(super) fn online(&mut self) {
+        if let Some(call) = &mut self.call {
+            if call.connection_state() != RtcPeerConnectionState::Connected {
+                call.restart_ice();
+            }
+        }
+        if self.wants_signaling() && self.ws.is_none() {
+            self.reconnect_attempt = 0;
+            self.connect_signaling();
+        }
+    }
+
+    pub(super) async fn refresh_stats(&mut self) {
+        let Some(call) = &self.call else { return };
+        match call.stats().await {
+            Ok(stats) => self.ui.set_stats(Some(&summarize(&stats))),
+            Err(e) => log(&format!("stats: {e}")),
+        }
+    }
+}
