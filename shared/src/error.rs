@@ -30,6 +30,9 @@ pub enum ErrorCode {
     RateLimited,
     /// A message over the server's size limit; it was dropped unread.
     MessageTooLarge,
+    /// The server cannot serve the request now (a multi-node server lost its shared store, or
+    /// is overloaded); nothing changed, and the same request may succeed after a pause.
+    Unavailable,
     /// A code this build does not know, from a newer server. Never sent; it exists so
     /// an older client still reads the rest of the error instead of failing to parse it.
     #[serde(other)]
@@ -48,6 +51,7 @@ impl ErrorCode {
             Self::AlreadyJoined => "already_joined",
             Self::RateLimited => "rate_limited",
             Self::MessageTooLarge => "message_too_large",
+            Self::Unavailable => "unavailable",
             Self::Unknown => "unknown",
         }
     }
@@ -64,6 +68,7 @@ impl ErrorCode {
             Self::AlreadyJoined => "already in a room; leave it first",
             Self::RateLimited => "too many messages; slow down",
             Self::MessageTooLarge => "the message is too large",
+            Self::Unavailable => "the server cannot do this right now; retry in a few seconds",
             Self::Unknown => "unknown error",
         }
     }
@@ -122,7 +127,7 @@ mod tests {
     use super::*;
     use crate::testing::{assert_golden, parse};
 
-    const ALL_SENT: [(ErrorCode, &str); 8] = [
+    const ALL_SENT: [(ErrorCode, &str); 9] = [
         (ErrorCode::RoomFull, "room_full"),
         (ErrorCode::InvalidRoom, "invalid_room"),
         (ErrorCode::BadMessage, "bad_message"),
@@ -131,6 +136,7 @@ mod tests {
         (ErrorCode::AlreadyJoined, "already_joined"),
         (ErrorCode::RateLimited, "rate_limited"),
         (ErrorCode::MessageTooLarge, "message_too_large"),
+        (ErrorCode::Unavailable, "unavailable"),
     ];
 
     #[test]

@@ -215,6 +215,7 @@ mod tests {
             (ErrorCode::AlreadyJoined, "already_joined"),
             (ErrorCode::RateLimited, "rate_limited"),
             (ErrorCode::MessageTooLarge, "message_too_large"),
+            (ErrorCode::Unavailable, "unavailable"),
         ];
         for (code, name) in codes {
             let message = ServerMessage::error_with(code, "why");

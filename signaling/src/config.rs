@@ -114,6 +114,52 @@ impl Default for RoomsConfig {
     }
 }
 
+/// The Redis engine (`--redis-url`): rooms shared by every server that uses the same Redis.
+#[derive(Clone)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]`; may hold a password, so it is never logged.
+    pub url: String,
+    /// A node that stops refreshing its liveness key for this long is dead: the other nodes mark
+    /// its peers away (resumable on any node) and free their seats after the resume grace. 10 s:
+    /// three missed heartbeats (one every third of it), so a busy node is not declared dead.
+    pub node_ttl: Duration,
+    /// Bytes of requests of all sessions waiting for the node's Redis worker (each counted as its
+    /// payload plus 256 for its bookkeeping); beyond it requests are refused with `unavailable`.
+    /// 64 MiB holds some 150,000 candidates arriving at the same instant — the call set-up bursts
+    /// of a thousand calls at once — while Redis answers a batch per round trip; it is what four
+    /// connections' outbound queues may hold at worst.
+    pub queue_bytes: usize,
+    /// Requests sent to Redis in one pipelined round trip: large enough that a node's relays cost
+    /// one round trip per batch, small enough that one batch stays well under a millisecond.
+    pub batch: usize,
+    /// Longest wait for a Redis answer before the connection is considered lost.
+    pub response_timeout: Duration,
+}
+
+impl RedisConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisConfig {
+            url: url.into(),
+            node_ttl: Duration::from_secs(10),
+            queue_bytes: 64 << 20,
+            batch: 256,
+            response_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &"<redacted>")
+            .field("node_ttl", &self.node_ttl)
+            .field("queue_bytes", &self.queue_bytes)
+            .field("batch", &self.batch)
+            .field("response_timeout", &self.response_timeout)
+            .finish()
+    }
+}
+
 /// The `signaling` command line.
 #[derive(Debug, Parser)]
 #[command(name = "signaling", version, about = "Connect's signaling server: WebSocket rooms for 1:1 WebRTC calls")]
@@ -178,6 +224,15 @@ pub struct Args {
     /// Seconds TURN credentials stay valid.
     #[arg(long, env = "SIGNALING_TURN_TTL_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(60..))]
     pub turn_ttl_secs: u64,
+    /// Share rooms through this Redis (redis://host:port, or redis://:password@host:port/db) with
+    /// every server using it, so peers on different servers behind one load balancer meet.
+    /// Default: rooms in memory.
+    #[arg(long, env = "SIGNALING_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Seconds after which a server that stopped refreshing its Redis liveness key is dead; its
+    /// peers get the resume grace, then `peer_left`.
+    #[arg(long, env = "SIGNALING_REDIS_NODE_TTL_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=300))]
+    pub redis_node_ttl_secs: u64,
 }
 
 /// Why the arguments cannot make a configuration.
@@ -191,6 +246,8 @@ pub enum ConfigError {
     TurnWithoutSecret,
     #[error("--max-signal-size ({signal}) must not exceed --max-message-size ({message})")]
     SignalOverMessage { signal: u32, message: u32 },
+    #[error("--redis-url: {0}")]
+    RedisUrl(String),
 }
 
 /// Splits a comma-separated list, dropping blanks.
@@ -228,6 +285,18 @@ impl Args {
             ws: Arc::new(ws),
             ..ServerConfig::default()
         })
+    }
+
+    /// The Redis engine's settings, or `None` for rooms in memory (no URL, or an empty one).
+    pub fn redis_config(&self) -> Result<Option<RedisConfig>, ConfigError> {
+        let Some(url) = self.redis_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        // Parsed now so a typo stops the server at start-up instead of making it unhealthy forever.
+        // The parser's message never repeats the URL (it may hold a password).
+        redis::Client::open(url).map_err(|e| ConfigError::RedisUrl(e.to_string()))?;
+        let node_ttl = Duration::from_secs(self.redis_node_ttl_secs);
+        Ok(Some(RedisConfig { node_ttl, ..RedisConfig::new(url) }))
     }
 
     pub fn rooms_config(&self) -> Result<RoomsConfig, ConfigError> {
@@ -332,5 +401,29 @@ mod tests {
         assert!(matches!(no_secret.rooms_config(), Err(ConfigError::TurnWithoutSecret)));
         let too_big = Args::try_parse_from(["signaling", "--max-message-size", "1000", "--max-signal-size", "2000"]);
         assert!(matches!(too_big.unwrap().rooms_config(), Err(ConfigError::SignalOverMessage { .. })));
+    }
+
+    #[test]
+    fn redis_flags() {
+        assert!(Args::try_parse_from(["signaling"]).unwrap().redis_config().unwrap().is_none());
+        assert!(Args::try_parse_from(["signaling", "--redis-url", " "]).unwrap().redis_config().unwrap().is_none());
+        let args = Args::try_parse_from([
+            "signaling",
+            "--redis-url",
+            "redis://:hunter2@10.0.0.5:6380/1",
+            "--redis-node-ttl-secs",
+            "4",
+        ])
+        .unwrap();
+        let redis = args.redis_config().unwrap().unwrap();
+        assert_eq!(redis.url, "redis://:hunter2@10.0.0.5:6380/1");
+        assert_eq!(redis.node_ttl, Duration::from_secs(4));
+        assert!(!format!("{redis:?}").contains("hunter2"));
+        let bad = Args::try_parse_from(["signaling", "--redis-url", "http://:hunter2@example.org"]).unwrap();
+        match bad.redis_config() {
+            Err(e @ ConfigError::RedisUrl(_)) => assert!(!e.to_string().contains("hunter2"), "{e}"),
+            other => panic!("expected a URL error, got {other:?}"),
+        }
+        assert!(Args::try_parse_from(["signaling", "--redis-node-ttl-secs", "1"]).is_err());
     }
 }

@@ -6,8 +6,10 @@
 //! - [`server`]: accept loop, connection cap, graceful shutdown;
 //! - [`http`]: request heads, routing, responses, static files — the connection before it upgrades;
 //! - [`ws`]: RFC 6455 and nothing else, mostly sans-IO;
-//! - [`session`]: one signaling connection: messages to room operations, rate limit, resume;
-//! - [`rooms`]: the sharded registry of rooms and delivery to connections;
+//! - [`session`]: one signaling connection: messages to room requests, rate limit;
+//! - [`engine`]: the room engine interface and its two implementations: in memory (one process)
+//!   and through Redis (many processes sharing rooms);
+//! - [`rooms`]: the in-memory engine's sharded registry of rooms and delivery to connections;
 //! - [`room`]: room state and rules, pure and synchronous;
 //! - [`ice`]: STUN/TURN servers and TURN REST credentials for `joined`;
 //! - [`rate`]: the per-connection token bucket;
@@ -16,6 +18,7 @@
 
 pub mod config;
 pub mod echo;
+pub mod engine;
 pub mod http;
 pub mod ice;
 pub mod metrics;
@@ -26,5 +29,5 @@ pub mod server;
 pub mod session;
 pub mod ws;
 
-pub use config::{Args, RoomsConfig, ServerConfig, WsConfig};
+pub use config::{Args, RedisConfig, RoomsConfig, ServerConfig, WsConfig};
 pub use server::{run, Service};

@@ -8,10 +8,12 @@ use tokio::net::TcpListener;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
+use signaling::engine::redis::RedisEngine;
+use signaling::engine::RoomEngine;
 use signaling::metrics::Metrics;
 use signaling::rooms::Rooms;
 use signaling::session::RoomService;
-use signaling::Args;
+use signaling::{Args, ServerConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,7 +25,8 @@ async fn main() -> ExitCode {
     if args.health_check {
         return health_check(args.listen);
     }
-    let (config, rooms_config) = match args.to_config().and_then(|c| Ok((c, args.rooms_config()?))) {
+    let configs = args.to_config().and_then(|c| Ok((c, args.rooms_config()?, args.redis_config()?)));
+    let (config, rooms_config, redis_config) = match configs {
         Ok(configs) => configs,
         Err(e) => {
             error!("{e}");
@@ -47,11 +50,33 @@ async fn main() -> ExitCode {
     let local = listener.local_addr().map_or_else(|_| args.listen.to_string(), |a| a.to_string());
     info!(addr = %local, web_root = ?args.web_root, "listening on {local}");
     let metrics = Arc::new(Metrics::default());
-    let rooms = Arc::new(Rooms::new(rooms_config, metrics.clone()));
-    let service = Arc::new(RoomService::new(rooms));
-    signaling::run(listener, Arc::new(config), metrics, service, shutdown).await;
+    let config = Arc::new(config);
+    match redis_config {
+        None => serve(listener, config, metrics.clone(), Arc::new(Rooms::new(rooms_config, metrics)), shutdown).await,
+        Some(redis) => match RedisEngine::start(rooms_config, redis, metrics.clone()) {
+            Ok(engine) => serve(listener, config, metrics, engine, shutdown).await,
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    }
     info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// Runs the server on `engine` until `shutdown`, then lets the engine finish its sessions' last
+/// requests.
+async fn serve<E: RoomEngine>(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    metrics: Arc<Metrics>,
+    engine: Arc<E>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let service = Arc::new(RoomService::new(engine.clone()));
+    signaling::run(listener, config, metrics, service, shutdown).await;
+    engine.close().await;
 }
 
 /// `--health-check`: one bounded `GET /healthz` against our own listen address.

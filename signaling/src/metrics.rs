@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -26,10 +27,68 @@ pub struct Metrics {
     pub signals_relayed: AtomicU64,
     pub relay_dropped: AtomicU64,
     pub resumes: AtomicU64,
+    /// Rendered only when the Redis engine runs (`--redis-url`).
+    pub redis: RedisMetrics,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     handshake_failures: Mutex<BTreeMap<&'static str, u64>>,
     closes: Mutex<BTreeMap<(u16, &'static str), u64>>,
     disconnects: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// The Redis engine's health and traffic.
+#[derive(Debug, Default)]
+pub struct RedisMetrics {
+    pub enabled: AtomicBool,
+    /// 1 while connected (commands and subscription) and registered; 0 otherwise.
+    pub up: AtomicI64,
+    pub connects: AtomicU64,
+    /// Round trips of command batches and heartbeats.
+    pub round_trip: Histogram,
+    /// Signals not delivered because Redis failed or was unreachable.
+    pub publish_errors: AtomicU64,
+    /// Signals whose recipient's node no longer listened (it died): answered `unknown_peer`.
+    pub publish_unheard: AtomicU64,
+    /// Signals relayed to a peer on another node.
+    pub cross_node_relays: AtomicU64,
+    /// Seats of dead nodes marked away, and away seats freed when their grace ran out, by this node.
+    pub evictions: AtomicU64,
+    /// Seats this node held that were gone from Redis when it checked (their connections are closed).
+    pub seats_lost: AtomicU64,
+}
+
+/// Upper bounds of the round-trip histogram, in seconds: loopback is ~0.1 ms, a LAN ~0.5 ms.
+const ROUND_TRIP_BUCKETS: [f64; 12] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+/// A Prometheus histogram with fixed buckets; each observation is two relaxed increments.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative); the last one is `+Inf`.
+    buckets: [AtomicU64; ROUND_TRIP_BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let at = ROUND_TRIP_BUCKETS.iter().position(|&bound| secs <= bound).unwrap_or(ROUND_TRIP_BUCKETS.len());
+        add(&self.buckets[at], 1);
+        add(&self.sum_micros, u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} histogram\n");
+        let mut cumulative = 0;
+        for (at, bucket) in self.buckets.iter().enumerate() {
+            cumulative += bucket.load(Relaxed);
+            match ROUND_TRIP_BUCKETS.get(at) {
+                Some(bound) => _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}"),
+                None => _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}"),
+            }
+        }
+        let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = write!(out, "{name}_sum {sum}\n{name}_count {cumulative}\n");
+    }
 }
 
 /// Adds `n` to a counter.
@@ -117,6 +176,9 @@ impl Metrics {
             &self.relay_dropped,
         );
         counter(&mut out, "signaling_resumes_total", "Seats taken back with a resume token.", &self.resumes);
+        if self.redis.enabled.load(Relaxed) {
+            self.render_redis(&mut out);
+        }
         out.push_str("# HELP signaling_errors_total Signaling errors sent to clients, by code.\n");
         out.push_str("# TYPE signaling_errors_total counter\n");
         for (code, n) in self.errors.lock().unwrap_or_else(|e| e.into_inner()).iter() {
@@ -141,6 +203,42 @@ impl Metrics {
         }
         out
     }
+
+    fn render_redis(&self, out: &mut String) {
+        let r = &self.redis;
+        let gauge = |out: &mut String, name: &str, help: &str, v: i64| {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
+        };
+        let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n", v.load(Relaxed));
+        };
+        gauge(out, "signaling_redis_up", "1 while Redis is reachable and this node is registered.", r.up.load(Relaxed));
+        counter(out, "signaling_redis_connects_total", "Connections (and reconnections) to Redis.", &r.connects);
+        r.round_trip.render(out, "signaling_redis_round_trip_seconds", "Round trips of Redis command batches.");
+        out.push_str("# HELP signaling_redis_publish_failures_total Signals not delivered through Redis, by reason.\n");
+        out.push_str("# TYPE signaling_redis_publish_failures_total counter\n");
+        for (reason, v) in [("redis_error", &r.publish_errors), ("node_gone", &r.publish_unheard)] {
+            let _ = writeln!(out, "signaling_redis_publish_failures_total{{reason=\"{reason}\"}} {}", v.load(Relaxed));
+        }
+        counter(
+            out,
+            "signaling_redis_cross_node_relays_total",
+            "Signals relayed to a peer on another node.",
+            &r.cross_node_relays,
+        );
+        counter(
+            out,
+            "signaling_redis_evictions_total",
+            "Seats of dead nodes marked away, and expired away seats freed, by this node.",
+            &r.evictions,
+        );
+        counter(
+            out,
+            "signaling_redis_seats_lost_total",
+            "Seats this node held that Redis no longer had; their connections were closed.",
+            &r.seats_lost,
+        );
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +260,29 @@ mod tests {
         assert!(text.contains("signaling_handshake_failures_total{reason=\"bad_key\"} 2\n"));
         assert!(text.contains("signaling_ws_closes_total{code=\"1002\",initiator=\"server\"} 1\n"));
         assert!(text.contains("signaling_ws_disconnects_total{reason=\"unmasked_frame\"} 1\n"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (_, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+        assert!(!text.contains("signaling_redis_"), "Redis metrics only with the Redis engine");
+    }
+
+    #[test]
+    fn redis_metrics_and_the_round_trip_histogram() {
+        let m = Metrics::default();
+        m.redis.enabled.store(true, Relaxed);
+        m.redis.round_trip.observe(Duration::from_micros(80));
+        m.redis.round_trip.observe(Duration::from_micros(700));
+        m.redis.round_trip.observe(Duration::from_secs(3));
+        add(&m.redis.publish_unheard, 2);
+        let text = m.render();
+        assert!(text.contains("signaling_redis_round_trip_seconds_bucket{le=\"0.0001\"} 1\n"), "{text}");
+        assert!(text.contains("signaling_redis_round_trip_seconds_bucket{le=\"0.001\"} 2\n"), "{text}");
+        assert!(text.contains("signaling_redis_round_trip_seconds_bucket{le=\"1\"} 2\n"), "{text}");
+        assert!(text.contains("signaling_redis_round_trip_seconds_bucket{le=\"+Inf\"} 3\n"), "{text}");
+        assert!(text.contains("signaling_redis_round_trip_seconds_count 3\n"), "{text}");
+        assert!(text.contains("signaling_redis_round_trip_seconds_sum 3.00078\n"), "{text}");
+        assert!(text.contains("signaling_redis_publish_failures_total{reason=\"node_gone\"} 2\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = line.rsplit_once(' ').unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");

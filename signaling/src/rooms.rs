@@ -8,8 +8,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use shared::relay::relayed_signal_json;
 use shared::relay::RawValue;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
@@ -17,6 +15,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::config::RoomsConfig;
+use crate::engine::fresh_ids;
 use crate::metrics::{add, Metrics};
 use crate::room::{ConnId, Delivery, Joined, Left, Shard};
 use crate::ws::{CloseCode, Outbound};
@@ -37,6 +36,26 @@ pub struct PeerHandle {
 impl PeerHandle {
     pub fn new(tx: mpsc::Sender<Outbound>) -> Self {
         PeerHandle { tx }
+    }
+
+    /// Queues a message; a full queue means the recipient stopped reading. The message is
+    /// dropped and counted, and the recipient's own send timeout disconnects it. Returns whether
+    /// it was queued (a closed queue is a connection ending: its seat follows).
+    pub fn send_text(&self, json: String, metrics: &Metrics) -> bool {
+        match self.tx.try_send(Outbound::Text(json)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                add(&metrics.relay_dropped, 1);
+                warn!("recipient queue full; message dropped");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the connection to close with `code`; a connection already ending ignores it.
+    pub fn close(&self, code: CloseCode, reason: &'static str) {
+        let _ = self.tx.try_send(Outbound::Close(code, reason));
     }
 }
 
@@ -61,7 +80,7 @@ impl Rooms {
         }
     }
 
-    pub fn metrics(&self) -> &Metrics {
+    pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
@@ -95,7 +114,7 @@ impl Rooms {
             self.metrics.peers_seated.fetch_add(1, Relaxed);
         }
         if let Some(old) = &joined.replaced {
-            let _ = old.tx.try_send(Outbound::Close(CLOSE_REPLACED, "replaced by a newer connection"));
+            old.close(CLOSE_REPLACED, "replaced by a newer connection");
         }
         self.deliver(&joined.deliveries);
         Ok(joined)
@@ -157,18 +176,8 @@ impl Rooms {
         self.send_json(to, message.to_json())
     }
 
-    /// Queues a message; a full queue means the recipient stopped reading. The message is
-    /// dropped and counted, and the recipient's own send timeout disconnects it.
     fn send_json(&self, to: &PeerHandle, json: String) -> bool {
-        match to.tx.try_send(Outbound::Text(json)) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                add(&self.metrics.relay_dropped, 1);
-                warn!("recipient queue full; message dropped");
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false, // it is ending; its seat follows
-        }
+        to.send_text(json, &self.metrics)
     }
 
     /// (rooms, seats) across all shards.
@@ -185,12 +194,4 @@ pub enum JoinError {
     Refused(ErrorCode),
     /// The OS random source failed: no unguessable id can be made.
     Randomness,
-}
-
-/// A peer id of 96 random bits (16 base64url characters) and a resume token of 192.
-fn fresh_ids() -> Result<(PeerId, ResumeToken), getrandom::Error> {
-    let mut bytes = [0u8; 12 + 24];
-    getrandom::fill(&mut bytes)?;
-    let (peer, token) = bytes.split_at(12);
-    Ok((PeerId::new(URL_SAFE_NO_PAD.encode(peer)), ResumeToken::new(URL_SAFE_NO_PAD.encode(token))))
 }

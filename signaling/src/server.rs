@@ -17,6 +17,12 @@ use crate::ws::WebSocket;
 /// What runs on an accepted WebSocket: the rooms in the server, an echo in the conformance example.
 pub trait Service: Send + Sync + 'static {
     fn session(&self, ws: WebSocket) -> impl Future<Output = ()> + Send;
+
+    /// Whether `GET /healthz` answers 200: false while the service cannot take new sessions'
+    /// requests (the Redis engine without Redis).
+    fn healthy(&self) -> bool {
+        true
+    }
 }
 
 /// Accepts connections on `listener` until `shutdown` completes, then asks every connection to

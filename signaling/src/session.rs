@@ -1,64 +1,80 @@
-//! One signaling session: a WebSocket's text messages turned into room operations, and the
-//! seat given up (or kept for a resume) when the connection ends.
+//! One signaling session: a WebSocket's text messages turned into requests to the room engine,
+//! and the seat given up (or kept for a resume) when the connection ends.
 //!
 //! Nothing a client sends closes its connection on the first offence: each bad message gets an
 //! `error` with its code. Only a flood that continues after `rate_limited` is closed (1008).
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use shared::relay::RawValue;
-use shared::{ClientMessage, ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
+use shared::{ClientMessage, ErrorCode, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
+use crate::engine::{EngineConn, RoomEngine};
+use crate::metrics::Metrics;
 use crate::rate::{TokenBucket, Verdict};
-use crate::room::ConnId;
-use crate::rooms::{JoinError, PeerHandle, Rooms};
+use crate::rooms::PeerHandle;
 use crate::server::Service;
-use crate::ws::{CloseCode, Ended, Handler, Message, WebSocket, Writer};
+use crate::ws::{CloseCode, Handler, Message, WebSocket, Writer};
 
-/// The rooms service behind `/ws`.
-pub struct RoomService {
-    rooms: Arc<Rooms>,
+/// The rooms service behind `/ws`, on either engine.
+pub struct RoomService<E> {
+    engine: Arc<E>,
 }
 
-impl RoomService {
-    pub fn new(rooms: Arc<Rooms>) -> Self {
-        RoomService { rooms }
+impl<E: RoomEngine> RoomService<E> {
+    pub fn new(engine: Arc<E>) -> Self {
+        RoomService { engine }
     }
 }
 
-impl Service for RoomService {
+impl<E: RoomEngine> Service for RoomService<E> {
     async fn session(&self, ws: WebSocket) {
         // Bounded: a recipient that stops reading fills its queue, and further messages to it are
-        // dropped and counted (see `Rooms::send`) instead of growing memory without limit.
-        let (tx, mut rx) = mpsc::channel(self.rooms.config.outbound_queue);
-        let mut session = Session::new(self.rooms.clone(), PeerHandle::new(tx));
+        // dropped and counted (see `PeerHandle::send_text`) instead of growing memory without limit.
+        let (tx, mut rx) = mpsc::channel(self.engine.config().outbound_queue);
+        let mut session = Session {
+            conn: self.engine.open(PeerHandle::new(tx)),
+            bucket: TokenBucket::new(self.engine.config().rate, Instant::now()),
+            max_signal_size: self.engine.config().max_signal_size,
+            metrics: self.engine.metrics().clone(),
+            hanging_up: None,
+        };
         let ended = ws.run(&mut session, Some(&mut rx)).await;
-        session.end(&ended);
+        session.conn.end(ended.label()).await;
+    }
+
+    fn healthy(&self) -> bool {
+        self.engine.healthy()
     }
 }
 
-/// The seat this connection holds.
-#[derive(Debug)]
-struct Seat {
-    room: RoomId,
-    peer: PeerId,
-}
-
-struct Session {
-    rooms: Arc<Rooms>,
-    conn: ConnId,
-    handle: PeerHandle,
-    seat: Option<Seat>,
+struct Session<C> {
+    conn: C,
     bucket: TokenBucket,
+    max_signal_size: usize,
+    metrics: Arc<Metrics>,
+    /// The session asked to close and the close is on its way behind earlier answers: the
+    /// messages ignored since, and the close itself if too many come before it.
+    hanging_up: Option<(u32, (CloseCode, &'static str))>,
 }
 
-impl Handler for Session {
+/// Messages ignored while a close is on its way before closing anyway (its close was lost to a
+/// full outbound queue): more than any queue holds.
+const IGNORED_BEFORE_CLOSE: u32 = 1_000;
+
+impl<C: EngineConn> Handler for Session<C> {
     fn on_message(&mut self, message: Message<'_>, reply: &mut Writer) -> ControlFlow<(CloseCode, &'static str)> {
+        if let Some((ignored, close)) = &mut self.hanging_up {
+            *ignored += 1;
+            return if *ignored > IGNORED_BEFORE_CLOSE {
+                ControlFlow::Break(*close)
+            } else {
+                ControlFlow::Continue(())
+            };
+        }
         match self.bucket.check(Instant::now()) {
             Verdict::Allow => {}
             Verdict::Limit => {
@@ -67,8 +83,11 @@ impl Handler for Session {
                 return ControlFlow::Continue(());
             }
             Verdict::Flood => {
-                warn!(conn = self.conn, peer = self.peer_str(), "message flood; closing");
-                return ControlFlow::Break((CloseCode::POLICY_VIOLATION, "message flood"));
+                warn!("message flood; closing");
+                let close = (CloseCode::POLICY_VIOLATION, "message flood");
+                let flow = self.conn.hang_up(close.0, close.1, reply);
+                self.hanging_up = flow.is_continue().then_some((0, close));
+                return flow;
             }
         }
         let text = match message {
@@ -78,7 +97,7 @@ impl Handler for Session {
                 return ControlFlow::Continue(());
             }
         };
-        let limit = self.rooms.config.max_signal_size;
+        let limit = self.max_signal_size;
         if text.len() > limit {
             let detail = format!("message of {} bytes; the limit is {limit}", text.len());
             self.error(reply, ErrorCode::MessageTooLarge, detail);
@@ -86,105 +105,22 @@ impl Handler for Session {
         }
         match ClientMessage::parse(text) {
             Err(e) => self.error(reply, e.code(), e.to_string()),
-            Ok(ClientMessage::Join { room, resume }) => return self.join(room, resume.as_ref(), reply),
+            Ok(ClientMessage::Join { room, resume }) => return self.conn.join(room, resume, reply),
             // Validated as a typed `Signal`; relayed as the sender's own `data` text.
             Ok(ClientMessage::Signal { to, .. }) => match shared::relay::signal_payload(text) {
-                Some(data) => self.signal(&to, data, reply),
+                Some(data) => self.conn.relay(to, data, reply),
                 None => self.error(reply, ErrorCode::BadMessage, "signal without data".into()),
             },
-            Ok(ClientMessage::Leave) => self.leave(reply),
+            Ok(ClientMessage::Leave) => self.conn.leave(reply),
         }
         ControlFlow::Continue(())
     }
 }
 
-impl Session {
-    fn new(rooms: Arc<Rooms>, handle: PeerHandle) -> Self {
-        let conn = rooms.next_conn_id();
-        let bucket = TokenBucket::new(rooms.config.rate, Instant::now());
-        Session { rooms, conn, handle, seat: None, bucket }
-    }
-
-    fn peer_str(&self) -> &str {
-        self.seat.as_ref().map_or("-", |s| s.peer.as_str())
-    }
-
-    fn join(
-        &mut self,
-        room: RoomId,
-        resume: Option<&ResumeToken>,
-        reply: &mut Writer,
-    ) -> ControlFlow<(CloseCode, &'static str)> {
-        if let Some(seat) = &self.seat {
-            let detail = format!("already in room {}; leave it first", seat.room);
-            self.error(reply, ErrorCode::AlreadyJoined, detail);
-            return ControlFlow::Continue(());
-        }
-        let joined = match self.rooms.join(&room, self.conn, self.handle.clone(), resume) {
-            Ok(joined) => joined,
-            Err(JoinError::Refused(code)) => {
-                info!(%room, code = code.as_str(), "join refused");
-                self.error(reply, code, code.default_message().to_owned());
-                return ControlFlow::Continue(());
-            }
-            Err(JoinError::Randomness) => {
-                warn!("the OS random source failed; cannot make a peer id");
-                return ControlFlow::Break((CloseCode::INTERNAL_ERROR, "internal error"));
-            }
-        };
-        info!(%room, peer = joined.peer.as_str(), resumed = joined.resumed, peers = joined.peers.len(), "joined");
-        let ice_servers = self.rooms.config.ice.servers_for(&joined.peer, SystemTime::now());
-        let message = ServerMessage::Joined {
-            room: room.clone(),
-            peer_id: joined.peer.clone(),
-            peers: joined.peers,
-            capacity: u32::try_from(self.rooms.config.capacity).unwrap_or(u32::MAX),
-            resume_token: joined.token,
-            ice_servers,
-        };
-        reply.text(&message.to_json());
-        self.seat = Some(Seat { room, peer: joined.peer });
-        ControlFlow::Continue(())
-    }
-
-    fn signal(&mut self, to: &PeerId, data: &RawValue, reply: &mut Writer) {
-        let Some(seat) = &self.seat else {
-            return self.error(reply, ErrorCode::NotInRoom, "join a room before sending signals".into());
-        };
-        if !to.is_well_formed() {
-            return self.error(reply, ErrorCode::UnknownPeer, "no such peer in this room".into());
-        }
-        match self.rooms.relay(&seat.room, &seat.peer, to, data) {
-            Ok(()) => debug!(room = %seat.room, from = seat.peer.as_str(), to = to.as_str(), "signal relayed"),
-            Err(code) => {
-                let detail = format!("{} is not a connected peer in this room", to.as_str());
-                self.error(reply, code, detail);
-            }
-        }
-    }
-
-    fn leave(&mut self, reply: &mut Writer) {
-        match self.seat.take() {
-            Some(seat) => {
-                info!(room = %seat.room, peer = seat.peer.as_str(), "left");
-                self.rooms.leave(&seat.room, &seat.peer, self.conn);
-            }
-            None => self.error(reply, ErrorCode::NotInRoom, "not in a room".into()),
-        }
-    }
-
-    fn error(&self, reply: &mut Writer, code: ErrorCode, message: String) {
-        debug!(conn = self.conn, peer = self.peer_str(), code = code.as_str(), %message, "error sent");
-        self.rooms.metrics().error_sent(code.as_str());
-        reply.text(&ServerMessage::Error { code, message }.to_json());
-    }
-
-    /// The connection is over. Without an explicit `leave`, the seat is kept for the resume
-    /// grace period: a reload or a network blip must not hand the seat to someone else.
-    fn end(self, ended: &Ended) {
-        if let Some(seat) = self.seat {
-            info!(room = %seat.room, peer = seat.peer.as_str(), reason = ended.label(), "connection ended");
-            self.rooms.disconnect(seat.room, seat.peer, self.conn);
-        }
+impl<C: EngineConn> Session<C> {
+    fn error(&mut self, reply: &mut Writer, code: ErrorCode, message: String) {
+        debug!(code = code.as_str(), %message, "error sent");
+        self.metrics.error_sent(code.as_str());
+        self.conn.reply(&ServerMessage::Error { code, message }, reply);
     }
 }

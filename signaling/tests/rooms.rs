@@ -2,6 +2,10 @@
 //! ICE servers. Each test starts the real server on 127.0.0.1:0 and talks to it with an
 //! independent client (tokio-tungstenite) through the `shared` protocol types.
 
+/// The engine this suite runs on here; `rooms_on_redis.rs` runs it again on Redis.
+#[allow(dead_code)] // unused where another crate includes this suite
+const ENGINE: &str = "memory";
+
 mod common;
 #[path = "support/rooms.rs"]
 mod rooms_support;
@@ -124,7 +128,7 @@ async fn a_third_joiner_gets_room_full_keeps_its_connection_and_can_join_another
 
     a.expect_silence(QUIET).await;
     b.expect_silence(Duration::ZERO).await;
-    assert_eq!(server.rooms.counts(), (2, 3));
+    assert_eq!(server.counts().await, (2, 3));
     // The room is still a working call.
     relay(&mut a, &ja.peer_id, &mut b, &jb.peer_id, candidate("candidate:still-fine")).await;
     drop((a, b, c));
@@ -184,7 +188,7 @@ async fn signals_to_strangers_or_before_joining_are_refused_and_joining_twice_is
     b.expect_silence(QUIET).await;
     c.expect_silence(Duration::ZERO).await;
     d.expect_silence(Duration::ZERO).await;
-    assert_eq!(server.rooms.counts(), (2, 4), "no refused request changed a room");
+    assert_eq!(server.counts().await, (2, 4), "no refused request changed a room");
     assert!(e.join("r3").await.peers.is_empty(), "a refused connection still joins");
     drop((a, b, c, d, e));
     server.shutdown().await;
@@ -272,7 +276,7 @@ async fn keepalive_finds_a_dead_connection_and_tells_the_other_peer() {
     server.wait_for_metric("signaling_ws_disconnects_total{reason=\"idle_timeout\"}", 1).await;
     // The live client, answering pings, is not timed out.
     b.expect_silence(Duration::from_millis(800)).await;
-    assert_eq!(server.rooms.counts(), (1, 1));
+    assert_eq!(server.counts().await, (1, 1));
     drop((dead, b));
     server.shutdown().await;
 }
@@ -402,7 +406,7 @@ async fn metrics_count_open_rooms_seated_peers_relayed_signals_and_errors() {
     c.vanish();
     server.wait_for_metric("signaling_rooms_open", 1).await;
     server.wait_for_metric("signaling_peers_joined", 1).await;
-    assert_eq!(server.rooms.counts(), (1, 1));
+    assert_eq!(server.counts().await, (1, 1));
     drop((a, b));
     server.shutdown().await;
 }

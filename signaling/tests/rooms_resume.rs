@@ -2,6 +2,10 @@
 //! period without the other peer noticing, loses it after, a reload replaces a live connection
 //! (close 4001), forged tokens get nothing, and signals keep their order.
 
+/// The engine this suite runs on here; `rooms_on_redis.rs` runs it again on Redis.
+#[allow(dead_code)] // unused where another crate includes this suite
+const ENGINE: &str = "memory";
+
 mod common;
 #[path = "support/rooms.rs"]
 mod rooms_support;
@@ -56,7 +60,7 @@ async fn a_resume_within_the_grace_keeps_the_peer_id_and_the_other_peer_hears_no
     signals_flow(&mut a2, &back.peer_id, &mut b, &jb.peer_id, "after-resume").await;
     assert_eq!(server.metric("signaling_resumes_total"), Some(1));
     assert_eq!(server.metric("signaling_peers_joined"), Some(2));
-    assert_eq!(server.rooms.counts(), (1, 2));
+    assert_eq!(server.counts().await, (1, 2));
 
     // Again, with the token the resume gave.
     let dropped_at = drop_and_wait(&server, a2, 1).await;
@@ -114,7 +118,7 @@ async fn reload_replaces_the_live_connection(grace: Duration) {
 
     b.expect_silence(QUIET).await;
     signals_flow(&mut a2, &back.peer_id, &mut b, &jb.peer_id, "to-the-new-connection").await;
-    assert_eq!(server.rooms.counts(), (1, 2));
+    assert_eq!(server.counts().await, (1, 2));
     assert_eq!(server.metric("signaling_peers_joined"), Some(2));
     assert_eq!(server.metric("signaling_resumes_total"), Some(1));
     drop((a2, b));
@@ -157,7 +161,7 @@ async fn a_forged_or_foreign_token_takes_a_fresh_seat_or_gets_room_full() {
 
     a.expect_silence(QUIET).await;
     x.expect_silence(Duration::ZERO).await;
-    assert_eq!(server.rooms.counts(), (2, 3));
+    assert_eq!(server.counts().await, (2, 3));
     assert_eq!(server.metric("signaling_resumes_total"), Some(0));
     drop((a, x, y));
     server.shutdown().await;

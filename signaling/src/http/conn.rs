@@ -134,10 +134,14 @@ fn has_body(request: &Request) -> bool {
         || request.header("Content-Length").is_some_and(|v| v.trim_ascii() != b"0")
 }
 
-async fn respond<S>(route: Route, request: &Request, ctx: &Context<S>) -> Response {
+async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) -> Response {
     let head_only = request.method == "HEAD";
     let mut response = match route {
-        Route::Health => Response::text(200, "ok").header("Cache-Control", "no-store"),
+        Route::Health if ctx.service.healthy() => Response::text(200, "ok").header("Cache-Control", "no-store"),
+        // 503 takes the node out of a load balancer's rotation until it recovers by itself.
+        Route::Health => Response::text(503, "unavailable: the room store cannot be reached")
+            .header("Cache-Control", "no-store")
+            .header("Retry-After", "2"),
         Route::Metrics => Response::new(200)
             .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
             .header("Cache-Control", "no-store")

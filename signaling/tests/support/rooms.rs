@@ -1,6 +1,9 @@
-//! Shared by the rooms tests: a real rooms server on 127.0.0.1:0 whose `Rooms` and `Metrics` the
+//! Shared by the rooms tests: a real rooms server on 127.0.0.1:0 whose engine and `Metrics` the
 //! test keeps, an independent client (tokio-tungstenite) that speaks the protocol only through the
 //! `shared` types, and a raw-socket peer for connections that misbehave below the WebSocket layer.
+//!
+//! The engine is the including crate's `ENGINE`: `"memory"` in `rooms*.rs`, `"redis"` when
+//! `rooms_on_redis.rs` runs the same suites again, each server on a fresh `redis-server` of its own.
 //!
 //! Every wait is bounded: by [`WAIT`] for something that must happen, by an explicit duration for
 //! "nothing arrives".
@@ -12,11 +15,13 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use shared::{ClientMessage, ErrorCode, IceServer, PeerId, ResumeToken, RoomId, ServerMessage, Signal};
+use signaling::engine::redis::RedisEngine;
+use signaling::engine::RoomEngine;
 use signaling::metrics::Metrics;
 use signaling::rooms::Rooms;
 use signaling::session::RoomService;
 use signaling::ws::frame::{FrameHeader, OpCode};
-use signaling::{RoomsConfig, ServerConfig};
+use signaling::{RedisConfig, RoomsConfig, ServerConfig};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -24,7 +29,20 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout, timeout_at, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{self, WAIT};
+use super::common::{self, WAIT};
+
+#[path = "redis.rs"]
+mod redis_server;
+pub use redis_server::RedisServer;
+
+/// Whether this test binary runs the suite on the Redis engine.
+pub fn on_redis() -> bool {
+    match crate::ENGINE {
+        "memory" => false,
+        "redis" => true,
+        other => panic!("unknown ENGINE {other:?}"),
+    }
+}
 
 /// How long "nothing arrives" is checked after something that would be announced at once: ample
 /// for a message already on its way over loopback, short enough to keep such checks cheap.
@@ -33,11 +51,18 @@ pub const QUIET: Duration = Duration::from_millis(300);
 /// Most messages a test reads while skipping others (e.g. the errors before a flood's close).
 const MAX_SKIPPED: usize = 1_000;
 
-/// The real server with the rooms service, keeping the `Rooms` (for `counts()`) and the one
-/// `Metrics` both the server and the rooms write to.
+/// The engine a test server runs on.
+pub enum Engine {
+    Memory(Arc<Rooms>),
+    /// With the Redis it uses, killed when the server is dropped.
+    Redis(Arc<RedisEngine>, RedisServer),
+}
+
+/// The real server with the rooms service, keeping the engine (for `counts()`) and the one
+/// `Metrics` both the server and the engine write to.
 pub struct RoomServer {
     pub addr: SocketAddr,
-    pub rooms: Arc<Rooms>,
+    pub engine: Engine,
     pub metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -53,13 +78,35 @@ pub async fn start_with(config: ServerConfig, rooms_config: RoomsConfig) -> Room
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
     let metrics = Arc::new(Metrics::default());
-    let rooms = Arc::new(Rooms::new(rooms_config, metrics.clone()));
-    let service = Arc::new(RoomService::new(rooms.clone()));
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(signaling::run(listener, Arc::new(config), metrics.clone(), service, async {
+    let stopped = async {
         let _ = stopped.await;
-    }));
-    RoomServer { addr, rooms, metrics, stop: Some(stop), task }
+    };
+    let config = Arc::new(config);
+    let (engine, task) = if on_redis() {
+        let redis = RedisServer::start();
+        let engine = RedisEngine::start(rooms_config, RedisConfig::new(redis.url()), metrics.clone())
+            .expect("start the Redis engine");
+        wait_until_healthy(&*engine).await;
+        let service = Arc::new(RoomService::new(engine.clone()));
+        let task = tokio::spawn(signaling::run(listener, config, metrics.clone(), service, stopped));
+        (Engine::Redis(engine, redis), task)
+    } else {
+        let rooms = Arc::new(Rooms::new(rooms_config, metrics.clone()));
+        let service = Arc::new(RoomService::new(rooms.clone()));
+        let task = tokio::spawn(signaling::run(listener, config, metrics.clone(), service, stopped));
+        (Engine::Memory(rooms), task)
+    };
+    RoomServer { addr, engine, metrics, stop: Some(stop), task }
+}
+
+/// Waits (bounded) until the engine takes joins: the Redis engine connects in the background.
+pub async fn wait_until_healthy(engine: &impl RoomEngine) {
+    let deadline = Instant::now() + WAIT;
+    while !engine.healthy() {
+        assert!(Instant::now() < deadline, "the engine did not become healthy within {WAIT:?}");
+        sleep(Duration::from_millis(5)).await;
+    }
 }
 
 impl RoomServer {
@@ -92,11 +139,23 @@ impl RoomServer {
         }
     }
 
-    /// Waits (bounded) until the registry holds `(rooms, seats)`.
+    /// `(rooms, seats)` as the engine holds them, away seats included.
+    pub async fn counts(&self) -> (usize, usize) {
+        match &self.engine {
+            Engine::Memory(rooms) => RoomEngine::counts(&**rooms).await,
+            Engine::Redis(engine, _) => engine.counts().await,
+        }
+    }
+
+    /// Waits (bounded) until the engine holds `(rooms, seats)`.
     pub async fn wait_for_counts(&self, expected: (usize, usize)) {
         let deadline = Instant::now() + WAIT;
-        while self.rooms.counts() != expected {
-            assert!(Instant::now() < deadline, "counts {:?}, expected {expected:?}", self.rooms.counts());
+        loop {
+            let counts = self.counts().await;
+            if counts == expected {
+                return;
+            }
+            assert!(Instant::now() < deadline, "counts {counts:?}, expected {expected:?}");
             sleep(Duration::from_millis(10)).await;
         }
     }
@@ -107,6 +166,10 @@ impl RoomServer {
             let _ = stop.send(());
         }
         timeout(WAIT, &mut self.task).await.expect("server stops in time").expect("server task");
+        match &self.engine {
+            Engine::Memory(rooms) => rooms.close().await,
+            Engine::Redis(engine, _) => engine.close().await,
+        }
     }
 }
 

@@ -1,0 +1,411 @@
+//! Batches: each queued request planned into its step (and its command), sent as one pipeline,
+//! and landed in order when Redis answers — or landed at once, failed, while Redis is away.
+
+use redis::{Pipeline, Value};
+use shared::relay::relayed_signal_json;
+use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tracing::{debug, info};
+
+use super::{millis, room_key, unix_millis, Conn, Landed, Plan, Seat, Worker, UNREACHABLE};
+use crate::engine::joined_message;
+use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
+use crate::engine::redis::{Op, Request};
+use crate::metrics::add;
+use crate::room::ConnId;
+use crate::rooms::CLOSE_REPLACED;
+use crate::ws::CloseCode;
+
+/// One request's part of a batch, landed in order when Redis has answered.
+pub(super) enum Step {
+    /// Answered without Redis.
+    Answer(ConnId, String),
+    HangUp(ConnId, CloseCode, &'static str),
+    Join {
+        conn: ConnId,
+        room: RoomId,
+    },
+    Relay {
+        conn: ConnId,
+        to: PeerId,
+    },
+    Away {
+        conn: ConnId,
+    },
+    /// Nothing left to do when it lands (leave, end without grace, expiry).
+    Removed,
+}
+
+impl Step {
+    pub(super) fn has_command(&self) -> bool {
+        !matches!(self, Step::Answer(..) | Step::HangUp(..))
+    }
+}
+
+impl Worker {
+    /// Sends the pending requests as one pipeline, up to the first one that depends on a join
+    /// still in it (that connection's next request waits for the join's answer).
+    pub(super) fn start_batch(&mut self) -> Option<oneshot::Sender<()>> {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        let mut steps = Vec::new();
+        let mut joining = Vec::new();
+        while let Some(request) = self.pending.front() {
+            if joining.contains(&request.conn) {
+                break;
+            }
+            if matches!(request.op, Op::Close(_)) {
+                if steps.is_empty() {
+                    let Some(Request { op: Op::Close(done), .. }) = self.pending.pop_front() else { break };
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("DEL").arg(format!("{}{}", scripts::NODE_PREFIX, self.node));
+                    self.launch(pipe, Plan::Close(done));
+                    return None;
+                }
+                break;
+            }
+            let Some(request) = self.pending.pop_front() else { break };
+            if matches!(request.op, Op::Join { .. }) {
+                joining.push(request.conn);
+            }
+            self.plan(request, Some(&mut pipe), &mut steps);
+        }
+        if steps.iter().any(Step::has_command) {
+            self.launch(pipe, Plan::Batch(steps));
+        } else {
+            self.land_batch(steps, Ok(Vec::new()));
+        }
+        None
+    }
+
+    /// Without Redis: every pending request is answered from local state at once.
+    pub(super) fn serve_offline(&mut self) -> Option<oneshot::Sender<()>> {
+        let mut steps = Vec::new();
+        while let Some(request) = self.pending.pop_front() {
+            if let Op::Close(done) = request.op {
+                self.land_batch(steps, Err(UNREACHABLE.into()));
+                return Some(done);
+            }
+            self.plan(request, None, &mut steps);
+        }
+        self.land_batch(steps, Err(UNREACHABLE.into()));
+        None
+    }
+
+    /// Turns one request into its step (and, with a pipeline, its command). Local state changes
+    /// that later requests depend on happen here, in queue order.
+    pub(super) fn plan(&mut self, request: Request, pipe: Option<&mut Pipeline>, steps: &mut Vec<Step>) {
+        let Request { conn, open, op, permit } = request;
+        drop(permit); // taken off the queue: its bytes are free again
+        if let Some(handle) = open {
+            self.conns.insert(conn, Conn { handle: Some(handle), seat: None, held: None });
+        }
+        if !self.conns.contains_key(&conn) {
+            return; // a connection whose state is gone (its grace ended): nothing to answer
+        }
+        match op {
+            Op::Reply(text) => steps.push(Step::Answer(conn, text)),
+            Op::HangUp(code, reason) => steps.push(Step::HangUp(conn, code, reason)),
+            Op::Join { room, resume, fresh } => self.plan_join(conn, room, resume, fresh, pipe, steps),
+            Op::Relay { to, data } => {
+                let Some(seat) = self.conns.get(&conn).and_then(|c| c.seat.as_ref()) else {
+                    let text = self.error(ErrorCode::NotInRoom, "join a room before sending signals".into());
+                    return steps.push(Step::Answer(conn, text));
+                };
+                if !to.is_well_formed() {
+                    let text = self.error(ErrorCode::UnknownPeer, "no such peer in this room".into());
+                    return steps.push(Step::Answer(conn, text));
+                }
+                if let Some(pipe) = pipe {
+                    pipe.cmd("EVALSHA")
+                        .arg(self.sha(Script::Relay))
+                        .arg(1)
+                        .arg(room_key(&seat.room))
+                        .arg(seat.peer.as_str())
+                        .arg(&*self.node)
+                        .arg(conn)
+                        .arg(to.as_str())
+                        .arg(relayed_signal_json(&seat.peer, &data));
+                }
+                steps.push(Step::Relay { conn, to });
+            }
+            Op::Leave => {
+                let Some(seat) = self.detach(conn) else {
+                    return steps.push(Step::Answer(conn, self.error(ErrorCode::NotInRoom, "not in a room".into())));
+                };
+                info!(room = %seat.room, peer = seat.peer.as_str(), "left");
+                self.remove(pipe, &seat, conn, false, steps);
+            }
+            Op::End { reason } => self.plan_end(conn, reason, pipe, steps),
+            Op::Expire => {
+                let c = self.conns.get(&conn);
+                let away = c.is_some_and(|c| c.handle.is_none() && c.seat.as_ref().is_some_and(|s| s.away.is_some()));
+                if !away {
+                    return;
+                }
+                if let Some(seat) = self.detach(conn) {
+                    debug!(room = %seat.room, peer = seat.peer.as_str(), "resume grace over; seat freed");
+                    self.remove(pipe, &seat, conn, true, steps);
+                }
+                self.conns.remove(&conn);
+            }
+            // Taken out of the queue before planning; acknowledged here only if it ever slips in.
+            Op::Close(done) => _ = done.send(()),
+        }
+    }
+
+    pub(super) fn plan_join(
+        &mut self,
+        conn: ConnId,
+        room: RoomId,
+        resume: Option<ResumeToken>,
+        fresh: (PeerId, ResumeToken),
+        pipe: Option<&mut Pipeline>,
+        steps: &mut Vec<Step>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if let Some(seat) = &c.seat {
+            let detail = format!("already in room {}; leave it first", seat.room);
+            return steps.push(Step::Answer(conn, self.error(ErrorCode::AlreadyJoined, detail)));
+        }
+        c.held = Some(Vec::new());
+        if let Some(pipe) = pipe {
+            let peer_joined = ServerMessage::PeerJoined { peer_id: fresh.0.clone() }.to_json();
+            pipe.cmd("EVALSHA")
+                .arg(self.sha(Script::Join))
+                .arg(1)
+                .arg(room_key(&room))
+                .arg(&*self.node)
+                .arg(conn)
+                .arg(self.rooms.capacity)
+                .arg(self.room_ttl_ms())
+                .arg(fresh.0.as_str())
+                .arg(fresh.1.as_str())
+                .arg(resume.as_ref().map_or("", ResumeToken::as_str))
+                .arg(peer_joined);
+        }
+        steps.push(Step::Join { conn, room });
+    }
+
+    pub(super) fn plan_end(
+        &mut self,
+        conn: ConnId,
+        reason: &'static str,
+        pipe: Option<&mut Pipeline>,
+        steps: &mut Vec<Step>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        c.handle = None;
+        let Some(seat) = self.conns.get(&conn).and_then(|c| c.seat.as_ref()) else {
+            self.conns.remove(&conn);
+            return;
+        };
+        info!(room = %seat.room, peer = seat.peer.as_str(), reason, "connection ended");
+        if self.rooms.resume_grace.is_zero() {
+            if let Some(seat) = self.detach(conn) {
+                self.remove(pipe, &seat, conn, false, steps);
+            }
+            self.conns.remove(&conn);
+            return;
+        }
+        if let Some(pipe) = pipe {
+            pipe.cmd("EVALSHA")
+                .arg(self.sha(Script::Away))
+                .arg(1)
+                .arg(room_key(&seat.room))
+                .arg(seat.peer.as_str())
+                .arg(&*self.node)
+                .arg(conn)
+                .arg(millis(self.rooms.resume_grace));
+        }
+        steps.push(Step::Away { conn });
+    }
+
+    /// The command freeing a seat this connection held (`only_away`: unless it was resumed).
+    pub(super) fn remove(
+        &self,
+        pipe: Option<&mut Pipeline>,
+        seat: &Seat,
+        conn: ConnId,
+        only_away: bool,
+        steps: &mut Vec<Step>,
+    ) {
+        if let Some(pipe) = pipe {
+            let peer_left = ServerMessage::PeerLeft { peer_id: seat.peer.clone() }.to_json();
+            pipe.cmd("EVALSHA")
+                .arg(self.sha(Script::Remove))
+                .arg(1)
+                .arg(room_key(&seat.room))
+                .arg(seat.peer.as_str())
+                .arg(&*self.node)
+                .arg(conn)
+                .arg(if only_away { "1" } else { "0" })
+                .arg(peer_left);
+        }
+        steps.push(Step::Removed);
+    }
+
+    /// Lands a batch: each step with its reply, in order; `Err` fails every step.
+    pub(super) fn land_batch(&mut self, steps: Vec<Step>, result: Result<Vec<Value>, String>) {
+        let (mut values, failure) = match result {
+            Ok(values) => (values.into_iter(), None),
+            Err(e) => (Vec::new().into_iter(), Some(e)),
+        };
+        for step in steps {
+            let outcome = if !step.has_command() {
+                Ok(Value::Nil)
+            } else if let Some(e) = &failure {
+                Err(e.clone())
+            } else {
+                match values.next() {
+                    Some(Value::ServerError(e)) => {
+                        if e.code() == "NOSCRIPT" {
+                            self.link_lost("Redis forgot our scripts");
+                        }
+                        Err(format!("{e:?}"))
+                    }
+                    Some(value) => Ok(value),
+                    None => Err("missing reply".into()),
+                }
+            };
+            self.land_step(step, outcome);
+        }
+    }
+
+    pub(super) fn land_step(&mut self, step: Step, outcome: Result<Value, String>) {
+        match step {
+            Step::Answer(conn, text) => self.send(conn, text),
+            Step::HangUp(conn, code, reason) => {
+                if let Some(handle) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()) {
+                    handle.close(code, reason);
+                }
+            }
+            Step::Join { conn, room } => self.land_join(conn, room, outcome),
+            Step::Relay { conn, to } => self.land_relay(conn, &to, outcome),
+            Step::Away { conn } => self.land_away(conn, outcome),
+            Step::Removed => {
+                if let Err(e) = outcome {
+                    debug!(error = %e, "seat freed locally; Redis follows at the next heartbeat");
+                }
+            }
+        }
+    }
+
+    pub(super) fn land_join(&mut self, conn: ConnId, room: RoomId, outcome: Result<Value, String>) {
+        let held = self.conns.get_mut(&conn).and_then(|c| c.held.take()).unwrap_or_default();
+        let reply = outcome.and_then(|value| scripts::join_reply(&value).map_err(|e| e.to_string()));
+        let (resumed, peer, token, order, peers) = match reply {
+            Ok(JoinReply::Seated { resumed, peer, token, order, peers }) => (resumed, peer, token, order, peers),
+            Ok(JoinReply::Full) => {
+                info!(%room, code = ErrorCode::RoomFull.as_str(), "join refused");
+                let text = self.error(ErrorCode::RoomFull, ErrorCode::RoomFull.default_message().into());
+                return self.send(conn, text);
+            }
+            Err(e) => {
+                info!(%room, code = ErrorCode::Unavailable.as_str(), error = %e, "join refused");
+                let text = self.error(ErrorCode::Unavailable, UNREACHABLE.into());
+                return self.send(conn, text);
+            }
+        };
+        if resumed {
+            self.take_over(&room, &peer, conn);
+            add(&self.metrics.resumes, 1);
+        }
+        info!(%room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
+        let message = joined_message(&self.rooms, room.clone(), peer.clone(), peers, token.clone());
+        self.send(conn, message.to_json());
+        for text in held {
+            self.send(conn, text);
+        }
+        self.attach(conn, Seat { room, peer, token, order, away: None });
+    }
+
+    /// A resume took the seat from another connection of this node: it loses it and is closed.
+    pub(super) fn take_over(&mut self, room: &RoomId, peer: &PeerId, by: ConnId) {
+        let holders = self.seats.get(room).cloned().unwrap_or_default();
+        for other in holders {
+            let holds = self.conns.get(&other).and_then(|c| c.seat.as_ref()).is_some_and(|s| &s.peer == peer);
+            if other != by && holds {
+                self.replaced(other);
+            }
+        }
+    }
+
+    pub(super) fn replaced(&mut self, conn: ConnId) {
+        if self.detach(conn).is_none() {
+            return;
+        }
+        match self.conns.get(&conn).and_then(|c| c.handle.as_ref()) {
+            Some(handle) => handle.close(CLOSE_REPLACED, "replaced by a newer connection"),
+            None => _ = self.conns.remove(&conn),
+        }
+    }
+
+    pub(super) fn land_relay(&mut self, conn: ConnId, to: &PeerId, outcome: Result<Value, String>) {
+        let reply = outcome.and_then(|value| scripts::relay_reply(&value).map_err(|e| e.to_string()));
+        let unknown = || format!("{} is not a connected peer in this room", to.as_str());
+        let text = match reply {
+            Ok(RelayReply::SameNode) => return add(&self.metrics.signals_relayed, 1),
+            Ok(RelayReply::OtherNode) => {
+                add(&self.metrics.redis.cross_node_relays, 1);
+                return add(&self.metrics.signals_relayed, 1);
+            }
+            Ok(RelayReply::UnknownPeer) => self.error(ErrorCode::UnknownPeer, unknown()),
+            Ok(RelayReply::NodeGone) => {
+                add(&self.metrics.redis.publish_unheard, 1);
+                self.error(ErrorCode::UnknownPeer, unknown())
+            }
+            Ok(RelayReply::NotInRoom) => {
+                // Redis no longer seats this connection: freed while this node was cut off.
+                if let Some(seat) = self.detach(conn) {
+                    info!(room = %seat.room, peer = seat.peer.as_str(), "seat lost");
+                }
+                self.error(ErrorCode::NotInRoom, "this connection no longer holds a seat; join again".into())
+            }
+            Err(e) => {
+                debug!(error = %e, "relay failed");
+                add(&self.metrics.redis.publish_errors, 1);
+                self.error(ErrorCode::Unavailable, UNREACHABLE.into())
+            }
+        };
+        self.send(conn, text);
+    }
+
+    pub(super) fn land_away(&mut self, conn: ConnId, outcome: Result<Value, String>) {
+        let grace = self.rooms.resume_grace;
+        let deadline = match outcome.map(|value| scripts::int(&value)) {
+            Ok(Ok(0)) => {
+                // Not ours any more (resumed elsewhere meanwhile): nothing to keep.
+                self.detach(conn);
+                self.conns.remove(&conn);
+                return;
+            }
+            Ok(Ok(deadline)) => deadline,
+            // Redis failed: away locally; the heartbeat writes it once Redis is back.
+            _ => unix_millis().saturating_add(i64::try_from(millis(grace)).unwrap_or(i64::MAX)),
+        };
+        let at = Instant::now() + grace;
+        if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
+            seat.away = Some((deadline, at));
+            self.expiries.insert((at, conn));
+        }
+    }
+
+    pub(super) fn land(&mut self, landed: Landed) -> Option<oneshot::Sender<()>> {
+        self.metrics.redis.round_trip.observe(landed.took);
+        match (landed.plan, landed.result) {
+            (Plan::Batch(steps), result) => {
+                let result = result.map_err(|e| {
+                    self.link_lost(&e.to_string());
+                    UNREACHABLE.to_owned()
+                });
+                self.land_batch(steps, result);
+            }
+            (Plan::Tick(sent), Ok(values)) => self.land_tick(sent, values),
+            (Plan::Tick(_), Err(e)) => self.link_lost(&format!("heartbeat failed: {e}")),
+            (Plan::Close(done), _) => return Some(done),
+        }
+        None
+    }
+}

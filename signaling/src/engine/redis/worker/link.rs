@@ -1,0 +1,187 @@
+//! The worker's two Redis connections: connecting (with backoff), losing them, sending a
+//! pipeline on them, and the node's inbox subscription.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{FutureExt as _, StreamExt as _};
+use redis::aio::{MultiplexedConnection, PubSubStream};
+use redis::{AsyncConnectionConfig, Pipeline, RedisResult, Value};
+use tokio::time::{sleep_until, Instant};
+use tracing::{debug, info, warn};
+
+use super::{Landed, Plan, Worker};
+use crate::engine::redis::scripts::{self, Script};
+use crate::metrics::add;
+
+/// Reconnection backoff: quick after a blip, at most every 2 s while Redis stays down.
+pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// The two Redis connections, and the scripts' SHA1s on them.
+pub(super) struct Connected {
+    pub cmd: MultiplexedConnection,
+    pub inbox: PubSubStream,
+    pub shas: Vec<String>,
+    /// The first heartbeat has run: the node is known alive and may take joins.
+    pub registered: bool,
+}
+
+pub(super) enum Link {
+    Down { retry_at: Instant, backoff: Duration, failures: u32 },
+    Connecting(Pin<Box<dyn Future<Output = RedisResult<Connected>> + Send>>, Duration, u32),
+    Up(Connected),
+}
+
+/// Inbox messages handled per wake-up: a backlog is delivered in batches, while flights, timers
+/// and the request queue still get their turn.
+const INBOX_BATCH: usize = 256;
+
+pub(super) enum LinkEvent {
+    Messages(Vec<redis::Msg>),
+    Closed,
+    Connected(RedisResult<Connected>),
+    Retry,
+}
+
+impl Worker {
+    pub(super) fn on_link(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::Messages(messages) => {
+                for msg in messages {
+                    self.deliver(msg.get_payload_bytes());
+                }
+            }
+            LinkEvent::Closed => self.link_lost("the inbox subscription closed"),
+            LinkEvent::Retry => {
+                let (backoff, failures) = match self.link {
+                    Link::Down { backoff, failures, .. } => (backoff, failures),
+                    _ => (BACKOFF_MIN, 0),
+                };
+                let connect = connect(self.client.clone(), self.redis.response_timeout, self.node.clone());
+                self.link = Link::Connecting(Box::pin(connect), backoff, failures);
+            }
+            LinkEvent::Connected(Ok(connected)) => {
+                info!(node = &*self.node, "connected to Redis");
+                add(&self.metrics.redis.connects, 1);
+                self.link = Link::Up(connected);
+            }
+            LinkEvent::Connected(Err(e)) => {
+                let (backoff, failures) = match self.link {
+                    Link::Connecting(_, backoff, failures) => (backoff, failures),
+                    _ => (BACKOFF_MIN, 0),
+                };
+                // Loud once, then quiet: an outage must not flood the log.
+                if failures == 0 {
+                    warn!(error = %e, "cannot connect to Redis; retrying");
+                } else {
+                    debug!(error = %e, failures, "cannot connect to Redis");
+                }
+                self.link = Link::Down {
+                    retry_at: Instant::now() + backoff,
+                    backoff: (backoff * 2).min(BACKOFF_MAX),
+                    failures: failures + 1,
+                };
+            }
+        }
+    }
+
+    /// Redis failed: unhealthy until reconnected and registered again. Idempotent.
+    pub(super) fn link_lost(&mut self, why: &str) {
+        if !matches!(self.link, Link::Up(_)) {
+            return;
+        }
+        warn!(node = &*self.node, why, "lost Redis; new joins are refused until it is back");
+        self.healthy.store(false, Relaxed);
+        self.metrics.redis.up.store(0, Relaxed);
+        self.link = Link::Down { retry_at: Instant::now() + BACKOFF_MIN, backoff: BACKOFF_MIN, failures: 0 };
+    }
+
+    pub(super) fn launch(&mut self, pipe: Pipeline, plan: Plan) {
+        let Link::Up(connected) = &self.link else { return };
+        let mut cmd = connected.cmd.clone();
+        self.flight = Some(Box::pin(async move {
+            let started = Instant::now();
+            let result = pipe.query_async::<Vec<Value>>(&mut cmd).await;
+            Landed { plan, result, took: started.elapsed() }
+        }));
+    }
+
+    pub(super) fn sha(&self, script: Script) -> &str {
+        match &self.link {
+            Link::Up(c) => c.shas.get(script as usize).map_or("", String::as_str),
+            _ => "",
+        }
+    }
+}
+
+pub(super) async fn link_event(link: &mut Link) -> LinkEvent {
+    match link {
+        Link::Up(connected) => {
+            let Some(first) = connected.inbox.next().await else { return LinkEvent::Closed };
+            let mut messages = vec![first];
+            while messages.len() < INBOX_BATCH {
+                match connected.inbox.next().now_or_never() {
+                    Some(Some(msg)) => messages.push(msg),
+                    _ => break, // nothing ready now (an end is seen on the next wake)
+                }
+            }
+            LinkEvent::Messages(messages)
+        }
+        Link::Connecting(connecting, ..) => LinkEvent::Connected(connecting.await),
+        Link::Down { retry_at, .. } => {
+            sleep_until(*retry_at).await;
+            LinkEvent::Retry
+        }
+    }
+}
+
+/// Opens both connections, loads the scripts and subscribes to the node's inbox, each step
+/// bounded by `timeout`.
+async fn connect(client: redis::Client, timeout: Duration, node: Arc<str>) -> RedisResult<Connected> {
+    let config = AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout));
+    let mut cmd = client.get_multiplexed_async_connection_with_config(&config).await?;
+    let mut load = redis::pipe();
+    for script in Script::ALL {
+        load.cmd("SCRIPT").arg("LOAD").arg(script.source());
+    }
+    let shas: Vec<String> = load.query_async(&mut cmd).await?;
+    let timed_out =
+        || redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "subscribe timed out"));
+    let mut pubsub = tokio::time::timeout(timeout, client.get_async_pubsub()).await.map_err(|_| timed_out())??;
+    let inbox = format!("{}{}", scripts::INBOX_PREFIX, node);
+    tokio::time::timeout(timeout, pubsub.subscribe(inbox)).await.map_err(|_| timed_out())??;
+    Ok(Connected { cmd, inbox: pubsub.into_on_message(), shas, registered: false })
+}
+
+/// (rooms, seats) over every room key, on a connection of its own.
+pub(in crate::engine::redis) async fn counts(client: &redis::Client) -> RedisResult<(usize, usize)> {
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let (mut rooms, mut seats, mut cursor) = (0, 0, 0u64);
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}*", scripts::ROOM_PREFIX))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            let mut pipe = redis::pipe();
+            for key in &keys {
+                pipe.cmd("HLEN").arg(key);
+            }
+            let lens: Vec<usize> = pipe.query_async(&mut conn).await?;
+            rooms += lens.iter().filter(|&&n| n > 0).count();
+            seats += lens.iter().sum::<usize>();
+        }
+        if next == 0 {
+            return Ok((rooms, seats));
+        }
+        cursor = next;
+    }
+}
