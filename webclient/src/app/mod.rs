@@ -39,6 +39,8 @@ pub enum Event {
     /// Once a second while in a call: refresh the stats line.
     Tick,
     Reconnect(u32),
+    /// Send `join` again on the current signaling connection (the server was unavailable).
+    RetryJoin(u32),
     /// A few seconds after the media path went `disconnected`: restart ICE if it is still down.
     IceCheck(u32),
     SignalingOpen(u32),
@@ -213,6 +215,7 @@ impl App {
                 self.connect_signaling();
             }
             Event::IceCheck(generation) => self.ice_check(generation),
+            Event::RetryJoin(generation) if generation == self.ws_generation && self.ws.is_some() => self.join(),
             Event::SignalingOpen(generation) if generation == self.ws_generation => self.join(),
             Event::SignalingMessage(generation, text) if generation == self.ws_generation => {
                 match ServerMessage::parse(&text) {

@@ -186,6 +186,13 @@ impl App {
                 self.facts.phase = Phase::Failed(Problem::BadLink);
                 self.leave_room(false);
             }
+            // The server is up but its room store is not (a multi-node deployment that lost
+            // Redis): ask again after a backoff, on the same connection.
+            ErrorCode::Unavailable if self.facts.link != Link::Joined => {
+                let delay = backoff_ms(self.reconnect_attempt.max(2), browser::random_fraction());
+                self.reconnect_attempt += 1;
+                after(delay, &self.tx, Event::RetryJoin(self.ws_generation));
+            }
             _ => {}
         }
         self.render();
