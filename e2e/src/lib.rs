@@ -7,8 +7,17 @@
 //! - `tests/harness/`: processes (signaling, chromedriver) and browser sessions, all I/O
 //! - `tests/call.rs`: the scenarios, `#[ignore]`d because they need Chromium and a built client;
 //!   `cargo xtask test` runs them in its `browser` step, inside a loopback-only network namespace
+//! - `tests/deploy.rs` and `tests/stack/`: the deployment files themselves — Debian's nginx with
+//!   the repository's nginx config and coturn with its `turnserver.conf` — and a call relayed
+//!   through both; the pure parts are [`nginx`] (config rewriting), [`coturn`] (command line,
+//!   STUN, log), [`http`] (response headers) and [`deploy`] (paths, CSP, signaling log)
 
 #![forbid(unsafe_code)]
+
+pub mod coturn;
+pub mod deploy;
+pub mod http;
+pub mod nginx;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -76,18 +76,34 @@ impl Drop for ChromeDriver {
     /// chromedriver and every process below it (Chromium and its helpers) are killed, so nothing
     /// keeps running after the test. `kill(1)` because this crate forbids `unsafe` (libc).
     fn drop(&mut self) {
-        let Some(pid) = self.child.id() else {
-            return;
-        };
-        let mut doomed = e2e::descendants(pid, &process_table());
-        doomed.push(pid);
-        let _ = std::process::Command::new("kill")
-            .arg("-KILL")
-            .args(doomed.iter().map(u32::to_string))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        if let Some(pid) = self.child.id() {
+            kill_process_tree(pid);
+        }
     }
+}
+
+/// SIGKILL for `pid` and every process below it. All are stopped first, parents before children,
+/// and the tree is read again: a parent that is still running can fork a replacement for a killed
+/// child (nginx's master respawns a worker at once, which then outlives the master), and a killed
+/// parent's children would be re-parented out of sight.
+pub fn kill_process_tree(pid: u32) {
+    let tree = |root: u32| std::iter::once(root).chain(e2e::descendants(root, &process_table())).collect::<Vec<_>>();
+    let stopped = tree(pid);
+    signal("-STOP", &stopped);
+    let mut doomed = tree(pid);
+    doomed.extend(stopped.into_iter().filter(|p| *p != pid));
+    signal("-KILL", &doomed);
+}
+
+/// `kill SIGNAL PID…`; `kill(1)` because this crate forbids `unsafe` (libc). Processes already
+/// gone are no error worth reporting.
+fn signal(signal: &str, pids: &[u32]) {
+    let _ = std::process::Command::new("kill")
+        .arg(signal)
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// (pid, parent pid) of every process we can see in `/proc`.
@@ -107,7 +123,7 @@ fn process_table() -> Vec<(u32, u32)> {
 
 /// A loopback address with a port the OS just handed out; released before chromedriver binds it
 /// (if something takes it in between, the readiness wait reports the failure).
-fn free_local_addr() -> Result<SocketAddr> {
+pub fn free_local_addr() -> Result<SocketAddr> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding 127.0.0.1:0")?;
     listener.local_addr().context("reading the address of 127.0.0.1:0")
 }

@@ -103,17 +103,22 @@ impl Stage {
     /// chromedriver. Panics with instructions when the environment is not set up: that is not a
     /// failure of the code under test.
     pub async fn start(test_name: &'static str) -> Stage {
-        match Stage::try_start(test_name).await {
+        Stage::start_with(test_name, Vec::new()).await
+    }
+
+    /// [`Stage::start`] with more flags for the signaling server (e.g. its TURN settings).
+    pub async fn start_with(test_name: &'static str, server_args: Vec<String>) -> Stage {
+        match Stage::try_start(test_name, server_args).await {
             Ok(stage) => stage,
             Err(e) => panic!("{test_name}: could not set up the stage: {e}"),
         }
     }
 
-    async fn try_start(test_name: &'static str) -> Result<Stage> {
+    async fn try_start(test_name: &'static str, server_args: Vec<String>) -> Result<Stage> {
         let paths = Paths::from_env().context("reading the test environment")?;
         std::fs::create_dir_all(&paths.artifacts).context(format!("creating {}", paths.artifacts.display()))?;
         let profiles = tempfile::Builder::new().prefix("e2e-profiles-").tempdir().context("creating a profile dir")?;
-        let server = Signaling::start(&paths, test_name).await?;
+        let server = Signaling::start(&paths, test_name, server_args).await?;
         let driver = ChromeDriver::start(&paths, test_name).await?;
         Ok(Stage { paths, server, driver, browsers: Vec::new(), profiles, test_name })
     }

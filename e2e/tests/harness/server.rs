@@ -31,6 +31,8 @@ const MAX_RESPONSE: usize = 16 << 20;
 pub struct Signaling {
     bin: PathBuf,
     web_root: PathBuf,
+    /// Flags beyond `--listen` and `--web-root` (e.g. TURN settings), kept for restarts.
+    extra_args: Vec<String>,
     log_path: PathBuf,
     addr: SocketAddr,
     /// `None` while stopped. Spawned with `kill_on_drop`, so a panicking test leaves no server behind.
@@ -40,8 +42,9 @@ pub struct Signaling {
 }
 
 impl Signaling {
-    /// Starts the server on a port the OS picks; its log goes to `<artifacts>/<test>/signaling.log`.
-    pub async fn start(paths: &Paths, test_name: &str) -> Result<Signaling> {
+    /// Starts the server on a port the OS picks, with `extra_args` beyond `--listen` and
+    /// `--web-root` (e.g. `--turn-urls …`); its log goes to `<artifacts>/<test>/signaling.log`.
+    pub async fn start(paths: &Paths, test_name: &str, extra_args: Vec<String>) -> Result<Signaling> {
         let dir = paths.artifacts.join(test_name);
         std::fs::create_dir_all(&dir).context(format!("creating {}", dir.display()))?;
         let log_path = dir.join("signaling.log");
@@ -49,6 +52,7 @@ impl Signaling {
         let mut server = Signaling {
             bin: paths.signaling_bin.clone(),
             web_root: paths.dist.clone(),
+            extra_args,
             log_path,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             child: None,
@@ -130,6 +134,7 @@ impl Signaling {
             .arg(listen.to_string())
             .arg("--web-root")
             .arg(&self.web_root)
+            .args(&self.extra_args)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
