@@ -155,6 +155,13 @@ impl Facts {
         Some(text)
     }
 
+    /// Whether the message covers the video. Not while media still flows: a signaling outage
+    /// mid-call must not hide a picture that is still live, so its message goes to the status
+    /// line instead.
+    pub fn message_covers_video(&self) -> bool {
+        self.message().is_some() && self.media != Media::Connected
+    }
+
     /// Whether the share box (the link to send) belongs on screen.
     pub fn show_link(&self) -> bool {
         matches!(self.state(), CallState::Waiting | CallState::PeerLeft)
@@ -207,6 +214,15 @@ mod tests {
         assert_eq!(refused.state(), CallState::Error);
         assert!(refused.message().unwrap().contains("origin not allowed"));
         assert!(f(Phase::Failed(Problem::ServerUnreachable)).message().unwrap().contains("Cannot reach"));
+    }
+
+    #[test]
+    fn a_signaling_outage_does_not_cover_live_video() {
+        let lost = in_call(Link::Lost, Peer::Present, Media::Connected);
+        assert!(lost.message().is_some());
+        assert!(!lost.message_covers_video());
+        assert!(in_call(Link::Lost, Peer::Present, Media::Interrupted).message_covers_video());
+        assert!(in_call(Link::Joined, Peer::NotYet, Media::None).message_covers_video());
     }
 
     #[test]

@@ -126,8 +126,9 @@ impl Ui {
         self.lobby.set_hidden(state != CallState::Idle);
         self.call.set_hidden(state == CallState::Idle);
         let message = facts.message();
-        self.notice.set_hidden(message.is_none());
-        self.message.set_text_content(message.as_deref());
+        let covers = facts.message_covers_video();
+        self.notice.set_hidden(!covers);
+        self.message.set_text_content(message.as_deref().filter(|_| covers));
         self.share.set_hidden(!(facts.show_link() && link.is_some()));
         if let Some(link) = link {
             self.link.set_value(link);
@@ -135,6 +136,9 @@ impl Ui {
         self.rejoin.set_hidden(!matches!(state, CallState::Ended));
         let in_call = !matches!(state, CallState::Idle | CallState::Ended | CallState::Full | CallState::Error);
         self.hang_up.set_disabled(!in_call);
+        if let (Some(text), false) = (&message, covers) {
+            return self.status.set_text_content(Some(text));
+        }
         self.status.set_text_content(Some(match state {
             CallState::Idle => "Ready",
             CallState::Joining => "Joining…",
