@@ -10,16 +10,23 @@ Commands:
         Run every check CI runs, in order, stopping at the first failure:
           ensure    install missing tools: rustfmt, clippy, nightly, cargo-fuzz, the wasm32
                     target, wasm-bindgen-cli 0.2.129, trunk 0.21.14 (~20 minutes on a fresh
-                    machine, skipped once present) and apt's chromium and chromium-driver
+                    machine, skipped once present) and apt's chromium, chromium-driver, nginx,
+                    coturn and docker-compose
           fmt       cargo fmt --all -- --check
           clippy    cargo clippy --workspace --all-targets -- -D warnings
           web       build the web client: cargo fetch, then trunk build --release into dist/
           test      unit and integration tests: cargo test --workspace
           browser   end-to-end calls between headless Chromium peers (the e2e crate) against
-                    the signaling server serving dist/, in a loopback-only network namespace
-                    (needs root); screenshots and logs in target/e2e-artifacts
+                    the signaling server serving dist/, and relayed through nginx and coturn
+                    running the repository's nginx/ and turn/ files, in a loopback-only network
+                    namespace (needs root); screenshots and logs in target/e2e-artifacts
+          deploy    docker-compose config -q of docker-compose.yml (and with
+                    docker-compose.tls.yml) from .env.example, which must document every
+                    variable the compose files use
           autobahn  Autobahn|Testsuite against the signaling `echo` example
           fuzz      every fuzz target in signaling/fuzz, for XTASK_FUZZ_SECS each
+          bench     `cargo xtask bench --quick`: every benchmark at small sizes; fails if
+                    anything does not run or a message is lost (no timing is asserted)
         --only and --skip may be repeated; --skip wins over --only.
   serve [--listen ADDR]
         Build the web client into dist/ (installing the wasm tools if missing) and the
@@ -27,6 +34,14 @@ Commands:
         127.0.0.1:8080), serving dist/.
   web   Build the web client into dist/ (installing the wasm tools if missing) and write
         the nginx CSP snippet target/web/connect-csp.conf (the web image's build runs this).
+  bench [--quick]
+        Measure the signaling server against reference servers speaking the same protocol
+        (tokio-tungstenite, fastwebsockets, raw TCP; the bench crate): relay CPU per message
+        and latency, join latency, memory per connection, echo, the browser call and the
+        bundle size. Builds everything in release mode first; servers run pinned to CPU 0,
+        the load generator to CPU 1. Writes docs/BENCHMARKS.md and docs/bench/*.svg (~10
+        minutes; run it on a quiet machine). --quick: small sizes and one repetition, report
+        in target/bench/quick.md (~1-2 minutes).
   help  Show this message.
 
 Environment:
@@ -42,6 +57,7 @@ pub enum Command {
     Test(TestArgs),
     Serve(ServeArgs),
     Web,
+    Bench(BenchArgs),
 }
 
 /// Step names exactly as typed; checked against the step list when steps are selected.
@@ -54,6 +70,11 @@ pub struct TestArgs {
 #[derive(Debug, PartialEq, Eq)]
 pub struct ServeArgs {
     pub listen: String,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BenchArgs {
+    pub quick: bool,
 }
 
 pub fn parse(args: &[String]) -> Result<Command, Error> {
@@ -69,6 +90,7 @@ pub fn parse(args: &[String]) -> Result<Command, Error> {
         "serve" => parse_serve(rest).map(Command::Serve),
         "web" if rest.is_empty() => Ok(Command::Web),
         "web" => Err(Error::Usage(format!("`web` takes no arguments, got `{}`", rest.join(" ")))),
+        "bench" => parse_bench(rest).map(Command::Bench),
         other => Err(Error::Usage(format!("unknown command `{other}`"))),
     }
 }
@@ -94,6 +116,22 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, Error> {
         listen = value;
     }
     Ok(ServeArgs { listen })
+}
+
+/// `--quick` is a switch, unlike every option above, so it is matched here directly.
+fn parse_bench(args: &[String]) -> Result<BenchArgs, Error> {
+    let mut parsed = BenchArgs::default();
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => parsed.quick = true,
+            other if other.starts_with("--") => {
+                let flag = other.split_once('=').map_or(other, |(flag, _)| flag);
+                return Err(Error::Usage(format!("unknown option `{flag}` for `bench`")));
+            }
+            other => return Err(Error::Usage(format!("unexpected argument `{other}`"))),
+        }
+    }
+    Ok(parsed)
 }
 
 /// `a,b` → [a, b]; an empty name (`--only fmt,`) is a typo, not "nothing".
@@ -205,9 +243,18 @@ mod tests {
     }
 
     #[test]
+    fn bench_is_full_unless_quick() {
+        assert_eq!(parse_str("bench").ok(), Some(Command::Bench(BenchArgs { quick: false })));
+        assert_eq!(parse_str("bench --quick").ok(), Some(Command::Bench(BenchArgs { quick: true })));
+        assert_eq!(parse_str("bench --help").ok(), Some(Command::Help));
+    }
+
+    #[test]
     fn bad_command_lines_are_usage_errors() {
         assert_eq!(usage_error(""), "no command given");
-        assert_eq!(usage_error("bench"), "unknown command `bench`");
+        assert_eq!(usage_error("benchmark"), "unknown command `benchmark`");
+        assert_eq!(usage_error("bench --fast"), "unknown option `--fast` for `bench`");
+        assert_eq!(usage_error("bench quick"), "unexpected argument `quick`");
         assert_eq!(usage_error("test --only"), "`--only` needs a value");
         assert_eq!(usage_error("test --only --skip fmt"), "`--only` needs a value");
         assert_eq!(usage_error("test --only fmt,"), "empty step name in `--only fmt,`");

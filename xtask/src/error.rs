@@ -24,6 +24,8 @@ pub enum Error {
     ServerExited { what: String, status: ExitStatus },
     /// A server we started did not accept a connection in time.
     ServerTimeout { what: String, addr: SocketAddr, waited: Duration },
+    /// A check of the repository's own files failed; the message says what to fix.
+    Check(String),
     /// One or more steps failed; each was reported when it happened.
     StepFailed { step: &'static str },
 }
@@ -57,6 +59,7 @@ impl fmt::Display for Error {
             Error::ServerTimeout { what, addr, waited } => {
                 write!(f, "{what} did not accept a connection on {addr} within {} s", waited.as_secs())
             }
+            Error::Check(problem) => write!(f, "{problem}"),
             Error::StepFailed { step } => write!(f, "step `{step}` failed"),
         }
     }

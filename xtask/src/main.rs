@@ -8,10 +8,11 @@
 //! - `web`: the pinned wasm tools and the trunk build of the client into `dist/`
 //! - `csp`: the Content-Security-Policy snippet for nginx, from the built page
 //! - `workspace`: where the root, `../shared` and the target directory are
-//! - `test`, `serve`: one module per command
+//! - `test`, `serve`, `bench`: one module per command
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod cli;
 mod csp;
 mod ensure;
@@ -51,6 +52,7 @@ fn run(args: &[String]) -> Result<(), Error> {
         }
         Command::Test(args) => test::run(Workspace::locate()?, &args),
         Command::Serve(args) => serve::run(Workspace::locate()?, &args),
+        Command::Bench(args) => bench::run(&Workspace::locate()?, args.quick),
         Command::Web => {
             let ws = Workspace::locate()?;
             let mut runner = step::Runner::new();

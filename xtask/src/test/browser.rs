@@ -1,11 +1,13 @@
 //! The `browser` step: the e2e crate's end-to-end calls between headless Chromium peers, against
-//! the debug signaling binary serving the `web` step's `dist/`. They run inside a network
-//! namespace with nothing but loopback, so ICE cannot pick a real interface and nothing leaves
-//! the machine; everything is built before entering it and cargo runs offline inside.
+//! the debug signaling binary serving the `web` step's `dist/`, and through Debian's nginx and
+//! coturn running the repository's deployment files with the `web` step's CSP snippet. They run
+//! inside a network namespace with nothing but loopback, so ICE cannot pick a real interface and
+//! nothing leaves the machine; everything is built before entering it and cargo runs offline inside.
 
 use std::path::Path;
 
 use super::Ctx;
+use crate::csp;
 use crate::error::Error;
 use crate::process;
 use crate::web;
@@ -27,8 +29,19 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
         "chromium",
         "install it with `apt-get install chromium` (the ensure step does)",
     )?;
+    let csp_snippet = ws.target_dir().join(csp::SNIPPET);
+    if !csp_snippet.is_file() {
+        return Err(Error::Missing {
+            what: csp_snippet.display().to_string(),
+            hint: "the `web` step writes it: run `cargo xtask test --only web,browser`",
+        });
+    }
     let driver_hint = "install it with `apt-get install chromium-driver` (the ensure step does)";
     require(&["chromedriver", "--version"], "chromedriver", driver_hint)?;
+    require(&["nginx", "-v"], "nginx", "install it with `apt-get install nginx` (the ensure step does)")?;
+    let coturn_hint = "install it with `apt-get install coturn` (the ensure step does)";
+    require(&["turnserver", "--version"], "coturn's turnserver", coturn_hint)?;
+    require(&["which", "turnutils_uclient"], "coturn's turnutils_uclient", coturn_hint)?;
     let namespace_hint =
         "the browser step needs root (CAP_SYS_ADMIN, as in CI), util-linux's unshare and iproute2's ip";
     require(&in_loopback_namespace(&["true"]), "a loopback-only network namespace", namespace_hint)?;
@@ -44,7 +57,8 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
     command
         .env("CONNECT_DIST", &dist)
         .env("CONNECT_SIGNALING_BIN", ws.target_dir().join("debug/signaling"))
-        .env("CONNECT_ARTIFACTS", &artifacts);
+        .env("CONNECT_ARTIFACTS", &artifacts)
+        .env("CONNECT_CSP_SNIPPET", &csp_snippet);
     let result = process::run(&mut command);
     println!("    screenshots and logs: {}", artifacts.display());
     result

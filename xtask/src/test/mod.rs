@@ -3,6 +3,7 @@
 
 mod autobahn;
 mod browser;
+mod deploy;
 mod fuzz;
 
 use crate::cli::TestArgs;
@@ -32,8 +33,10 @@ const STEPS: &[Step] = &[
     Step { name: "web", run: web_build },
     Step { name: "test", run: unit_and_integration },
     Step { name: "browser", run: browser::run },
+    Step { name: "deploy", run: deploy::run },
     Step { name: "autobahn", run: autobahn::run },
     Step { name: "fuzz", run: fuzz::run },
+    Step { name: "bench", run: bench_quick },
 ];
 
 /// Tools the steps below call; installed only when missing (see `ensure`).
@@ -99,8 +102,11 @@ fn select<'a>(all: &[&'a str], only: &[String], skip: &[String]) -> Result<Vec<&
     Ok(selected)
 }
 
-/// Debian packages of the `browser` step: Chromium and the matching chromedriver (~1 minute).
-const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+/// Debian packages: Chromium and the matching chromedriver (~1 minute) for the `browser` step;
+/// nginx and coturn (seconds; no daemon is started) run the deployment files in that step too;
+/// docker-compose 1.29 validates the compose files in the `deploy` step; redis-server (run in the
+/// foreground by the tests, never as a service) backs the multi-node tests.
+const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "nginx", "coturn", "docker-compose", "redis-server"];
 
 fn ensure_tools(ctx: &Ctx) -> Result<(), Error> {
     TOOLS.iter().try_for_each(|tool| ensure::ensure_tool(&ctx.ws, tool))?;
@@ -121,6 +127,11 @@ fn clippy(ctx: &Ctx) -> Result<(), Error> {
     process::run(&mut ctx.ws.command(&argv))
 }
 
+/// Every benchmark at small sizes: proves the benchmarks run and lose no message; no timing.
+fn bench_quick(ctx: &Ctx) -> Result<(), Error> {
+    crate::bench::quick(&ctx.ws)
+}
+
 fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
     process::run(&mut ctx.ws.command(&["cargo", "test", "--workspace"]))
 }
@@ -129,7 +140,7 @@ fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    const ALL: &[&str] = &["ensure", "fmt", "clippy", "web", "test", "browser", "autobahn", "fuzz"];
+    const ALL: &[&str] = &["ensure", "fmt", "clippy", "web", "test", "browser", "deploy", "autobahn", "fuzz", "bench"];
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -162,7 +173,7 @@ mod tests {
     #[test]
     fn skip_removes_and_wins_over_only() {
         assert_eq!(
-            sel(&[], &["fuzz", "autobahn", "browser"]).ok(),
+            sel(&[], &["fuzz", "autobahn", "browser", "deploy", "bench"]).ok(),
             Some(vec!["ensure", "fmt", "clippy", "web", "test"])
         );
         assert_eq!(sel(&["browser", "web"], &[]).ok(), Some(vec!["web", "browser"]));
@@ -176,7 +187,7 @@ mod tests {
                 Err(Error::Usage(msg)) => {
                     assert_eq!(
                         msg,
-                        "unknown step `lint`; steps are: ensure, fmt, clippy, web, test, browser, autobahn, fuzz"
+                        "unknown step `lint`; steps are: ensure, fmt, clippy, web, test, browser, deploy, autobahn, fuzz, bench"
                     )
                 }
                 other => panic!("expected a usage error, got {other:?}"),

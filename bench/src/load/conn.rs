@@ -1,0 +1,134 @@
+//! The generator's side of one connection, over WebSocket (tokio-tungstenite's client: an
+//! implementation independent of every server measured here but one) or newline-delimited JSON
+//! over raw TCP, split into a sending and a receiving half so each can live in its own task.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::error::{BenchError, Result};
+
+/// Connecting and the handshake, even with thousands queued at a pinned server.
+pub const CONNECT_LIMIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// WebSocket on `/ws` (the reference servers accept any path).
+    WebSocket,
+    /// Plain TCP: one JSON text per line for rooms, raw bytes for echo.
+    Tcp,
+}
+
+type Ws = WebSocketStream<TcpStream>;
+
+pub enum Sender {
+    Ws(SplitSink<Ws, Message>),
+    Lines(OwnedWriteHalf),
+}
+
+pub enum Receiver {
+    Ws(SplitStream<Ws>),
+    Lines(Lines<BufReader<OwnedReadHalf>>),
+}
+
+/// The generator's client configuration: a small read buffer (tungstenite's default is
+/// 128 KiB) so ten thousand client connections fit the generator's memory. It changes nothing
+/// on the server side.
+pub fn client_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4096)
+}
+
+/// A TCP connection with Nagle off, as the servers do on their side.
+pub async fn tcp(addr: SocketAddr) -> Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| BenchError::io(format!("connecting to {addr}"), e))?;
+    stream.set_nodelay(true).map_err(|e| BenchError::io("TCP_NODELAY", e))?;
+    Ok(stream)
+}
+
+/// A WebSocket connection to `ws://addr/ws`, handshake done.
+pub async fn websocket(addr: SocketAddr) -> Result<Ws> {
+    let stream = tcp(addr).await?;
+    let url = format!("ws://{addr}/ws");
+    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(client_config()))
+        .await
+        .map_err(|e| BenchError::ws(format!("WebSocket handshake with {addr}"), e))?;
+    Ok(ws)
+}
+
+/// Connects (and for WebSocket, completes the handshake) within [`CONNECT_LIMIT`].
+pub async fn connect(addr: SocketAddr, transport: Transport) -> Result<(Sender, Receiver)> {
+    let connecting = async {
+        Ok(match transport {
+            Transport::WebSocket => {
+                let (sink, stream) = websocket(addr).await?.split();
+                (Sender::Ws(sink), Receiver::Ws(stream))
+            }
+            Transport::Tcp => {
+                let (read, write) = tcp(addr).await?.into_split();
+                (Sender::Lines(write), Receiver::Lines(BufReader::new(read).lines()))
+            }
+        })
+    };
+    within_connect_limit(addr, connecting).await
+}
+
+/// `connecting` (to `addr`), failing after [`CONNECT_LIMIT`].
+pub async fn within_connect_limit<T>(
+    addr: SocketAddr,
+    connecting: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(CONNECT_LIMIT, connecting).await {
+        Ok(result) => result,
+        Err(_) => Err(BenchError::Timeout { what: format!("connecting to {addr}"), secs: CONNECT_LIMIT.as_secs() }),
+    }
+}
+
+impl Sender {
+    pub async fn send(&mut self, text: String) -> Result<()> {
+        match self {
+            Sender::Ws(sink) => sink.send(Message::text(text)).await.map_err(|e| BenchError::ws("sending", e)),
+            Sender::Lines(write) => {
+                let mut line = text.into_bytes();
+                line.push(b'\n');
+                write.write_all(&line).await.map_err(|e| BenchError::io("sending", e))
+            }
+        }
+    }
+}
+
+impl Receiver {
+    /// The next text message; `None` when the server closed the connection.
+    pub async fn recv(&mut self) -> Result<Option<String>> {
+        match self {
+            Receiver::Ws(stream) => loop {
+                match stream.next().await {
+                    Some(Ok(Message::Text(text))) => return Ok(Some(text.as_str().to_owned())),
+                    // Pings are answered by tungstenite itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => return Ok(None),
+                    Some(Ok(Message::Binary(_))) => return Ok(Some("<binary message>".to_owned())),
+                    Some(Err(e)) => return Err(BenchError::ws("receiving", e)),
+                }
+            },
+            Receiver::Lines(lines) => lines.next_line().await.map_err(|e| BenchError::io("receiving", e)),
+        }
+    }
+
+    /// [`recv`](Self::recv) within `limit`; a closed connection is an error here.
+    pub async fn recv_within(&mut self, limit: Duration, what: &str) -> Result<String> {
+        match tokio::time::timeout(limit, self.recv()).await {
+            Ok(Ok(Some(text))) => Ok(text),
+            Ok(Ok(None)) => Err(BenchError::protocol(what, "the server closed the connection")),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(BenchError::Timeout { what: what.to_owned(), secs: limit.as_secs() }),
+        }
+    }
+}

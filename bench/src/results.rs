@@ -1,0 +1,251 @@
+//! Every figure of a run: one sample per server, metric and repetition, the latency histograms
+//! behind the percentile plots, and the medians the report shows.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use crate::server::Server;
+
+/// What a figure is in, and how it is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Micros,
+    Millis,
+    PerSec,
+    KiloBytes,
+}
+
+impl Unit {
+    pub fn label(self) -> &'static str {
+        match self {
+            Unit::Micros => "µs",
+            Unit::Millis => "ms",
+            Unit::PerSec => "msg/s",
+            Unit::KiloBytes => "KB",
+        }
+    }
+
+    /// A value with as many decimals as its size deserves.
+    pub fn format(self, value: f64) -> String {
+        match self {
+            Unit::PerSec => format!("{:.0}", value),
+            _ if value >= 100.0 => format!("{value:.0}"),
+            _ if value >= 10.0 => format!("{value:.1}"),
+            _ => format!("{value:.2}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    ClosedSmallCpu,
+    ClosedSmallRate,
+    ClosedSmallP50,
+    ClosedSmallP99,
+    ClosedLargeCpu,
+    ClosedLargeRate,
+    ClosedLargeP50,
+    ClosedLargeP99,
+    PacedSmallCpu,
+    PacedSmallP50,
+    PacedSmallP99,
+    PacedLargeCpu,
+    PacedLargeP50,
+    PacedLargeP99,
+    JoinSequentialP50,
+    JoinSequentialP99,
+    JoinBurstP50,
+    JoinBurstP99,
+    RssConnected,
+    RssJoined,
+    EchoSmallCpu,
+    EchoLargeCpu,
+}
+
+/// The room-server metrics in report order.
+pub const ROOM_METRICS: [Metric; 20] = [
+    Metric::ClosedSmallCpu,
+    Metric::ClosedSmallRate,
+    Metric::ClosedSmallP50,
+    Metric::ClosedSmallP99,
+    Metric::ClosedLargeCpu,
+    Metric::ClosedLargeRate,
+    Metric::ClosedLargeP50,
+    Metric::ClosedLargeP99,
+    Metric::PacedSmallCpu,
+    Metric::PacedSmallP50,
+    Metric::PacedSmallP99,
+    Metric::PacedLargeCpu,
+    Metric::PacedLargeP50,
+    Metric::PacedLargeP99,
+    Metric::JoinSequentialP50,
+    Metric::JoinSequentialP99,
+    Metric::JoinBurstP50,
+    Metric::JoinBurstP99,
+    Metric::RssConnected,
+    Metric::RssJoined,
+];
+
+pub const ECHO_METRICS: [Metric; 2] = [Metric::EchoSmallCpu, Metric::EchoLargeCpu];
+
+impl Metric {
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::ClosedSmallCpu => "relay 256 B, closed loop: server CPU per message",
+            Metric::ClosedSmallRate => "relay 256 B, closed loop: messages per second",
+            Metric::ClosedSmallP50 => "relay 256 B, closed loop: one-way latency p50",
+            Metric::ClosedSmallP99 => "relay 256 B, closed loop: one-way latency p99",
+            Metric::ClosedLargeCpu => "relay 4 KiB, closed loop: server CPU per message",
+            Metric::ClosedLargeRate => "relay 4 KiB, closed loop: messages per second",
+            Metric::ClosedLargeP50 => "relay 4 KiB, closed loop: one-way latency p50",
+            Metric::ClosedLargeP99 => "relay 4 KiB, closed loop: one-way latency p99",
+            Metric::PacedSmallCpu => "relay 256 B, paced: server CPU per message",
+            Metric::PacedSmallP50 => "relay 256 B, paced: one-way latency p50",
+            Metric::PacedSmallP99 => "relay 256 B, paced: one-way latency p99",
+            Metric::PacedLargeCpu => "relay 4 KiB, paced: server CPU per message",
+            Metric::PacedLargeP50 => "relay 4 KiB, paced: one-way latency p50",
+            Metric::PacedLargeP99 => "relay 4 KiB, paced: one-way latency p99",
+            Metric::JoinSequentialP50 => "join → joined, one at a time: p50",
+            Metric::JoinSequentialP99 => "join → joined, one at a time: p99",
+            Metric::JoinBurstP50 => "join → joined, burst: p50",
+            Metric::JoinBurstP99 => "join → joined, burst: p99",
+            Metric::RssConnected => "RSS per connected (idle) peer",
+            Metric::RssJoined => "RSS per joined peer",
+            Metric::EchoSmallCpu => "echo 64 B: server CPU per message",
+            Metric::EchoLargeCpu => "echo 32 KiB: server CPU per message",
+        }
+    }
+
+    pub fn unit(self) -> Unit {
+        match self {
+            Metric::ClosedSmallCpu
+            | Metric::ClosedLargeCpu
+            | Metric::PacedSmallCpu
+            | Metric::PacedLargeCpu
+            | Metric::EchoSmallCpu
+            | Metric::EchoLargeCpu => Unit::Micros,
+            Metric::ClosedSmallRate | Metric::ClosedLargeRate => Unit::PerSec,
+            Metric::RssConnected | Metric::RssJoined => Unit::KiloBytes,
+            _ => Unit::Millis,
+        }
+    }
+}
+
+/// Which latency distribution a histogram belongs to, for the percentile plots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Distribution {
+    PacedSmall,
+    PacedLarge,
+    ClosedSmall,
+    ClosedLarge,
+    JoinBurst,
+}
+
+/// The bundle the browser downloads: (raw bytes, gzip -9 bytes) of the wasm and the JS glue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Bundle {
+    pub wasm: (u64, u64),
+    pub js: (u64, u64),
+}
+
+impl Bundle {
+    pub fn gzip_total(&self) -> u64 {
+        self.wasm.1 + self.js.1
+    }
+
+    pub fn raw_total(&self) -> u64 {
+        self.wasm.0 + self.js.0
+    }
+}
+
+#[derive(Default)]
+pub struct Results {
+    samples: BTreeMap<(Metric, Server), Vec<f64>>,
+    histograms: BTreeMap<(Distribution, Server), Histogram<u64>>,
+    /// Link opened → first remote frame, one per browser call, milliseconds.
+    pub browser_ms: Vec<u64>,
+    pub bundle: Bundle,
+    /// Relayed, joined and echoed messages over the whole run, all checked.
+    pub messages_checked: u64,
+}
+
+impl Results {
+    pub fn add(&mut self, metric: Metric, server: Server, value: f64) {
+        self.samples.entry((metric, server)).or_default().push(value);
+    }
+
+    /// Merges a distribution of microseconds into the run's histogram for `server`.
+    pub fn add_histogram(&mut self, distribution: Distribution, server: Server, histogram: &Histogram<u64>) {
+        match self.histograms.get_mut(&(distribution, server)) {
+            // Every histogram here has the same bounds, so adding cannot fail.
+            Some(merged) => drop(merged.add(histogram)),
+            None => drop(self.histograms.insert((distribution, server), histogram.clone())),
+        }
+    }
+
+    pub fn samples(&self, metric: Metric, server: Server) -> &[f64] {
+        self.samples.get(&(metric, server)).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn median(&self, metric: Metric, server: Server) -> Option<f64> {
+        median(self.samples(metric, server))
+    }
+
+    /// `ours / other` of the medians.
+    pub fn ratio(&self, metric: Metric, ours: Server, other: Server) -> Option<f64> {
+        let (a, b) = (self.median(metric, ours)?, self.median(metric, other)?);
+        (b > 0.0).then(|| a / b)
+    }
+
+    pub fn histogram(&self, distribution: Distribution, server: Server) -> Option<&Histogram<u64>> {
+        self.histograms.get(&(distribution, server))
+    }
+
+    pub fn browser_median(&self) -> Option<f64> {
+        median(&self.browser_ms.iter().map(|&ms| ms as f64).collect::<Vec<_>>())
+    }
+}
+
+/// The middle value (the mean of the middle two for an even count); `None` for no values.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_odd_even_and_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[f64::NAN, 1.0]), Some(1.0));
+    }
+
+    #[test]
+    fn ratios_are_ours_over_theirs() {
+        let mut results = Results::default();
+        for v in [10.0, 12.0, 11.0] {
+            results.add(Metric::ClosedSmallCpu, Server::Ours, v);
+        }
+        results.add(Metric::ClosedSmallCpu, Server::Fastwebsockets, 22.0);
+        assert_eq!(results.ratio(Metric::ClosedSmallCpu, Server::Ours, Server::Fastwebsockets), Some(0.5));
+        assert_eq!(results.ratio(Metric::ClosedSmallCpu, Server::Ours, Server::RawTcp), None);
+    }
+
+    #[test]
+    fn units_format_by_size() {
+        assert_eq!(Unit::Micros.format(12.345), "12.3");
+        assert_eq!(Unit::Millis.format(0.1234), "0.12");
+        assert_eq!(Unit::KiloBytes.format(140.4), "140");
+        assert_eq!(Unit::PerSec.format(45123.7), "45124");
+    }
+}

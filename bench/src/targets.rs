@@ -1,0 +1,150 @@
+//! The targets of the issue, checked against the medians of one run: "musts" pass or fail,
+//! "goals" are met or not. Ratios are always ours / theirs, from the same run.
+
+use crate::results::{Metric, Results};
+use crate::server::Server;
+
+/// Paced one-way latency that no run of ours may exceed at p99, in milliseconds.
+pub const PACED_P99_CEILING_MS: f64 = 20.0;
+/// 1 KB = 1024 bytes throughout the report.
+pub const KB: f64 = 1024.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub must: bool,
+    pub target: String,
+    pub measured: String,
+    /// `None` when a figure is missing.
+    pub pass: Option<bool>,
+}
+
+impl Verdict {
+    pub fn result(&self) -> &'static str {
+        match (self.must, self.pass) {
+            (_, None) => "not measured",
+            (true, Some(true)) => "pass",
+            (true, Some(false)) => "**FAIL**",
+            (false, Some(true)) => "met",
+            (false, Some(false)) => "not met",
+        }
+    }
+}
+
+fn ratio(results: &Results, must: bool, metric: Metric, other: Server, limit: f64) -> Verdict {
+    let unit = metric.unit();
+    let target = format!("{} ≤ {limit:.1}× {}", metric.label(), other.name());
+    let (ours, theirs) = (results.median(metric, Server::Ours), results.median(metric, other));
+    match (ours, theirs, results.ratio(metric, Server::Ours, other)) {
+        (Some(a), Some(b), Some(r)) => Verdict {
+            must,
+            target,
+            // Three decimals: a ratio of 0.704 against a limit of 0.7 must not read as "0.70".
+            measured: format!("{r:.3}× ({} vs {} {})", unit.format(a), unit.format(b), unit.label()),
+            pass: Some(r <= limit),
+        },
+        _ => Verdict { must, target, measured: "—".to_owned(), pass: None },
+    }
+}
+
+fn absolute(must: bool, target: String, value: Option<f64>, limit: f64, unit: &str) -> Verdict {
+    match value {
+        Some(v) => Verdict { must, target, measured: format!("{v:.1} {unit}"), pass: Some(v <= limit) },
+        None => Verdict { must, target, measured: "—".to_owned(), pass: None },
+    }
+}
+
+/// Every target, musts and goals, in the order of the issue.
+pub fn check(results: &Results) -> Vec<Verdict> {
+    use Metric::*;
+    use Server::{Fastwebsockets as Fws, RawEcho, RawTcp, Tungstenite as Tung};
+    let mut verdicts = vec![
+        ratio(results, true, RssJoined, Fws, 1.0),
+        ratio(results, true, RssJoined, Tung, 0.1),
+        absolute(false, "RSS per joined peer ≤ 4 KB".into(), results.median(RssJoined, Server::Ours), 4.0, "KB"),
+        ratio(results, true, ClosedSmallCpu, Fws, 1.0),
+        ratio(results, true, ClosedSmallCpu, Tung, 0.7),
+        ratio(results, false, ClosedSmallCpu, RawTcp, 1.3),
+        ratio(results, true, ClosedLargeCpu, Fws, 1.0),
+        ratio(results, false, ClosedLargeCpu, RawTcp, 1.2),
+        ratio(results, true, PacedSmallP99, Fws, 1.0),
+        ratio(results, true, PacedLargeP99, Fws, 1.0),
+    ];
+    let paced: Vec<f64> = results
+        .samples(PacedSmallP99, Server::Ours)
+        .iter()
+        .chain(results.samples(PacedLargeP99, Server::Ours))
+        .copied()
+        .collect();
+    let worst = paced.iter().copied().fold(None, |max: Option<f64>, v| Some(max.map_or(v, |m| m.max(v))));
+    let mut no_run = absolute(
+        true,
+        format!("no paced run of ours with p99 over {PACED_P99_CEILING_MS:.0} ms"),
+        worst,
+        PACED_P99_CEILING_MS,
+        "ms",
+    );
+    no_run.measured = format!("worst p99 {} over {} runs", no_run.measured, paced.len());
+    verdicts.push(no_run);
+    verdicts.push(ratio(results, true, JoinBurstP99, Fws, 1.0));
+    let mut echo = ratio_echo(results, true, 1.3);
+    echo.target = format!("{} ≤ 1.3× {}", EchoSmallCpu.label(), RawEcho.name());
+    verdicts.push(echo);
+    let mut echo_goal = ratio_echo(results, false, 1.1);
+    echo_goal.target = format!("{} ≤ 1.1× {}", EchoSmallCpu.label(), RawEcho.name());
+    verdicts.push(echo_goal);
+    let gzip = (results.bundle.wasm.0 > 0).then(|| results.bundle.gzip_total() as f64 / KB);
+    verdicts.push(absolute(true, "bundle (wasm + JS), gzip ≤ 150 KB".into(), gzip, 150.0, "KB"));
+    verdicts.push(absolute(false, "bundle (wasm + JS), gzip ≤ 100 KB".into(), gzip, 100.0, "KB"));
+    let runs = results.browser_ms.len();
+    let browser = results.browser_median().map(|ms| ms / 1000.0);
+    let what = format!("link opened → first remote frame, median of {runs}");
+    verdicts.push(absolute(true, format!("{what} ≤ 1.5 s"), browser, 1.5, "s"));
+    verdicts.push(absolute(false, format!("{what} ≤ 1.0 s"), browser, 1.0, "s"));
+    verdicts
+}
+
+fn ratio_echo(results: &Results, must: bool, limit: f64) -> Verdict {
+    let metric = Metric::EchoSmallCpu;
+    let (a, b) = (results.median(metric, Server::OursEcho), results.median(metric, Server::RawEcho));
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Verdict {
+            must,
+            target: String::new(),
+            measured: format!("{:.3}× ({a:.2} vs {b:.2} µs)", a / b),
+            pass: Some(a / b <= limit),
+        },
+        _ => Verdict { must, target: String::new(), measured: "—".to_owned(), pass: None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_pass_and_fail_at_their_limits() {
+        let mut results = Results::default();
+        results.add(Metric::RssJoined, Server::Ours, 4.0);
+        results.add(Metric::RssJoined, Server::Fastwebsockets, 8.0);
+        results.add(Metric::RssJoined, Server::Tungstenite, 30.0);
+        let verdicts = check(&results);
+        assert_eq!(verdicts[0].pass, Some(true));
+        assert_eq!(verdicts[0].measured, "0.500× (4.00 vs 8.00 KB)");
+        assert_eq!(verdicts[1].pass, Some(false), "4/30 is over 0.1");
+        assert_eq!(verdicts[1].result(), "**FAIL**");
+        assert_eq!(verdicts[2].pass, Some(true), "4 KB goal");
+        assert_eq!(verdicts[3].pass, None, "no CPU figures");
+        assert_eq!(verdicts[3].result(), "not measured");
+    }
+
+    #[test]
+    fn the_paced_ceiling_looks_at_every_run() {
+        let mut results = Results::default();
+        for p99 in [1.0, 25.0, 2.0] {
+            results.add(Metric::PacedSmallP99, Server::Ours, p99);
+        }
+        let ceiling = check(&results).into_iter().find(|v| v.target.contains("no paced run")).unwrap();
+        assert_eq!(ceiling.pass, Some(false));
+        assert!(ceiling.measured.contains("25.0 ms over 3 runs"), "{}", ceiling.measured);
+    }
+}
