@@ -9,14 +9,15 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use harness::{check, poll, Browser, Context as _, Failure, Probe, Result, Stage};
+use harness::{
+    check, connected_with_media, frames_advancing, poll, press_start_call, Browser, Context as _, Failure, Probe,
+    Result, Stage, MEDIA_LIMIT,
+};
 
 /// A state change driven by signaling on loopback: well under a second normally.
 const STATE_LIMIT: Duration = Duration::from_secs(15);
 /// Recovering from a reload or a server restart includes the client's reconnect backoff.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(20);
-/// Media checks once the call is up.
-const MEDIA_LIMIT: Duration = Duration::from_secs(10);
 /// How long the signaling server stays down in the restart scenario.
 const SERVER_DOWNTIME: Duration = Duration::from_secs(3);
 
@@ -197,16 +198,7 @@ async fn join_by_link(a: &Browser, b: &Browser, link: &str, time: &Timeline) -> 
 /// A opens `/` and starts a call; returns the link to share once A waits for the other person.
 async fn start_call(a: &Browser, base_url: &str) -> Result<String> {
     a.goto(base_url).await?;
-    // The button does something only once the client's wasm has loaded: click until the state moves.
-    poll("a: #start-call starts a call", STATE_LIMIT, Duration::from_millis(300), || async {
-        let state = a.state().await?;
-        if state != "idle" {
-            return Ok(Probe::Ready(()));
-        }
-        a.click("start-call").await?;
-        Ok(Probe::NotYet(format!("state `{state}`, status {:?}", a.status_text().await?)))
-    })
-    .await?;
+    press_start_call(a, STATE_LIMIT).await?;
     a.wait_for_state("waiting", STATE_LIMIT).await?;
     let link = a.call_link(STATE_LIMIT).await?;
     check(link.starts_with(base_url) && link.contains("room="), || {
@@ -214,25 +206,6 @@ async fn start_call(a: &Browser, base_url: &str) -> Result<String> {
     })?;
     a.screenshot("a-waiting").await?;
     Ok(link)
-}
-
-/// Every browser reaches `connected` and its remote video plays.
-async fn connected_with_media(browsers: &[&Browser], limit: Duration) -> Result<()> {
-    for browser in browsers {
-        browser.wait_for_state("connected", limit).await?;
-    }
-    for browser in browsers {
-        browser.wait_remote_video_playing(MEDIA_LIMIT).await?;
-    }
-    Ok(())
-}
-
-/// The decoder counters grow: frames arrive now, not only before some event.
-async fn frames_advancing(browsers: &[&Browser]) -> Result<()> {
-    for browser in browsers {
-        browser.wait_frames_advancing(MEDIA_LIMIT).await?;
-    }
-    Ok(())
 }
 
 async fn third_person_finds_the_room_full(stage: &mut Stage, link: &str) -> Result<()> {

@@ -24,14 +24,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use harness::server::Signaling;
-use harness::{check, poll, Browser, Context as _, Failure, Probe, Result, Stage};
+use harness::{
+    check, connected_with_media, frames_advancing, poll, press_start_call, Browser, Context as _, Failure, Probe,
+    Result, Stage, MEDIA_LIMIT,
+};
 use redis::{Redis, Seat};
 
 const NAME: &str = "cluster";
 /// A state change driven by signaling on loopback: well under a second normally.
 const STATE_LIMIT: Duration = Duration::from_secs(15);
-/// Media checks once the call is up.
-const MEDIA_LIMIT: Duration = Duration::from_secs(10);
 /// From node 2's restart until B is back: the client's reconnect backoff (up to 4 s at that point)
 /// plus the restarted node's registration in Redis.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(20);
@@ -339,41 +340,13 @@ async fn check_seats(redis: &Redis, room: &str, expected: &[(&str, &str)]) -> Re
 async fn start_call(a: &Browser, base_url: &str) -> Result<String> {
     a.goto(base_url).await?;
     record_states(a).await?;
-    // The button does something only once the client's wasm has loaded: click until the state moves.
-    poll("a: #start-call starts a call", STATE_LIMIT, Duration::from_millis(300), || async {
-        let state = a.state().await?;
-        if state != "idle" {
-            return Ok(Probe::Ready(()));
-        }
-        a.click("start-call").await?;
-        Ok(Probe::NotYet(format!("state `{state}`, status {:?}", a.status_text().await?)))
-    })
-    .await?;
+    press_start_call(a, STATE_LIMIT).await?;
     a.wait_for_state("waiting", STATE_LIMIT).await?;
     let link = a.call_link(STATE_LIMIT).await?;
     check(link.starts_with(base_url) && link.contains("room=") && !link.contains("signaling="), || {
         format!("#call-link {link:?} is not a plain link to {base_url}?room=…")
     })?;
     Ok(link)
-}
-
-/// Every browser reaches `connected` and its remote video plays.
-async fn connected_with_media(browsers: &[&Browser], limit: Duration) -> Result<()> {
-    for browser in browsers {
-        browser.wait_for_state("connected", limit).await?;
-    }
-    for browser in browsers {
-        browser.wait_remote_video_playing(MEDIA_LIMIT).await?;
-    }
-    Ok(())
-}
-
-/// The decoder counters grow: frames arrive now, not only before some event.
-async fn frames_advancing(browsers: &[&Browser]) -> Result<()> {
-    for browser in browsers {
-        browser.wait_frames_advancing(MEDIA_LIMIT).await?;
-    }
-    Ok(())
 }
 
 async fn record_states(browser: &Browser) -> Result<()> {

@@ -38,6 +38,42 @@ impl fmt::Display for Failure {
 
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
+/// Media checks once a call is up.
+pub const MEDIA_LIMIT: Duration = Duration::from_secs(10);
+
+/// Every browser reaches `connected` and its remote video plays.
+pub async fn connected_with_media(browsers: &[&Browser], limit: Duration) -> Result<()> {
+    for browser in browsers {
+        browser.wait_for_state("connected", limit).await?;
+    }
+    for browser in browsers {
+        browser.wait_remote_video_playing(MEDIA_LIMIT).await?;
+    }
+    Ok(())
+}
+
+/// The decoder counters grow: frames arrive now, not only before some event.
+pub async fn frames_advancing(browsers: &[&Browser]) -> Result<()> {
+    for browser in browsers {
+        browser.wait_frames_advancing(MEDIA_LIMIT).await?;
+    }
+    Ok(())
+}
+
+/// Clicks `#start-call` on a page showing `/` until the state leaves `idle`: the button does
+/// something only once the client's wasm has loaded.
+pub async fn press_start_call(a: &Browser, limit: Duration) -> Result<()> {
+    poll("#start-call starts a call", limit, Duration::from_millis(300), || async {
+        let state = a.state().await?;
+        if state != "idle" {
+            return Ok(Probe::Ready(()));
+        }
+        a.click("start-call").await?;
+        Ok(Probe::NotYet(format!("state `{state}`, status {:?}", a.status_text().await?)))
+    })
+    .await
+}
+
 /// Adds what we were doing to any displayable error.
 pub trait Context<T> {
     fn context(self, what: impl fmt::Display) -> Result<T>;
