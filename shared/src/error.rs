@@ -125,23 +125,11 @@ impl std::error::Error for ParseError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_golden, parse};
-
-    const ALL_SENT: [(ErrorCode, &str); 9] = [
-        (ErrorCode::RoomFull, "room_full"),
-        (ErrorCode::InvalidRoom, "invalid_room"),
-        (ErrorCode::BadMessage, "bad_message"),
-        (ErrorCode::NotInRoom, "not_in_room"),
-        (ErrorCode::UnknownPeer, "unknown_peer"),
-        (ErrorCode::AlreadyJoined, "already_joined"),
-        (ErrorCode::RateLimited, "rate_limited"),
-        (ErrorCode::MessageTooLarge, "message_too_large"),
-        (ErrorCode::Unavailable, "unavailable"),
-    ];
+    use crate::testing::{assert_golden, parse, ALL_SENT_CODES};
 
     #[test]
     fn every_code_golden_and_as_str_agrees() {
-        for (code, name) in ALL_SENT {
+        for (code, name) in ALL_SENT_CODES {
             assert_golden(&code, &format!("\"{name}\""));
             assert_eq!(code.as_str(), name);
             assert_eq!(code.to_string(), name);

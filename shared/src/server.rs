@@ -132,7 +132,7 @@ impl fmt::Debug for IceServer {
 mod tests {
     use super::*;
     use crate::ids::InvalidRoomId;
-    use crate::testing::assert_golden;
+    use crate::testing::{assert_golden, ALL_SENT_CODES};
 
     /// Checks both `to_json` and `parse` against the golden text, not just serde.
     #[track_caller]
@@ -206,18 +206,7 @@ mod tests {
 
     #[test]
     fn error_golden_for_every_code() {
-        let codes = [
-            (ErrorCode::RoomFull, "room_full"),
-            (ErrorCode::InvalidRoom, "invalid_room"),
-            (ErrorCode::BadMessage, "bad_message"),
-            (ErrorCode::NotInRoom, "not_in_room"),
-            (ErrorCode::UnknownPeer, "unknown_peer"),
-            (ErrorCode::AlreadyJoined, "already_joined"),
-            (ErrorCode::RateLimited, "rate_limited"),
-            (ErrorCode::MessageTooLarge, "message_too_large"),
-            (ErrorCode::Unavailable, "unavailable"),
-        ];
-        for (code, name) in codes {
+        for (code, name) in ALL_SENT_CODES {
             let message = ServerMessage::error_with(code, "why");
             let json = format!(r#"{{"type":"error","code":"{name}","message":"why"}}"#);
             assert_wire(message, &json);
