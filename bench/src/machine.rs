@@ -28,6 +28,30 @@ impl Machine {
     }
 }
 
+/// The commit the servers were built from, marked when `signaling/` or `shared/` had uncommitted
+/// changes (then the figures belong to no commit exactly).
+pub fn revision(root: &std::path::Path) -> String {
+    let mut head = Command::new("git");
+    head.current_dir(root).args(["rev-parse", "--short", "HEAD"]);
+    let mut status = Command::new("git");
+    status.current_dir(root).args([
+        "status",
+        "--porcelain",
+        "--",
+        "signaling/src",
+        "signaling/examples",
+        "signaling/Cargo.toml",
+        "shared",
+    ]);
+    let dirty = status.output().map(|out| !out.stdout.is_empty()).unwrap_or(false);
+    let head = output(&mut head);
+    if dirty {
+        format!("{head} with uncommitted changes to signaling/ or shared/")
+    } else {
+        head
+    }
+}
+
 /// The 1, 5 and 15 minute load averages.
 pub fn load_average() -> String {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

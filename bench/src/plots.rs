@@ -32,8 +32,8 @@ fn failed(what: &str, e: impl std::fmt::Display) -> BenchError {
     BenchError::Report(format!("plotting {what}: {e}"))
 }
 
-/// One line per server: one-way latency (ms) at each percentile of `distribution`.
-pub fn latency(path: &Path, title: &str, results: &Results, distribution: Distribution) -> Result<()> {
+/// One line per server: latency (ms) at each percentile of `distribution`.
+pub fn latency(path: &Path, title: &str, y_desc: &str, results: &Results, distribution: Distribution) -> Result<()> {
     let series: Vec<(Server, Vec<(f64, f64)>)> = ROOM_SERVERS
         .iter()
         .filter_map(|&server| {
@@ -56,7 +56,7 @@ pub fn latency(path: &Path, title: &str, results: &Results, distribution: Distri
     chart
         .configure_mesh()
         .x_desc("percentile")
-        .y_desc("one-way latency (ms)")
+        .y_desc(y_desc)
         .x_labels(8)
         .x_label_formatter(&|x| {
             let p = 100.0 * (1.0 - 10f64.powf(-x));
@@ -177,12 +177,13 @@ fn bar_labels(values: &[Vec<f64>], width: f64) -> Vec<Text<'static, (f64, f64), 
 pub fn write_all(dir: &Path, results: &Results) -> Result<Vec<(String, String)>> {
     std::fs::create_dir_all(dir).map_err(|e| BenchError::io(format!("creating {}", dir.display()), e))?;
     let mut written = Vec::new();
-    for (file, title, distribution) in [
-        ("latency-paced-256.svg", "One-way latency, paced relay of 256 B signals", Distribution::PacedSmall),
-        ("latency-paced-4k.svg", "One-way latency, paced relay of 4 KiB signals", Distribution::PacedLarge),
-        ("latency-join-burst.svg", "join → joined latency, burst", Distribution::JoinBurst),
+    let one_way = "one-way latency (ms)";
+    for (file, title, y_desc, distribution) in [
+        ("latency-paced-256.svg", "One-way latency, paced relay of 256 B signals", one_way, Distribution::PacedSmall),
+        ("latency-paced-4k.svg", "One-way latency, paced relay of 4 KiB signals", one_way, Distribution::PacedLarge),
+        ("latency-join-burst.svg", "join → joined latency, bursts", "join → joined (ms)", Distribution::JoinBurst),
     ] {
-        latency(&dir.join(file), title, results, distribution)?;
+        latency(&dir.join(file), title, y_desc, results, distribution)?;
         written.push((title.to_owned(), file.to_owned()));
     }
     let memory = [(Metric::RssConnected, "per connected peer"), (Metric::RssJoined, "per joined peer")];

@@ -15,6 +15,8 @@ pub struct Context<'a> {
     pub sizes: &'a Sizes,
     pub command: &'a str,
     pub machine: &'a Machine,
+    /// The commit measured (see `machine::revision`).
+    pub revision: &'a str,
     pub load_after: &'a str,
     pub pinned: bool,
     pub minutes: f64,
@@ -47,6 +49,7 @@ fn write_report(out: &mut String, results: &Results, cx: &Context<'_>) -> std::f
          above 1 for messages per second.\n",
         cx.command, cx.machine.date, cx.minutes
     )?;
+    writeln!(out, "Measured revision: `{}`.\n", cx.revision)?;
     if cx.mode == Mode::Quick {
         writeln!(out, "**Quick run** (small sizes, one repetition): it proves everything runs and no message is lost; its figures are not for comparison.\n")?;
     }

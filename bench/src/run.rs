@@ -157,11 +157,13 @@ fn write_report(args: &Args, sizes: &Sizes, results: &Results, summary: &Summary
     let links: Vec<(String, String)> =
         plots.into_iter().map(|(title, file)| (title, relative_link(&args.report, &args.plots.join(file)))).collect();
     let load_after = machine::load_average();
+    let revision = machine::revision(&args.root);
     let context = Context {
         mode: args.mode,
         sizes,
         command: &args.command,
         machine: summary.machine,
+        revision: &revision,
         load_after: &load_after,
         pinned: summary.pinned,
         minutes: summary.minutes,
