@@ -72,6 +72,12 @@ pub fn chromium_args(profile_dir: &Path) -> Vec<String> {
     args
 }
 
+/// The same, for a person with no camera and no microphone: without the fake devices, headless
+/// Chromium on a server finds none, so `getUserMedia` fails with `NotFoundError`.
+pub fn chromium_args_without_devices(profile_dir: &Path) -> Vec<String> {
+    chromium_args(profile_dir).into_iter().filter(|arg| arg != "--use-fake-device-for-media-stream").collect()
+}
+
 /// What the tests need from the outside, read from `CONNECT_*` variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {

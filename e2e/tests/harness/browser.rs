@@ -59,21 +59,24 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Opens a session of Chromium with the flags of [`e2e::chromium_args`] and `profile` as its
-    /// fresh user-data-dir; screenshots and logs go to `artifacts`.
+    /// Opens a session of Chromium with the flags of [`e2e::chromium_args`] (without the fake
+    /// camera and microphone unless `devices`) and `profile` as its fresh user-data-dir;
+    /// screenshots and logs go to `artifacts`.
     pub async fn open(
         name: &str,
         driver: &ChromeDriver,
         paths: &Paths,
         profile: &Path,
         artifacts: PathBuf,
+        devices: bool,
     ) -> Result<Browser> {
         std::fs::create_dir_all(profile).context(format!("creating {}", profile.display()))?;
+        let args = if devices { e2e::chromium_args(profile) } else { e2e::chromium_args_without_devices(profile) };
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": paths.chromium,
-                "args": e2e::chromium_args(profile),
+                "args": args,
             },
             // Keeps the page's console messages for the failure report (see `console_log`).
             "goog:loggingPrefs": { "browser": "ALL" },

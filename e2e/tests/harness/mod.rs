@@ -161,9 +161,19 @@ impl Stage {
 
     /// A new browser session with a fresh profile; `name` labels its screenshots and logs.
     pub async fn open_browser(&mut self, name: &str) -> Result<Browser> {
+        self.open_session(name, true).await
+    }
+
+    /// A session of a person with no camera and no microphone.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only no_devices.rs uses this")]
+    pub async fn open_browser_without_devices(&mut self, name: &str) -> Result<Browser> {
+        self.open_session(name, false).await
+    }
+
+    async fn open_session(&mut self, name: &str, devices: bool) -> Result<Browser> {
         let profile = self.profiles.path().join(e2e::artifact_file_name(name));
         let artifacts = self.artifacts_dir();
-        let browser = Browser::open(name, &self.driver, &self.paths, &profile, artifacts).await?;
+        let browser = Browser::open(name, &self.driver, &self.paths, &profile, artifacts, devices).await?;
         self.browsers.push(browser.clone());
         Ok(browser)
     }

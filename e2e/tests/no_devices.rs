@@ -1,0 +1,51 @@
+//! A person without camera or microphone still joins: the page says so in plain words, and the
+//! call works receive-only — they see the other person, and chat works both ways.
+
+// This short scenario uses a part of the harness; the rest is compiled for nothing here.
+#[allow(dead_code)]
+mod harness;
+
+use std::time::Duration;
+
+use harness::{check, connected_with_media, press_start_call, Browser, Result, Stage};
+
+const STATE_LIMIT: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn a_person_without_camera_or_microphone_joins_receive_only() {
+    let mut stage = Stage::start("no-devices").await;
+    let outcome = scenario(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+async fn scenario(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a").await?;
+    let b = stage.open_browser_without_devices("b-no-devices").await?;
+    a.goto(&stage.server.base_url()).await?;
+    press_start_call(&a, STATE_LIMIT).await?;
+    a.wait_for_state("waiting", STATE_LIMIT).await?;
+    let link = a.call_link(STATE_LIMIT).await?;
+    b.goto(&link).await?;
+    // B sends nothing, so only B's remote video can be checked for media.
+    connected_with_media(&[&b], STATE_LIMIT).await?;
+    a.wait_for_state("connected", STATE_LIMIT).await?;
+    said_no_devices(&b).await?;
+    for (control, what) in [("toggle-mic", "mute"), ("toggle-camera", "camera")] {
+        let disabled = b.attr(control, "disabled").await?.is_some();
+        check(disabled, || format!("B has no devices, yet its {what} button is enabled"))?;
+    }
+    a.send_chat("can you see me?", STATE_LIMIT).await?;
+    b.wait_for_chat("can you see me?", STATE_LIMIT).await?;
+    b.send_chat("yes, but I have no camera", STATE_LIMIT).await?;
+    a.wait_for_chat("yes, but I have no camera", STATE_LIMIT).await?;
+    b.screenshot("b-receive-only").await?;
+    Ok(())
+}
+
+async fn said_no_devices(b: &Browser) -> Result<()> {
+    let log = b.chat_log().await?;
+    check(log.iter().any(|line| line.contains("No camera or microphone found")), || {
+        format!("B's page does not say it found no camera or microphone; chat log: {log:?}")
+    })
+}
