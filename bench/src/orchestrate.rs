@@ -37,6 +37,10 @@ impl Scenario {
         SCENARIOS.into_iter().find(|s| s.slug() == slug)
     }
 
+    fn is_paced(self) -> bool {
+        matches!(self, Scenario::PacedSmall | Scenario::PacedLarge)
+    }
+
     pub fn slug(self) -> &'static str {
         match self {
             Scenario::ClosedSmall => "relay-256-closed",
@@ -58,13 +62,16 @@ pub async fn measure(launcher: &Launcher, sizes: &Sizes, results: &mut Results) 
     let connections = sizes.max_connections();
     for rep in 1..=sizes.repetitions {
         for scenario in SCENARIOS {
-            for server in ROOM_SERVERS {
-                let label = format!("{}-{rep}", scenario.slug());
-                let mut running = launcher.start(server, connections, &label)?;
-                let line = run_scenario(scenario, &running.target, server, sizes, results).await;
-                running.check_alive()?;
-                let line = line.map_err(|e| running.failure(format!("in {}: {e}", scenario.slug())))?;
-                println!("[{rep}/{}] {:<16} {:<18} {line}", sizes.repetitions, scenario.slug(), server.name());
+            let rounds = if scenario.is_paced() { sizes.paced_rounds } else { 1 };
+            for round in 1..=rounds {
+                for server in ROOM_SERVERS {
+                    let label = format!("{}-{rep}-{round}", scenario.slug());
+                    let mut running = launcher.start(server, connections, &label)?;
+                    let line = run_scenario(scenario, &running.target, server, sizes, results).await;
+                    running.check_alive()?;
+                    let line = line.map_err(|e| running.failure(format!("in {}: {e}", scenario.slug())))?;
+                    println!("[{rep}/{}] {:<16} {:<18} {line}", sizes.repetitions, scenario.slug(), server.name());
+                }
             }
         }
         for (size, metric) in [(ECHO_SMALL, Metric::EchoSmallCpu), (ECHO_LARGE, Metric::EchoLargeCpu)] {

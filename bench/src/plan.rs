@@ -34,6 +34,9 @@ pub struct Sizes {
     /// The paced relay: total messages per second, for this long.
     pub paced_per_sec: f64,
     pub paced_secs: f64,
+    /// Paced runs per repetition and size, each on a fresh server: a p99 of a fraction of a
+    /// millisecond is easily moved by one stray scheduling delay, so it gets more samples.
+    pub paced_rounds: usize,
     pub join_sequential: usize,
     pub join_burst: usize,
     /// Bursts per repetition, each on fresh connections to the same server: a burst's tail is
@@ -59,6 +62,7 @@ impl Sizes {
                 window: 8,
                 paced_per_sec: 2_000.0,
                 paced_secs: 1.0,
+                paced_rounds: 1,
                 join_sequential: 100,
                 join_burst: 1_000,
                 bursts: 1,
@@ -76,6 +80,7 @@ impl Sizes {
                 window: 8,
                 paced_per_sec: 2_000.0,
                 paced_secs: 4.0,
+                paced_rounds: 3,
                 join_sequential: 1_000,
                 join_burst: 10_000,
                 bursts: 5,

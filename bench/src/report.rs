@@ -54,7 +54,7 @@ fn write_report(out: &mut String, results: &Results, cx: &Context<'_>) -> std::f
         writeln!(out, "**Quick run** (small sizes, one repetition): it proves everything runs and no message is lost; its figures are not for comparison.\n")?;
     }
     writeln!(out, "## Machine\n")?;
-    writeln!(out, "| CPU | cores | kernel | rustc | load average (1/5/15 min) before → after |")?;
+    writeln!(out, "| CPU | cores | kernel | rustc | load average (1/5/15 min) at the start (the build just before counts) → at the end |")?;
     writeln!(out, "|---|---|---|---|---|")?;
     let m = cx.machine;
     writeln!(out, "| {} | {} | {} | {} | {} → {} |\n", m.cpu, m.cores, m.kernel, m.rustc, m.load, cx.load_after)?;
@@ -101,7 +101,7 @@ fn write_method(out: &mut String, cx: &Context<'_>) -> std::fmt::Result {
         format!("Everything is built in release mode first. Each measurement starts a fresh server process; within a repetition every scenario runs each server in turn (ours, tokio-tungstenite, fastwebsockets, raw TCP), so a change in the machine's load hits all alike. {pin}"),
         "Servers: ours is the `signaling` binary as deployed (default log level, info) with `--rate-limit-per-sec 1000000 --rate-limit-burst 1000000` and `--max-connections` above the load, so it never throttles the generator. The references live in `bench/`: `ref-tungstenite` (tokio-tungstenite, default config, `accept_async`, one task per connection `select!`ing socket and queue), `ref-fastwebsockets` (upgraded through hyper; read half in the connection task, write half in a second task, since its `read_frame` is not cancel-safe), `ref-rawtcp` (newline-delimited JSON over TCP: the floor). All three share one room module: rooms in a `Mutex<HashMap>`, a bounded queue of 256 per peer, messages parsed and written with the `shared` types.".to_owned(),
         "Load generator: `bench` itself, on a single-threaded tokio runtime, with tokio-tungstenite's client (4 KiB read buffer) or plain TCP, latency in hdrhistogram. Every relayed message carries a sequence number and its send time inside the ICE candidate string (padded so the whole client message is exactly 256 B or 4 KiB); the receiver checks the sender and the order. Any loss, reordering or misdelivery fails the run.".to_owned(),
-        format!("Relay: {} rooms × 2 peers, both directions at once. Closed loop: {} messages of 256 B and {} of 4 KiB in all, at most {} in flight per direction. Paced: {:.0} messages/s in all for {:.0} s. Server CPU per message is the on-CPU time of all its threads (`/proc/PID/task/*/schedstat`, first field) over the measured window, divided by the messages relayed.", s.rooms, s.closed_small, s.closed_large, s.window, s.paced_per_sec, s.paced_secs),
+        format!("Relay: {} rooms × 2 peers, both directions at once. Closed loop: {} messages of 256 B and {} of 4 KiB in all, at most {} in flight per direction. Paced: {:.0} messages/s in all for {:.0} s, {} runs per repetition, each on a fresh server. Server CPU per message is the on-CPU time of all its threads (`/proc/PID/task/*/schedstat`, first field) over the measured window, divided by the messages relayed.", s.rooms, s.closed_small, s.closed_large, s.window, s.paced_per_sec, s.paced_secs, s.paced_rounds),
         format!("Join: `join` → `joined` on already-open connections, in pairs; {} one at a time, then bursts: {} connections opened first, then one task writes every join back to back while an idle reader per connection waits for its `joined`; a join's latency runs from the start of its write to the read of its answer, so it is the server's queueing under the burst. A burst's tail varies from one burst to the next on the same server (how the server's scheduler meets ten thousand sockets ready at once), so each repetition runs {} bursts on fresh connections to the same server and each burst is a sample.", s.join_sequential, s.join_burst, s.bursts),
         format!("Memory: VmRSS of the server with {} idle connections (handshake done) minus the fresh server's, divided by {}; then again after all have joined rooms in pairs. The server is first left to go idle (under 1% CPU). 1 KB = 1024 B.", s.idle, s.idle),
         format!("Echo: our `echo` example (binary WebSocket messages) against `ref-rawtcp --echo`; {} connections, one message in flight each; {} messages of 64 B and {} of 32 KiB.", s.echo_connections, s.echo_small, s.echo_large),
@@ -137,8 +137,9 @@ fn write_samples(out: &mut String, results: &Results) -> std::fmt::Result {
 fn write_figures(out: &mut String, results: &Results, sizes: &Sizes) -> std::fmt::Result {
     writeln!(
         out,
-        "## Figures (median of {} repetitions; join bursts: of {} samples)\n",
+        "## Figures (median of {} repetitions; paced relay: of {} runs; join bursts: of {} bursts)\n",
         sizes.repetitions,
+        sizes.repetitions * sizes.paced_rounds,
         sizes.repetitions * sizes.bursts
     )?;
     writeln!(out, "| figure | unit | ours | tokio-tungstenite | fastwebsockets | raw TCP | ours/fastwebsockets | ours/tungstenite | ours/raw |")?;
