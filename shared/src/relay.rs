@@ -4,11 +4,68 @@
 //! forwards is the sender's own `data` text, not a re-encoding: fields this build does not know
 //! (a newer browser's `username_fragment`, say) reach the other peer, and the SDP is not
 //! re-escaped on the way. The output is still an ordinary [`ServerMessage::Signal`](crate::ServerMessage).
+//!
+//! Signals are most of what a server parses, so [`parse_incoming`] reads them in one pass that
+//! borrows from the message instead of building [`ClientMessage`] first: the typed parse of an
+//! internally tagged enum buffers every field before it knows the variant. What it accepts is
+//! exactly what [`ClientMessage::parse`] accepts (a test compares the two on many messages), and
+//! everything else goes through `ClientMessage::parse` for the same answers and errors.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 pub use serde_json::value::RawValue;
 
-use crate::ids::PeerId;
+use crate::error::ParseError;
+use crate::ids::{PeerId, ResumeToken, RoomId};
+use crate::{ClientMessage, Signal};
+
+/// A client message as the server reads it.
+#[derive(Debug)]
+pub enum Incoming<'a> {
+    /// A valid `signal`: its recipient, and its `data` exactly as written (a valid [`Signal`]).
+    Signal { to: PeerId, data: &'a RawValue },
+    /// A valid `join`, as [`ClientMessage::Join`].
+    Join { room: RoomId, resume: Option<ResumeToken> },
+    /// A valid `leave`.
+    Leave,
+}
+
+/// Parses one client text message, reading a `signal` without building its typed form.
+pub fn parse_incoming(text: &str) -> Result<Incoming<'_>, ParseError> {
+    if let Some((to, data)) = read_signal(text) {
+        return Ok(Incoming::Signal { to, data });
+    }
+    match ClientMessage::parse(text)? {
+        // Unreachable while `read_signal` accepts every signal the typed parse accepts, as
+        // tested; if they ever disagreed, the typed parse wins and the payload is found the slow way.
+        ClientMessage::Signal { to, data: _ } => match signal_payload(text) {
+            Some(data) => Ok(Incoming::Signal { to, data }),
+            None => Err(ParseError::BadMessage("signal without data".into())),
+        },
+        ClientMessage::Join { room, resume } => Ok(Incoming::Join { room, resume }),
+        ClientMessage::Leave => Ok(Incoming::Leave),
+    }
+}
+
+/// The one-pass read: `Some` exactly when `text` is a valid `signal`.
+fn read_signal(text: &str) -> Option<(PeerId, &RawValue)> {
+    let Envelope { kind, to, data } = serde_json::from_str(text).ok()?;
+    let (to, data) = (to?, data?);
+    let valid = kind == "signal" && serde_json::from_str::<Signal>(data.get()).is_ok();
+    valid.then(|| (PeerId::new(to), data))
+}
+
+/// The members every `signal` has, borrowed; any other member is skipped unread.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    to: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+}
 
 #[derive(Deserialize)]
 struct PayloadOnly<'a> {
@@ -31,7 +88,17 @@ pub fn signal_payload(text: &str) -> Option<&RawValue> {
 
 /// `{"type":"signal","from":"<from>","data":<data as written>}`.
 pub fn relayed_signal_json(from: &PeerId, data: &RawValue) -> String {
-    crate::to_json(&Relayed { kind: "signal", from, data })
+    if !from.is_well_formed() {
+        return crate::to_json(&Relayed { kind: "signal", from, data });
+    }
+    // Every id the server issues: nothing in it needs escaping, so the message is put together
+    // directly, in a buffer sized for it once (the payload is most of it).
+    let (head, middle, tail) = (r#"{"type":"signal","from":""#, r#"","data":"#, "}");
+    let mut out = String::with_capacity(head.len() + from.as_str().len() + middle.len() + data.get().len() + 1);
+    for part in [head, from.as_str(), middle, data.get(), tail] {
+        out.push_str(part);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -69,8 +136,132 @@ mod tests {
     }
 
     #[test]
+    fn the_relayed_message_is_serde_s_for_any_sender_id() {
+        let data = signal_payload(r#"{"data":{"kind":"end_of_candidates"}}"#).unwrap();
+        for from in ["aZ09_-", "a\"b", "", "ü"] {
+            let from = PeerId::new(from);
+            let expected = crate::to_json(&Relayed { kind: "signal", from: &from, data });
+            assert_eq!(relayed_signal_json(&from, data), expected);
+        }
+    }
+
+    #[test]
     fn no_data_no_payload() {
         assert!(signal_payload(r#"{"type":"leave"}"#).is_none());
         assert!(signal_payload("not json").is_none());
+    }
+
+    #[test]
+    fn a_signal_is_read_in_one_pass_with_its_payload_as_written() {
+        let text = r#"{"type":"signal","to":"bbbb","data":{"kind":"answer", "sdp":"v=0\r\n"}}"#;
+        let Ok(Incoming::Signal { to, data }) = parse_incoming(text) else { panic!("a signal") };
+        assert_eq!(to, PeerId::new("bbbb"));
+        assert_eq!(data.get(), r#"{"kind":"answer", "sdp":"v=0\r\n"}"#);
+        assert!(read_signal(text).is_some(), "the one-pass read took it");
+    }
+
+    #[test]
+    fn other_messages_and_errors_are_the_typed_parse() {
+        for text in [
+            r#"{"type":"join","room":"r1"}"#,
+            r#"{"type":"join","room":"no spaces"}"#,
+            r#"{"type":"leave"}"#,
+            r#"{"type":"signal","to":"b","data":{"kind":"offer"}}"#,
+            r#"{"type":"signal","to":"b"}"#,
+            r#"{"type":"dance"}"#,
+            "not json",
+        ] {
+            match (parse_incoming(text), ClientMessage::parse(text)) {
+                (Ok(Incoming::Join { room, resume }), Ok(typed)) => {
+                    assert_eq!(ClientMessage::Join { room, resume }, typed, "{text}");
+                }
+                (Ok(Incoming::Leave), Ok(typed)) => assert_eq!(ClientMessage::Leave, typed, "{text}"),
+                (Err(ours), Err(typed)) => assert_eq!(ours, typed, "{text}"),
+                (ours, typed) => panic!("{text}: {ours:?} vs {typed:?}"),
+            }
+        }
+    }
+
+    mod agreement {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn one_of(members: &[&'static str]) -> impl Strategy<Value = Option<&'static str>> {
+            prop::option::weighted(0.85, prop::sample::select(members.to_vec()))
+        }
+
+        /// A client message's members in any order: mostly one `type`, `to` and `data` each,
+        /// right or wrong (escapes, nulls, wrong types), sometimes missing, plus unknown members
+        /// and duplicates.
+        fn message() -> impl Strategy<Value = String> {
+            let kind = one_of(&[
+                r#""type":"signal""#,
+                r#""type":"sig\u006eal""#,
+                r#""type":"join""#,
+                r#""type":"leave""#,
+                r#""type":"Signal""#,
+                r#""type":5"#,
+                r#""type":null"#,
+            ]);
+            let to = one_of(&[
+                r#""to":"bbbb""#,
+                r#""to":"a\"b""#,
+                r#""to":"""#,
+                r#""to":null"#,
+                r#""to":7"#,
+                r#""to":["b"]"#,
+            ]);
+            let data = one_of(&[
+                r#""data":{"kind":"offer","sdp":"v=0\r\n"}"#,
+                r#""data":{"sdp":"v=0","kind":"answer","extra":[1,{"a":null}]}"#,
+                r#""data":{"kind":"candidate","candidate":"c:1","sdp_mid":null,"sdp_m_line_index":0}"#,
+                r#""data":{"kind":"candidate","candidate":"c:1","sdp_m_line_index":70000}"#,
+                r#""data":{"kind":"end_of_candidates"}"#,
+                r#""data":{"kind":"offer"}"#,
+                r#""data":{"kind":"dance"}"#,
+                r#""data":{"kind":"offer","sdp":"a","sdp":"b"}"#,
+                r#""data":null"#,
+                r#""data":"offer""#,
+                r#""data":[]"#,
+            ]);
+            let extra = prop::collection::vec(
+                prop::sample::select(vec![
+                    r#""room":"r1""#,
+                    r#""resume":"tok""#,
+                    r#""x":{"type":"join"}"#,
+                    r#""type":"signal""#,
+                    r#""to":"cccc""#,
+                    r#""data":{"kind":"end_of_candidates"}"#,
+                ]),
+                0..2,
+            );
+            (kind, to, data, extra)
+                .prop_flat_map(|(kind, to, data, extra)| {
+                    Just([kind, to, data].into_iter().flatten().chain(extra).collect::<Vec<_>>()).prop_shuffle()
+                })
+                .prop_map(|members| format!("{{{}}}", members.join(",")))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// The one-pass read takes a message exactly when the typed parse finds a signal,
+            /// with the same recipient and payload; whatever it leaves, the typed parse answers.
+            #[test]
+            fn the_one_pass_read_agrees_with_the_typed_parse(text in message()) {
+                let typed = ClientMessage::parse(&text);
+                match (read_signal(&text), &typed) {
+                    (Some((to, data)), Ok(ClientMessage::Signal { to: typed_to, data: typed_data })) => {
+                        prop_assert_eq!(&to, typed_to);
+                        prop_assert_eq!(&serde_json::from_str::<Signal>(data.get()).unwrap(), typed_data);
+                        prop_assert_eq!(Some(data.get()), signal_payload(&text).map(RawValue::get));
+                    }
+                    (None, Ok(ClientMessage::Signal { .. })) => prop_assert!(false, "missed a signal: {}", text),
+                    (Some(_), _) => prop_assert!(false, "took a non-signal: {} ({:?})", text, typed),
+                    (None, _) => {}
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,8 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use shared::{ClientMessage, ErrorCode, ServerMessage};
+use shared::relay::{parse_incoming, Incoming};
+use shared::{ErrorCode, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -103,15 +104,12 @@ impl<C: EngineConn> Handler for Session<C> {
             self.error(reply, ErrorCode::MessageTooLarge, detail);
             return ControlFlow::Continue(());
         }
-        match ClientMessage::parse(text) {
+        match parse_incoming(text) {
             Err(e) => self.error(reply, e.code(), e.to_string()),
-            Ok(ClientMessage::Join { room, resume }) => return self.conn.join(room, resume, reply),
-            // Validated as a typed `Signal`; relayed as the sender's own `data` text.
-            Ok(ClientMessage::Signal { to, .. }) => match shared::relay::signal_payload(text) {
-                Some(data) => self.conn.relay(to, data, reply),
-                None => self.error(reply, ErrorCode::BadMessage, "signal without data".into()),
-            },
-            Ok(ClientMessage::Leave) => self.conn.leave(reply),
+            // Validated as a `Signal`; relayed as the sender's own `data` text.
+            Ok(Incoming::Signal { to, data }) => self.conn.relay(to, data, reply),
+            Ok(Incoming::Join { room, resume }) => return self.conn.join(room, resume, reply),
+            Ok(Incoming::Leave) => self.conn.leave(reply),
         }
         ControlFlow::Continue(())
     }
