@@ -14,6 +14,7 @@
 //! - [`ice`]: STUN/TURN servers and TURN REST credentials for `joined`;
 //! - [`rate`]: the per-connection token bucket;
 //! - [`metrics`]: counters for `GET /metrics`;
+//! - [`read_buffer`]: the per-thread buffer every socket read goes into;
 //! - [`echo`]: the echo service the Autobahn conformance run talks to.
 
 pub mod config;
@@ -23,6 +24,7 @@ pub mod http;
 pub mod ice;
 pub mod metrics;
 pub mod rate;
+pub mod read_buffer;
 pub mod room;
 pub mod rooms;
 pub mod server;

@@ -19,6 +19,7 @@ use super::router::{route, Route};
 use super::static_files;
 use crate::config::ServerConfig;
 use crate::metrics::{add, Metrics};
+use crate::read_buffer;
 use crate::server::Service;
 use crate::ws::codec::Writer;
 use crate::ws::{handshake, WebSocket};
@@ -110,9 +111,18 @@ async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, config: &ServerCon
             Err(e) => return Ok(Head::Refused(request_error_response(e), e.reason())),
         }
         // Never read past the limit: at most `max_header_size + 1` bytes are ever buffered.
-        let room = (config.max_header_size + 1).saturating_sub(buf.len()).min(4096);
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk[..room]).await?;
+        let room = (config.max_header_size + 1).saturating_sub(buf.len()).min(read_buffer::SIZE);
+        stream.readable().await?;
+        let read = read_buffer::with(|chunk| {
+            let n = stream.try_read(&mut chunk[..room])?;
+            buf.extend_from_slice(&chunk[..n]);
+            Ok::<_, std::io::Error>(n)
+        });
+        let n = match read {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Ok(if buf.is_empty() {
                 Head::Closed
@@ -120,7 +130,6 @@ async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, config: &ServerCon
                 Head::Refused(Response::text(400, "incomplete request"), "malformed_request")
             });
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -208,11 +217,15 @@ async fn linger_close(mut stream: TcpStream) {
     }
     let drain = async {
         let mut discarded = 0;
-        let mut sink = [0u8; 4096];
         while discarded < MAX_DISCARD {
-            match stream.read(&mut sink).await {
-                Ok(0) | Err(_) => return,
+            if stream.readable().await.is_err() {
+                return;
+            }
+            match read_buffer::with(|sink| stream.try_read(sink)) {
+                Ok(0) => return,
                 Ok(n) => discarded += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
             }
         }
     };

@@ -1,13 +1,11 @@
 //! The only async part of the WebSocket layer: one task drives socket, reader, writer and timers.
 //!
-//! Reads go into one buffer per worker thread, borrowed by a synchronous function and never held
-//! across an `.await`, so an idle connection's task holds no read buffer at all (and a busy one
-//! does not pay for zeroing a fresh buffer on every wake-up). Everything a read produces (replies,
+//! Reads go into the worker thread's [`read_buffer`](crate::read_buffer), borrowed by a synchronous
+//! function and never held across an `.await`, so an idle connection's task holds no read buffer. Everything a read produces (replies,
 //! pongs) is written in one batch right after it. One `select!` loop waits for readability,
 //! writability (only while bytes are pending), outbound messages from other tasks, the keepalive
 //! timer and shutdown; none of them can block another, so a stalled peer stalls only itself.
 
-use std::cell::RefCell;
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering::Relaxed;
@@ -26,18 +24,7 @@ use super::frame::OpCode;
 use super::protocol::{Incoming, Reader};
 use crate::config::WsConfig;
 use crate::metrics::{add, Metrics};
-
-/// Size of the per-thread read buffer: big enough that a typical signaling message (an SDP of a
-/// few KiB) arrives in one read and is handed out without copying.
-const READ_CHUNK: usize = 16 * 1024;
-
-thread_local! {
-    /// The read buffer of every connection served on this thread. A buffer on the stack would be
-    /// zeroed on every wake-up: 16 KiB of `memset` per message at low rates, which callgrind
-    /// showed as 81% of the echo example's instructions for 64-byte messages. Allocated once per
-    /// thread, on first use.
-    static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
-}
+use crate::read_buffer;
 
 /// Reads per wake-up before yielding to other branches, so a fast sender cannot starve timers.
 const READS_PER_WAKE: usize = 8;
@@ -257,12 +244,7 @@ impl WebSocket {
     /// Reads until the socket would block (bounded per wake-up) and processes each chunk.
     /// Returns whether any bytes arrived.
     fn read_available<H: Handler>(&mut self, handler: &mut H) -> Result<bool, Ended> {
-        READ_BUFFER.with(|buffer| match buffer.try_borrow_mut() {
-            Ok(mut chunk) => self.read_into(&mut chunk, handler),
-            // Only reachable if a handler read another connection from inside `on_message`;
-            // none does, but a fresh buffer is the correct answer if one ever does.
-            Err(_) => self.read_into(&mut vec![0; READ_CHUNK], handler),
-        })
+        read_buffer::with(|chunk| self.read_into(chunk, handler))
     }
 
     fn read_into<H: Handler>(&mut self, chunk: &mut [u8], handler: &mut H) -> Result<bool, Ended> {
@@ -395,15 +377,15 @@ impl WebSocket {
                 // The peer spoke last and sends nothing more (§5.5.1): nothing to wait for.
                 return Ok(());
             }
-            let mut chunk = [0u8; 1024];
             loop {
                 self.stream.readable().await?;
-                match self.stream.try_read(&mut chunk) {
-                    Ok(0) => return Ok::<(), io::Error>(()),
-                    Ok(n) if watch_for_close => {
-                        // §7.1.1: once both close frames have been exchanged, close TCP at once.
-                        let mut answered = false;
-                        let fed = self.reader.feed(&mut chunk[..n], |incoming| match incoming {
+                let (stream, reader) = (&self.stream, &mut self.reader);
+                let read = read_buffer::with(|chunk| {
+                    let n = stream.try_read(chunk)?;
+                    // §7.1.1: once both close frames have been exchanged, close TCP at once.
+                    let mut answered = false;
+                    if n > 0 && watch_for_close {
+                        let fed = reader.feed(&mut chunk[..n], |incoming| match incoming {
                             Incoming::Close(_) => {
                                 answered = true;
                                 ControlFlow::Break(())
@@ -411,11 +393,12 @@ impl WebSocket {
                             _ => ControlFlow::Continue(()),
                         });
                         watch_for_close = fed.is_ok();
-                        if answered {
-                            return Ok(());
-                        }
                     }
-                    Ok(_) => {}
+                    Ok::<_, io::Error>(n == 0 || answered)
+                });
+                match read {
+                    Ok(true) => return Ok::<(), io::Error>(()),
+                    Ok(false) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(e),
                 }
