@@ -10,8 +10,9 @@ Commands:
         Run every check CI runs, in order, stopping at the first failure:
           ensure    install missing tools: rustfmt, clippy, nightly, cargo-fuzz, the wasm32
                     target, wasm-bindgen-cli 0.2.129, trunk 0.21.14 (~20 minutes on a fresh
-                    machine, skipped once present) and apt's chromium, chromium-driver, nginx,
-                    coturn and docker-compose
+                    machine, skipped once present), wasm-opt 132 (npm's binaryen, into
+                    target/tools/binaryen; needs Node.js and npm) and apt's chromium,
+                    chromium-driver, nginx, coturn and docker-compose
           fmt       cargo fmt --all -- --check
           clippy    cargo clippy --workspace --all-targets -- -D warnings
           web       build the web client: cargo fetch, then trunk build --release into dist/

@@ -2,7 +2,9 @@
 //! `trunk build --release` of the root `index.html` into `dist/`, which the signaling server serves.
 //! Used by the `web` step of `cargo xtask test` and by `cargo xtask serve`.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::ensure::{self, Check, Tool};
 use crate::error::Error;
@@ -14,6 +16,14 @@ use crate::workspace::Workspace;
 pub const WASM_BINDGEN_VERSION: &str = "0.2.129";
 /// 0.22.x needs a newer rustc than the workspace's 1.95.
 pub const TRUNK_VERSION: &str = "0.21.14";
+/// wasm-opt comes from npm's binaryen, a Node.js build: Debian's binaryen 108 silently breaks
+/// wasm-bindgen's output (`WebAssembly.Table.grow(): failed to grow table` at load). Must match
+/// `wasm_opt = "version_132"` in Trunk.toml, which trunk compares with `wasm-opt --version`.
+const BINARYEN_PACKAGE: &str = "binaryen@132.0.0";
+const WASM_OPT_VERSION: &str = "132";
+/// Where npm installs binaryen, under the target directory: project-local, not on the system PATH
+/// (where a Debian wasm-opt may be), and removed by `cargo clean`.
+const BINARYEN_DIR: &str = "tools/binaryen";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Where trunk writes (`dist` in Trunk.toml), relative to the workspace root.
@@ -53,10 +63,62 @@ fn is_pinned_trunk(line: &str) -> bool {
     ensure::reports_version(line, "trunk", TRUNK_VERSION)
 }
 
-/// Installs whatever of [`TOOLS`] is missing.
+/// `wasm-opt version 132 (version_132)`: the pinned version, in the words trunk reads it from.
+fn is_pinned_wasm_opt(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    words.next() == Some("wasm-opt") && words.next() == Some("version") && words.next() == Some(WASM_OPT_VERSION)
+}
+
+/// binaryen's `node_modules/.bin`, which goes first on trunk's PATH.
+fn binaryen_bin(ws: &Workspace) -> PathBuf {
+    ws.target_dir().join(BINARYEN_DIR).join("node_modules/.bin")
+}
+
+/// The project's wasm-opt runs (it needs `node`) and is the pinned version.
+fn wasm_opt_present(ws: &Workspace) -> bool {
+    let mut version = Command::new(binaryen_bin(ws).join("wasm-opt"));
+    version.arg("--version");
+    process::quiet_stdout(&mut version).is_some_and(|out| out.lines().any(is_pinned_wasm_opt))
+}
+
+/// Installs whatever of [`TOOLS`] is missing, then wasm-opt (seconds).
 pub fn ensure_tools(ws: &Workspace) -> Result<(), Error> {
     println!("    web tools: on a fresh machine trunk and wasm-bindgen-cli build from source (~20 minutes); later runs skip them");
-    TOOLS.iter().try_for_each(|tool| ensure::ensure_tool(ws, tool))
+    TOOLS.iter().try_for_each(|tool| ensure::ensure_tool(ws, tool))?;
+    ensure_wasm_opt(ws)
+}
+
+/// npm's binaryen into the target directory unless the pinned wasm-opt is already there.
+fn ensure_wasm_opt(ws: &Workspace) -> Result<(), Error> {
+    let name = format!("wasm-opt {WASM_OPT_VERSION} (npm {BINARYEN_PACKAGE})");
+    if wasm_opt_present(ws) {
+        println!("    {name}: present");
+        return Ok(());
+    }
+    let node_hint = "install Node.js with npm (Debian: `apt-get install nodejs npm`): wasm-opt is a Node.js build";
+    if !process::succeeds(&mut ws.command(&["npm", "--version"])) {
+        // Only when there is no npm at all: a Node.js from elsewhere (NodeSource, nvm) is kept.
+        println!("    npm: missing, installing Debian's nodejs and npm");
+        ensure::ensure_apt(ws, &["nodejs", "npm"])?;
+        if !process::succeeds(&mut ws.command(&["npm", "--version"])) {
+            return Err(Error::Missing { what: "npm".to_owned(), hint: node_hint });
+        }
+    }
+    println!("    {name}: missing, installing");
+    process::run(&mut npm_install(ws, &ws.target_dir().join(BINARYEN_DIR)))?;
+    if !wasm_opt_present(ws) {
+        let what = format!("a working {name} in {} after npm install", binaryen_bin(ws).display());
+        return Err(Error::Missing { what, hint: node_hint });
+    }
+    Ok(())
+}
+
+/// `npm install` of the pinned binaryen into `prefix`: the exact version in the prefix's
+/// package.json, no lifecycle scripts (binaryen has none), no audit or funding chatter.
+fn npm_install(ws: &Workspace, prefix: &Path) -> Command {
+    let mut npm = ws.command(&["npm", "install", "--save-exact", "--ignore-scripts", "--no-audit", "--no-fund"]);
+    npm.arg("--prefix").arg(prefix).arg(BINARYEN_PACKAGE);
+    npm
 }
 
 /// `cargo fetch` (trunk runs cargo offline, see Trunk.toml), then `trunk build --release` → dist/.
@@ -69,8 +131,15 @@ pub fn build(ws: &Workspace) -> Result<(), Error> {
     if !process::succeeds(&mut ws.command(&["wasm-bindgen", "--version"])) {
         return Err(Error::Missing { what: format!("wasm-bindgen {WASM_BINDGEN_VERSION}"), hint: ensure_hint });
     }
+    if !wasm_opt_present(ws) {
+        let what = format!("wasm-opt {WASM_OPT_VERSION} in {}", binaryen_bin(ws).display());
+        return Err(Error::Missing { what, hint: ensure_hint });
+    }
     process::run(&mut ws.command(&["cargo", "fetch"]))?;
-    process::run(&mut ws.command(&["trunk", "build", "--release"]))?;
+    // trunk takes wasm-opt from PATH (offline, it never downloads one) and checks its version.
+    let path = path_with_first(&binaryen_bin(ws), std::env::var_os("PATH"))?;
+    println!("    trunk's PATH starts with {}", binaryen_bin(ws).display());
+    process::run(ws.command(&["trunk", "build", "--release"]).env("PATH", path))?;
     let dist = ws.join(DIST);
     if !dist.join("index.html").is_file() {
         return Err(Error::Missing {
@@ -81,6 +150,18 @@ pub fn build(ws: &Workspace) -> Result<(), Error> {
     println!("    {}", describe_dist(&dist)?);
     crate::csp::write_snippet(ws, &dist)?;
     Ok(())
+}
+
+/// A PATH value: `dir`, then the directories of `path`. An unset or empty PATH adds nothing (an
+/// empty entry would mean the current directory).
+fn path_with_first(dir: &Path, path: Option<OsString>) -> Result<OsString, Error> {
+    let rest = path.filter(|p| !p.is_empty());
+    let dirs = std::iter::once(dir.to_path_buf()).chain(rest.iter().flat_map(std::env::split_paths));
+    std::env::join_paths(dirs).map_err(|_| Error::Env {
+        var: "PATH",
+        value: dir.display().to_string(),
+        reason: "cannot hold the binaryen directory: its path contains the PATH separator",
+    })
 }
 
 /// `dist/: index.html 2.9 KB, webclient-….wasm 180.2 KB, …`: what CI ships, at a glance.
@@ -132,10 +213,41 @@ mod tests {
     }
 
     #[test]
-    fn the_pinned_wasm_bindgen_matches_trunk_toml() {
+    fn the_pinned_tool_versions_match_trunk_toml() {
         let ws = Workspace::locate().expect("xtask has a parent");
         let trunk_toml = std::fs::read_to_string(ws.join("Trunk.toml")).expect("Trunk.toml at the root");
         assert!(trunk_toml.contains(&format!("wasm_bindgen = \"{WASM_BINDGEN_VERSION}\"")), "{trunk_toml}");
+        assert!(trunk_toml.contains(&format!("wasm_opt = \"version_{WASM_OPT_VERSION}\"")), "{trunk_toml}");
+        assert_eq!(BINARYEN_PACKAGE, format!("binaryen@{WASM_OPT_VERSION}.0.0"));
+    }
+
+    #[test]
+    fn only_the_pinned_wasm_opt_counts_as_present() {
+        assert!(is_pinned_wasm_opt("wasm-opt version 132 (version_132)"));
+        assert!(!is_pinned_wasm_opt("wasm-opt version 108"));
+        assert!(!is_pinned_wasm_opt("wasm-opt version 1320 (version_1320)"));
+        assert!(!is_pinned_wasm_opt("wasm-dis version 132 (version_132)"));
+        assert!(!is_pinned_wasm_opt(""));
+    }
+
+    #[test]
+    fn npm_installs_the_exact_binaryen_into_the_prefix() {
+        let ws = Workspace::locate().expect("xtask has a parent");
+        let npm = npm_install(&ws, Path::new("/t/tools/binaryen"));
+        assert_eq!(
+            process::describe(&npm),
+            "npm install --save-exact --ignore-scripts --no-audit --no-fund --prefix /t/tools/binaryen binaryen@132.0.0"
+        );
+        assert!(binaryen_bin(&ws).ends_with("tools/binaryen/node_modules/.bin"));
+    }
+
+    #[test]
+    fn binaryen_goes_first_on_path_and_nothing_is_dropped() {
+        let path = path_with_first(Path::new("/t/bin"), Some(OsString::from("/usr/bin:/bin"))).expect("joins");
+        assert_eq!(path, "/t/bin:/usr/bin:/bin");
+        assert_eq!(path_with_first(Path::new("/t/bin"), None).expect("joins"), "/t/bin");
+        assert_eq!(path_with_first(Path::new("/t/bin"), Some(OsString::new())).expect("joins"), "/t/bin");
+        assert!(matches!(path_with_first(Path::new("/a:b"), None), Err(Error::Env { var: "PATH", .. })));
     }
 
     #[test]
