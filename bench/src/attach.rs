@@ -1,6 +1,8 @@
 //! `bench load`: one scenario against a server started by hand, for profiling it, e.g.
 //! `valgrind --tool=callgrind target/release/signaling --listen 127.0.0.1:9000 …` and then
-//! `bench load 127.0.0.1:9000 PID relay-256-closed`. Quick sizes unless `--full`.
+//! `bench load 127.0.0.1:9000 PID relay-256-closed`. Quick sizes unless `--full`. Through Redis,
+//! `--redis-pid=PID` reports the redis-server's CPU apart, and `--second-node=ADDR,PID` puts the
+//! second peer of each relay room on a second node (whose CPU counts as the server's).
 
 use std::net::SocketAddr;
 
@@ -10,9 +12,9 @@ use crate::load::echo;
 use crate::orchestrate::{self, Scenario, SCENARIOS};
 use crate::plan::{Mode, Sizes, ECHO_LARGE, ECHO_SMALL};
 use crate::results::Results;
-use crate::server::{Server, Target};
+use crate::server::{Node, Server, Target};
 
-pub const USAGE: &str = "usage: bench load ADDR PID SCENARIO [--tcp] [--full]   (SCENARIO: relay-256-closed, relay-4k-closed, relay-256-paced, relay-4k-paced, join-sequential, join-burst, idle, echo-64, echo-32768)";
+pub const USAGE: &str = "usage: bench load ADDR PID SCENARIO [--tcp] [--full] [--redis-pid=PID] [--second-node=ADDR,PID]   (SCENARIO: relay-256-closed, relay-4k-closed, relay-256-paced, relay-4k-paced, join-sequential, join-burst, idle, echo-64, echo-32768)";
 
 /// A room scenario, or echo with messages of this many bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,17 +53,30 @@ impl LoadArgs {
             let known: Vec<&str> = SCENARIOS.iter().map(|s| s.slug()).chain(["echo-64", "echo-32768"]).collect();
             usage(format!("unknown scenario {scenario:?} (one of {})", known.join(", ")))
         })?;
-        let mut transport = Transport::WebSocket;
+        let mut target = Target::new("the server", addr, Transport::WebSocket, pid);
         let mut mode = Mode::Quick;
         for flag in flags {
-            match flag.as_str() {
-                "--tcp" => transport = Transport::Tcp,
-                "--full" => mode = Mode::Full,
-                other => return Err(usage(format!("unknown option {other}"))),
+            let (name, value) = flag.split_once('=').map_or((flag.as_str(), None), |(n, v)| (n, Some(v)));
+            match (name, value) {
+                ("--tcp", None) => target.transport = Transport::Tcp,
+                ("--full", None) => mode = Mode::Full,
+                ("--redis-pid", Some(pid)) => {
+                    target.store_pid = Some(pid.parse().map_err(|e| usage(format!("bad --redis-pid {pid:?}: {e}")))?);
+                }
+                ("--second-node", Some(node)) => {
+                    target.second = Some(parse_node(node).ok_or_else(|| usage(format!("bad --second-node {node:?}")))?);
+                }
+                _ => return Err(usage(format!("unknown option {flag}"))),
             }
         }
-        Ok(LoadArgs { target: Target { name: "the server", addr, transport, pid }, load, mode })
+        Ok(LoadArgs { target, load, mode })
     }
+}
+
+/// `ADDR,PID`.
+fn parse_node(text: &str) -> Option<Node> {
+    let (addr, pid) = text.split_once(',')?;
+    Some(Node { addr: addr.parse().ok()?, pid: pid.parse().ok()? })
 }
 
 pub async fn run(args: &LoadArgs) -> Result<()> {
@@ -101,5 +116,16 @@ mod tests {
         assert!(parse("127.0.0.1:9000 42 nope").is_err());
         assert!(parse("127.0.0.1:9000 relay-256-closed").is_err());
         assert!(parse("127.0.0.1:9000 42 idle --fast").is_err());
+    }
+
+    #[test]
+    fn through_redis_on_two_nodes() {
+        let args = parse("127.0.0.1:9000 42 relay-256-closed --redis-pid=7 --second-node=127.0.0.1:9001,43").unwrap();
+        assert_eq!(args.target.store_pid, Some(7));
+        assert_eq!(args.target.second, Some(Node { addr: "127.0.0.1:9001".parse().unwrap(), pid: 43 }));
+        assert_eq!(args.target.second_addr(), "127.0.0.1:9001".parse().unwrap());
+        assert!(parse("127.0.0.1:9000 42 relay-256-closed --redis-pid").is_err());
+        assert!(parse("127.0.0.1:9000 42 relay-256-closed --second-node=127.0.0.1:9001").is_err());
+        assert!(parse("127.0.0.1:9000 42 relay-256-closed --full=1").is_err());
     }
 }

@@ -12,6 +12,8 @@ pub enum BenchError {
     WebSocket { context: String, source: tokio_tungstenite::tungstenite::Error },
     #[error("{what} did not happen within {secs} s")]
     Timeout { what: String, secs: u64 },
+    #[error("{program}: {why}")]
+    Missing { program: &'static str, why: String },
     #[error("{server} {what}; its log: {}", log.display())]
     Server { server: &'static str, what: String, log: PathBuf },
     #[error("unexpected message in {scenario}: {detail}")]

@@ -8,7 +8,8 @@
 //!   (command line, bind, accept);
 //! - [`load`]: the load generator's scenarios (relay, join, idle memory, echo) and its client
 //!   connections; [`wire`]: the messages it builds and checks, sans-IO;
-//! - [`server`]: the servers under test as processes (pinning, limits, ports); [`procfs`]: CPU,
+//! - [`server`]: the servers under test as processes (pinning, limits, ports), each a
+//!   [`process`]; [`redis`]: the fresh `redis-server` behind ours through Redis; [`procfs`]: CPU,
 //!   memory and descriptors from `/proc`;
 //! - [`plan`]: quick and full sizes; [`orchestrate`]: the measuring loop; [`results`]: samples,
 //!   medians and ratios; [`targets`]: the musts and goals;
@@ -26,7 +27,9 @@ pub mod machine;
 pub mod orchestrate;
 pub mod plan;
 pub mod plots;
+pub mod process;
 pub mod procfs;
+pub mod redis;
 pub mod report;
 pub mod results;
 pub mod rooms;

@@ -1,4 +1,4 @@
-//! The machine a run was measured on, for the report: CPU, cores, kernel, compiler, load.
+//! The machine a run was measured on, for the report: CPU, cores, kernel, compiler, Redis, load.
 
 use std::process::Command;
 
@@ -8,6 +8,8 @@ pub struct Machine {
     pub cores: usize,
     pub kernel: String,
     pub rustc: String,
+    /// `redis-server`'s version, once the run has checked that it is installed.
+    pub redis: String,
     /// `/proc/loadavg`'s 1, 5 and 15 minute averages.
     pub load: String,
     pub date: String,
@@ -22,6 +24,7 @@ impl Machine {
             cores,
             kernel: first_line(&std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default()),
             rustc: output(Command::new("rustc").arg("--version")),
+            redis: "unknown".to_owned(),
             load: load_average(),
             date: output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])),
         }

@@ -1,7 +1,8 @@
 //! The measuring loop: for each repetition, each scenario, each server in turn (so a change in
 //! the machine's load hits every server alike), a fresh server process, one bounded scenario,
-//! and its figures recorded. Any lost or misdelivered message, or a server that dies, ends the
-//! run with an error.
+//! and its figures recorded. The 256 B relay also runs ours through Redis, on one node and on
+//! two, in the same turn. Any lost or misdelivered message, or a server that dies, ends the run
+//! with an error.
 
 use hdrhistogram::Histogram;
 
@@ -9,7 +10,7 @@ use crate::error::Result;
 use crate::load::{echo, idle, join, relay};
 use crate::plan::{Sizes, ECHO_LARGE, ECHO_SMALL, LARGE, SMALL};
 use crate::results::{Distribution, Metric, Results};
-use crate::server::{Launcher, Server, Target, ECHO_SERVERS, ROOM_SERVERS};
+use crate::server::{Launcher, Server, Target, ECHO_SERVERS, REDIS_SERVERS, ROOM_SERVERS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -41,6 +42,27 @@ impl Scenario {
         matches!(self, Scenario::PacedSmall | Scenario::PacedLarge)
     }
 
+    /// Whether ours also runs it through Redis: the 256 B relay (an ICE candidate, most of a
+    /// call's signaling), closed loop and paced.
+    pub fn through_redis(self) -> bool {
+        matches!(self, Scenario::ClosedSmall | Scenario::PacedSmall)
+    }
+
+    /// The servers it runs on, in turn: every room server, then ours through Redis.
+    pub fn servers(self) -> impl Iterator<Item = Server> {
+        let redis: &[Server] = if self.through_redis() { &REDIS_SERVERS } else { &[] };
+        ROOM_SERVERS.into_iter().chain(redis.iter().copied())
+    }
+
+    /// Where the redis-server's CPU per message and the sum with the server's go.
+    fn store_metrics(self) -> Option<[Metric; 2]> {
+        match self {
+            Scenario::ClosedSmall => Some([Metric::ClosedSmallStoreCpu, Metric::ClosedSmallTotalCpu]),
+            Scenario::PacedSmall => Some([Metric::PacedSmallStoreCpu, Metric::PacedSmallTotalCpu]),
+            _ => None,
+        }
+    }
+
     pub fn slug(self) -> &'static str {
         match self {
             Scenario::ClosedSmall => "relay-256-closed",
@@ -64,13 +86,13 @@ pub async fn measure(launcher: &Launcher, sizes: &Sizes, results: &mut Results) 
         for scenario in SCENARIOS {
             let rounds = if scenario.is_paced() { sizes.paced_rounds } else { 1 };
             for round in 1..=rounds {
-                for server in ROOM_SERVERS {
+                for server in scenario.servers() {
                     let label = format!("{}-{rep}-{round}", scenario.slug());
                     let mut running = launcher.start(server, connections, &label)?;
                     let line = run_scenario(scenario, &running.target, server, sizes, results).await;
                     running.check_alive()?;
                     let line = line.map_err(|e| running.failure(format!("in {}: {e}", scenario.slug())))?;
-                    println!("[{rep}/{}] {:<16} {:<18} {line}", sizes.repetitions, scenario.slug(), server.name());
+                    println!("[{rep}/{}] {:<16} {:<20} {line}", sizes.repetitions, scenario.slug(), server.name());
                 }
             }
         }
@@ -85,7 +107,7 @@ pub async fn measure(launcher: &Launcher, sizes: &Sizes, results: &mut Results) 
                 let rate = figures.echoed as f64 / figures.elapsed.as_secs_f64().max(1e-9);
                 let name = format!("echo-{size}");
                 println!(
-                    "[{rep}/{}] {name:<16} {:<18} {:.2} µs/msg CPU, {rate:.0} msg/s",
+                    "[{rep}/{}] {name:<16} {:<20} {:.2} µs/msg CPU, {rate:.0} msg/s",
                     sizes.repetitions,
                     server.name(),
                     figures.cpu_us_per_message()
@@ -157,6 +179,12 @@ async fn relay_scenario(
     };
     let figures = relay::run(server, &plan, scenario.slug()).await?;
     results.add(cpu, who, figures.cpu_us_per_message());
+    if let Some([store, total]) = scenario.store_metrics() {
+        if let Some(us) = figures.store_us_per_message() {
+            results.add(store, who, us);
+        }
+        results.add(total, who, figures.total_us_per_message());
+    }
     if rate != cpu {
         results.add(rate, who, figures.per_sec());
     }
@@ -165,9 +193,16 @@ async fn relay_scenario(
     results.add(p99, who, tail);
     results.add_histogram(distribution, who, &figures.latency);
     results.messages_checked += figures.relayed;
+    let cpu = match figures.store_us_per_message() {
+        Some(store) => format!(
+            "{:.2} µs/msg CPU + redis-server {store:.2} = {:.2}",
+            figures.cpu_us_per_message(),
+            figures.total_us_per_message()
+        ),
+        None => format!("{:.2} µs/msg CPU", figures.cpu_us_per_message()),
+    };
     Ok(format!(
-        "{:.2} µs/msg CPU, {:.0} msg/s, p50 {median:.2} ms, p99 {tail:.2} ms ({} relayed)",
-        figures.cpu_us_per_message(),
+        "{cpu}, {:.0} msg/s, p50 {median:.2} ms, p99 {tail:.2} ms ({} relayed)",
         figures.per_sec(),
         figures.relayed
     ))

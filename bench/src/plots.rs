@@ -18,6 +18,8 @@ const PERCENTILES: [f64; 7] = [50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9];
 fn colour(server: Server) -> RGBColor {
     match server {
         Server::Ours | Server::OursEcho => RGBColor(214, 39, 40),
+        Server::OursRedis => RGBColor(255, 127, 14),
+        Server::OursRedisPair => RGBColor(148, 103, 189),
         Server::Tungstenite => RGBColor(31, 119, 180),
         Server::Fastwebsockets => RGBColor(44, 160, 44),
         Server::RawTcp | Server::RawEcho => RGBColor(110, 110, 110),

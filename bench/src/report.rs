@@ -1,12 +1,13 @@
 //! The Markdown report: machine, method, every figure per server with ratios against each
-//! reference, the targets, the plots, and every sample behind the medians.
+//! reference, ours through Redis beside ours in memory, the targets, the plots, and every sample
+//! behind the medians.
 
 use std::fmt::Write as _;
 
 use crate::machine::Machine;
 use crate::plan::{Mode, Sizes};
-use crate::results::{Metric, Results, ECHO_METRICS, ROOM_METRICS};
-use crate::server::{Server, ECHO_SERVERS, ROOM_SERVERS};
+use crate::results::{Metric, Results, ECHO_METRICS, REDIS_METRICS, ROOM_METRICS};
+use crate::server::{Server, ECHO_SERVERS, REDIS_SERVERS, ROOM_SERVERS};
 use crate::targets::{self, Verdict, KB};
 
 /// Everything the report says besides the figures.
@@ -54,13 +55,18 @@ fn write_report(out: &mut String, results: &Results, cx: &Context<'_>) -> std::f
         writeln!(out, "**Quick run** (small sizes, one repetition): it proves everything runs and no message is lost; its figures are not for comparison.\n")?;
     }
     writeln!(out, "## Machine\n")?;
-    writeln!(out, "| CPU | cores | kernel | rustc | load average (1/5/15 min) at the start (the build just before counts) → at the end |")?;
-    writeln!(out, "|---|---|---|---|---|")?;
+    writeln!(out, "| CPU | cores | kernel | rustc | redis-server | load average (1/5/15 min) at the start (the build just before counts) → at the end |")?;
+    writeln!(out, "|---|---|---|---|---|---|")?;
     let m = cx.machine;
-    writeln!(out, "| {} | {} | {} | {} | {} → {} |\n", m.cpu, m.cores, m.kernel, m.rustc, m.load, cx.load_after)?;
+    writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} → {} |\n",
+        m.cpu, m.cores, m.kernel, m.rustc, m.redis, m.load, cx.load_after
+    )?;
 
     write_figures(out, results, sizes)?;
     write_browser(out, results)?;
+    write_redis(out, results, sizes)?;
     write_targets(out, &targets::check(results))?;
 
     if !cx.plots.is_empty() {
@@ -98,7 +104,7 @@ fn write_method(out: &mut String, cx: &Context<'_>) -> std::fmt::Result {
         "This machine has one CPU: nothing is pinned, and server and generator share it."
     };
     let lines = [
-        format!("Everything is built in release mode first. Each measurement starts a fresh server process; within a repetition every scenario runs each server in turn (ours, tokio-tungstenite, fastwebsockets, raw TCP), so a change in the machine's load hits all alike. {pin}"),
+        format!("Everything is built in release mode first. Each measurement starts a fresh server process; within a repetition every scenario runs each server in turn (ours, tokio-tungstenite, fastwebsockets, raw TCP, and for the 256 B relay ours through Redis on one node and on two), so a change in the machine's load hits all alike. {pin}"),
         "Servers: ours is the `signaling` binary as deployed (default log level, info) with `--rate-limit-per-sec 1000000 --rate-limit-burst 1000000` and `--max-connections` above the load, so it never throttles the generator. The references live in `bench/`: `ref-tungstenite` (tokio-tungstenite, default config, `accept_async`, one task per connection `select!`ing socket and queue), `ref-fastwebsockets` (upgraded through hyper; read half in the connection task, write half in a second task, since its `read_frame` is not cancel-safe), `ref-rawtcp` (newline-delimited JSON over TCP: the floor). All three share one room module: rooms in a `Mutex<HashMap>`, a bounded queue of 256 per peer, messages parsed and written with the `shared` types.".to_owned(),
         "Load generator: `bench` itself, on a single-threaded tokio runtime, with tokio-tungstenite's client (4 KiB read buffer) or plain TCP, latency in hdrhistogram. Every relayed message carries a sequence number and its send time inside the ICE candidate string (padded so the whole client message is exactly 256 B or 4 KiB); the receiver checks the sender and the order. Any loss, reordering or misdelivery fails the run.".to_owned(),
         format!("Relay: {} rooms × 2 peers, both directions at once. Closed loop: {} messages of 256 B and {} of 4 KiB in all, at most {} in flight per direction. Paced: {:.0} messages/s in all for {:.0} s, {} runs per repetition, each on a fresh server. Server CPU per message is the on-CPU time of all its threads (`/proc/PID/task/*/schedstat`, first field) over the measured window, divided by the messages relayed.", s.rooms, s.closed_small, s.closed_large, s.window, s.paced_per_sec, s.paced_secs, s.paced_rounds),
@@ -106,7 +112,8 @@ fn write_method(out: &mut String, cx: &Context<'_>) -> std::fmt::Result {
         format!("Memory: VmRSS of the server with {} idle connections (handshake done) minus the fresh server's, divided by {}; then again after all have joined rooms in pairs. The server is first left to go idle (under 1% CPU). 1 KB = 1024 B.", s.idle, s.idle),
         format!("Echo: our `echo` example (binary WebSocket messages) against `ref-rawtcp --echo`; {} connections, one message in flight each; {} messages of 64 B and {} of 32 KiB.", s.echo_connections, s.echo_small, s.echo_large),
         format!("Browser: the e2e call test (`cargo test -p e2e --test call -- --ignored {}`) against the release server, inside `unshare --net` with only loopback, as the `browser` step of `cargo xtask test` runs it; it prints the time from opening the room link to the first decoded remote frame. Median of {} calls. Bundle: the `.wasm` and `.js` files of `dist/` (`cargo xtask web`, trunk release build), raw and gzip -9.", crate::browser::CALL_TEST, s.browser_runs),
-        "Profiling a server: start it by hand under `valgrind --tool=callgrind` (e.g. `target/release/signaling --listen 127.0.0.1:9700 --rate-limit-per-sec 1000000 --rate-limit-burst 1000000`), run one scenario against it with `target/release/bench load 127.0.0.1:9700 PID relay-256-closed` (`--tcp` for `ref-rawtcp`), stop it with SIGINT and read the output with `callgrind_annotate`.".to_owned(),
+        redis_method(cx),
+        "Profiling a server: start it by hand under `valgrind --tool=callgrind` (e.g. `target/release/signaling --listen 127.0.0.1:9700 --rate-limit-per-sec 1000000 --rate-limit-burst 1000000`), run one scenario against it with `target/release/bench load 127.0.0.1:9700 PID relay-256-closed` (`--tcp` for `ref-rawtcp`; through Redis, `--redis-pid=PID` and `--second-node=ADDR,PID`), stop it with SIGINT and read the output with `callgrind_annotate`.".to_owned(),
     ];
     for line in lines {
         writeln!(out, "- {line}")?;
@@ -120,7 +127,13 @@ fn write_samples(out: &mut String, results: &Results) -> std::fmt::Result {
     writeln!(out, "|---|---|---|")?;
     let rooms = ROOM_METRICS.iter().flat_map(|&m| ROOM_SERVERS.iter().map(move |&s| (m, s)));
     let echo = ECHO_METRICS.iter().flat_map(|&m| ECHO_SERVERS.iter().map(move |&s| (m, s)));
-    for (metric, server) in rooms.chain(echo) {
+    // Through Redis, and ours in memory's figures that only the Redis table shows.
+    let redis = REDIS_METRICS
+        .iter()
+        .flat_map(|&m| [Server::Ours].into_iter().chain(REDIS_SERVERS).map(move |s| (m, s)))
+        .filter(|&(m, s)| s != Server::Ours || !ROOM_METRICS.contains(&m))
+        .filter(|&(m, s)| !results.samples(m, s).is_empty());
+    for (metric, server) in rooms.chain(echo).chain(redis) {
         let samples: Vec<String> = results.samples(metric, server).iter().map(|&v| metric.unit().format(v)).collect();
         writeln!(
             out,
@@ -171,6 +184,65 @@ fn write_figures(out: &mut String, results: &Results, sizes: &Sizes) -> std::fmt
     Ok(())
 }
 
+/// The Redis table's name for a figure of ours through Redis.
+fn redis_label(metric: Metric) -> &'static str {
+    match metric {
+        Metric::ClosedSmallCpu => "relay 256 B, closed loop: signaling CPU per message (every node)",
+        Metric::ClosedSmallTotalCpu => "relay 256 B, closed loop: signaling + redis-server CPU per message",
+        Metric::PacedSmallCpu => "relay 256 B, paced: signaling CPU per message (every node)",
+        Metric::PacedSmallTotalCpu => "relay 256 B, paced: signaling + redis-server CPU per message",
+        other => other.label(),
+    }
+}
+
+fn write_redis(out: &mut String, results: &Results, sizes: &Sizes) -> std::fmt::Result {
+    writeln!(
+        out,
+        "## Through Redis (median of {} repetitions; paced relay: of {} runs)\n",
+        sizes.repetitions,
+        sizes.repetitions * sizes.paced_rounds
+    )?;
+    writeln!(
+        out,
+        "Ours with its Redis room engine (`--redis-url`), on one node and on two nodes sharing a fresh \
+         redis-server, beside ours with rooms in memory from the same repetitions. With two nodes the \
+         peers of every room are on different nodes, so every message crosses nodes through Redis. \
+         Ratios are through Redis / in memory. The issue sets no targets here: figures only.\n"
+    )?;
+    let [one, two] = REDIS_SERVERS;
+    writeln!(
+        out,
+        "| figure | unit | ours, in memory | {} | {} | 1 node / in memory | 2 nodes / in memory |",
+        one.name(),
+        two.name()
+    )?;
+    writeln!(out, "|---|---|--:|--:|--:|--:|--:|")?;
+    for metric in REDIS_METRICS {
+        write!(out, "| {} | {} |", redis_label(metric), metric.unit().label())?;
+        for server in [Server::Ours, one, two] {
+            write!(out, " {} |", cell(results, metric, server))?;
+        }
+        for server in [one, two] {
+            write!(out, " {} |", ratio_cell(results, metric, server, Server::Ours))?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)
+}
+
+/// The method of the Redis table.
+fn redis_method(cx: &Context<'_>) -> String {
+    let pin = if cx.pinned {
+        "Pinned like the servers: the nodes and redis-server all on CPU 0, so the server side through Redis has the one CPU the in-memory server has, and the nodes and Redis compete for it."
+    } else {
+        "Nothing is pinned (one CPU): nodes, redis-server and generator share it."
+    };
+    format!(
+        "Through Redis: ours again, with `--redis-url redis://127.0.0.1:PORT`, on a fresh `redis-server --port PORT --bind 127.0.0.1 --save '' --appendonly no` (version {}) started for every measurement on a port that was free, so no run sees another's keys, memory or connections; each node is measured once its `/healthz` answers 200 (registered in Redis). 1 node: both peers of every room on it. 2 nodes: two `signaling` processes on the same Redis, the first peer of each room connected to node 1 and the second to node 2, so every message goes node → Redis (the relay script, which publishes to the other node's inbox channel) → the other node → the peer. {pin} The 256 B relay, closed loop and paced, at the sizes above, runs through Redis in the same turn as the in-memory servers. Signaling CPU is summed over the nodes' threads; redis-server's (all its threads, `schedstat` likewise) is reported apart and in the sum.",
+        cx.machine.redis
+    )
+}
+
 fn write_browser(out: &mut String, results: &Results) -> std::fmt::Result {
     let b = &results.bundle;
     let kb = |bytes: u64| format!("{:.1}", bytes as f64 / KB);
@@ -190,4 +262,46 @@ fn write_browser(out: &mut String, results: &Results) -> std::fmt::Result {
     writeln!(out, "\n{} messages were relayed, joined or echoed and every one was checked: none lost, none out of order, none misdelivered.\n", results.messages_checked)?;
 
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redis_table_sits_beside_ours_in_memory() {
+        let mut results = Results::default();
+        results.add(Metric::ClosedSmallTotalCpu, Server::Ours, 10.0);
+        results.add(Metric::ClosedSmallTotalCpu, Server::OursRedis, 25.0);
+        results.add(Metric::ClosedSmallTotalCpu, Server::OursRedisPair, 30.0);
+        results.add(Metric::ClosedSmallStoreCpu, Server::OursRedis, 9.0);
+        let sizes = Sizes::for_mode(Mode::Quick);
+        let machine = Machine { redis: "7.0.15".to_owned(), ..Machine::default() };
+        let cx = Context {
+            mode: Mode::Quick,
+            sizes: &sizes,
+            command: "cargo xtask bench --quick",
+            machine: &machine,
+            revision: "abc1234",
+            load_after: "0 0 0",
+            pinned: true,
+            minutes: 1.0,
+            plots: &[],
+        };
+        let report = render(&results, &cx);
+        let row = report
+            .lines()
+            .find(|l| l.starts_with("| relay 256 B, closed loop: signaling + redis-server CPU"))
+            .expect("a sum row");
+        assert_eq!(
+            row.split('|').map(str::trim).skip(3).collect::<Vec<_>>()[..5],
+            ["10.0", "25.0", "30.0", "2.50×", "3.00×"]
+        );
+        let store = report.lines().find(|l| l.starts_with("| relay 256 B, closed loop: redis-server CPU")).unwrap();
+        assert!(store.contains("| — | 9.00 | — | — | — |"), "{store}");
+        assert!(report.contains("## Through Redis"));
+        assert!(report.contains("version 7.0.15"));
+        assert!(report
+            .contains("| relay 256 B, closed loop: redis-server CPU per message (µs) | ours, Redis, 1 node | 9.00 |"));
+    }
 }

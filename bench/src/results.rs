@@ -61,6 +61,12 @@ pub enum Metric {
     RssJoined,
     EchoSmallCpu,
     EchoLargeCpu,
+    /// Through Redis: the redis-server's CPU per message.
+    ClosedSmallStoreCpu,
+    /// The server's and its redis-server's CPU per message (in memory: the server's alone).
+    ClosedSmallTotalCpu,
+    PacedSmallStoreCpu,
+    PacedSmallTotalCpu,
 }
 
 /// The room-server metrics in report order.
@@ -89,6 +95,21 @@ pub const ROOM_METRICS: [Metric; 20] = [
 
 pub const ECHO_METRICS: [Metric; 2] = [Metric::EchoSmallCpu, Metric::EchoLargeCpu];
 
+/// The figures of ours through Redis beside ours in memory, in report order.
+pub const REDIS_METRICS: [Metric; 11] = [
+    Metric::ClosedSmallCpu,
+    Metric::ClosedSmallStoreCpu,
+    Metric::ClosedSmallTotalCpu,
+    Metric::ClosedSmallRate,
+    Metric::ClosedSmallP50,
+    Metric::ClosedSmallP99,
+    Metric::PacedSmallCpu,
+    Metric::PacedSmallStoreCpu,
+    Metric::PacedSmallTotalCpu,
+    Metric::PacedSmallP50,
+    Metric::PacedSmallP99,
+];
+
 impl Metric {
     pub fn label(self) -> &'static str {
         match self {
@@ -114,6 +135,10 @@ impl Metric {
             Metric::RssJoined => "RSS per joined peer",
             Metric::EchoSmallCpu => "echo 64 B: server CPU per message",
             Metric::EchoLargeCpu => "echo 32 KiB: server CPU per message",
+            Metric::ClosedSmallStoreCpu => "relay 256 B, closed loop: redis-server CPU per message",
+            Metric::ClosedSmallTotalCpu => "relay 256 B, closed loop: server + redis-server CPU per message",
+            Metric::PacedSmallStoreCpu => "relay 256 B, paced: redis-server CPU per message",
+            Metric::PacedSmallTotalCpu => "relay 256 B, paced: server + redis-server CPU per message",
         }
     }
 
@@ -124,7 +149,11 @@ impl Metric {
             | Metric::PacedSmallCpu
             | Metric::PacedLargeCpu
             | Metric::EchoSmallCpu
-            | Metric::EchoLargeCpu => Unit::Micros,
+            | Metric::EchoLargeCpu
+            | Metric::ClosedSmallStoreCpu
+            | Metric::ClosedSmallTotalCpu
+            | Metric::PacedSmallStoreCpu
+            | Metric::PacedSmallTotalCpu => Unit::Micros,
             Metric::ClosedSmallRate | Metric::ClosedLargeRate => Unit::PerSec,
             Metric::RssConnected | Metric::RssJoined => Unit::KiloBytes,
             _ => Unit::Millis,

@@ -101,14 +101,14 @@ fn relative_link(report: &Path, path: &Path) -> String {
 pub async fn run(args: &Args) -> Result<()> {
     let started = Instant::now();
     let sizes = Sizes::for_mode(args.mode);
-    let machine = Machine::read();
+    let mut machine = Machine::read();
     let limit = raise_fd_limit(sizes.max_connections())?;
     let (cpus, count) = machine::online_cpus();
     let release = args.target_dir.join("release");
     let bench_dir = args.target_dir.join("bench");
     let launcher =
         Launcher { release_dir: release.clone(), log_dir: bench_dir.join("logs"), pin: (count >= 2).then_some(0) };
-    launcher.check()?;
+    machine.redis = launcher.check()?;
     let dist = args.root.join("dist");
     println!(
         "bench: {:?} run, {} repetitions, open-file limit {limit}, {count} CPUs ({cpus}); servers pinned: {}; load {}",

@@ -1,18 +1,22 @@
 //! The servers under test as processes: how to start each one (pinned to its CPU, with limits
 //! raised so they never throttle the load), how to find the port it picked, and what the kernel
-//! says about it while it runs. A fresh process per measurement; killed on drop.
+//! says about it while it runs. A fresh process per measurement — through Redis, a fresh
+//! `redis-server` and one or two nodes — killed on drop.
 
-use std::fs::File;
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::error::{BenchError, Result};
 use crate::load::conn::Transport;
+use crate::process::Process;
 use crate::procfs;
+use crate::redis::{self, RedisServer};
 
-/// A release build binds in milliseconds; generous for a machine busy with other builds.
+/// A release build binds in milliseconds; generous for a machine busy with other builds. Also
+/// the limit for a node on Redis to register there.
 const START_LIMIT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,11 +31,17 @@ pub enum Server {
     OursEcho,
     /// `ref-rawtcp --echo`.
     RawEcho,
+    /// Our `signaling` with `--redis-url`: one node.
+    OursRedis,
+    /// Two `signaling` nodes sharing one Redis, the peers of each room on different nodes.
+    OursRedisPair,
 }
 
 /// The room servers, in the order every repetition runs them.
 pub const ROOM_SERVERS: [Server; 4] = [Server::Ours, Server::Tungstenite, Server::Fastwebsockets, Server::RawTcp];
 pub const ECHO_SERVERS: [Server; 2] = [Server::OursEcho, Server::RawEcho];
+/// Ours through Redis, after the room servers in the scenarios that run through Redis.
+pub const REDIS_SERVERS: [Server; 2] = [Server::OursRedis, Server::OursRedisPair];
 
 impl Server {
     pub fn name(self) -> &'static str {
@@ -42,6 +52,8 @@ impl Server {
             Server::RawTcp => "raw TCP",
             Server::OursEcho => "echo example (ours)",
             Server::RawEcho => "raw TCP echo",
+            Server::OursRedis => "ours, Redis, 1 node",
+            Server::OursRedisPair => "ours, Redis, 2 nodes",
         }
     }
 
@@ -54,6 +66,17 @@ impl Server {
             Server::RawTcp => "rawtcp",
             Server::OursEcho => "ours-echo",
             Server::RawEcho => "rawtcp-echo",
+            Server::OursRedis => "ours-redis",
+            Server::OursRedisPair => "ours-redis-2",
+        }
+    }
+
+    /// Signaling nodes sharing a Redis; 0 for a server on its own (rooms in memory).
+    pub fn redis_nodes(self) -> usize {
+        match self {
+            Server::OursRedis => 1,
+            Server::OursRedisPair => 2,
+            _ => 0,
         }
     }
 
@@ -77,8 +100,9 @@ pub struct Launcher {
 }
 
 impl Launcher {
-    /// Every binary a run needs, checked before the first measurement.
-    pub fn check(&self) -> Result<()> {
+    /// Every binary a run needs, checked before the first measurement; returns the version of
+    /// `redis-server` (which must be installed).
+    pub fn check(&self) -> Result<String> {
         for server in ROOM_SERVERS.iter().chain(&ECHO_SERVERS) {
             let path = self.binary(*server);
             if !path.is_file() {
@@ -89,12 +113,12 @@ impl Launcher {
                 });
             }
         }
-        Ok(())
+        redis::version()
     }
 
     fn binary(&self, server: Server) -> PathBuf {
         let name = match server {
-            Server::Ours => "signaling",
+            Server::Ours | Server::OursRedis | Server::OursRedisPair => "signaling",
             Server::Tungstenite => "ref-tungstenite",
             Server::Fastwebsockets => "ref-fastwebsockets",
             Server::RawTcp | Server::RawEcho => "ref-rawtcp",
@@ -103,19 +127,23 @@ impl Launcher {
         self.release_dir.join(name)
     }
 
-    /// The command line of `server`, able to hold `connections` at once.
-    fn command(&self, server: Server, connections: usize) -> Command {
-        let binary = self.binary(server);
-        let mut command = match self.pin {
+    /// `program`, through `taskset` onto the servers' CPU when pinning.
+    pub fn pinned(&self, program: impl AsRef<OsStr>) -> Command {
+        match self.pin {
             Some(cpu) => {
                 let mut taskset = Command::new("taskset");
-                taskset.arg("-c").arg(cpu.to_string()).arg(&binary);
+                taskset.arg("-c").arg(cpu.to_string()).arg(program);
                 taskset
             }
-            None => Command::new(&binary),
-        };
+            None => Command::new(program),
+        }
+    }
+
+    /// The command line of `server`, able to hold `connections` at once.
+    fn command(&self, server: Server, connections: usize) -> Command {
+        let mut command = self.pinned(self.binary(server));
         match server {
-            Server::Ours => {
+            Server::Ours | Server::OursRedis | Server::OursRedisPair => {
                 // Its own limits raised past the load (the defaults would answer `rate_limited`
                 // and refuse connections past 10,000); otherwise as deployed, logging at info.
                 let max = (connections + 1024).to_string();
@@ -136,38 +164,97 @@ impl Launcher {
         command
     }
 
-    /// Starts a fresh `server` and waits until it listens.
+    /// Starts a fresh `server` and waits until it listens (through Redis: a fresh redis-server,
+    /// then each node, until it has registered there).
     pub fn start(&self, server: Server, connections: usize, label: &str) -> Result<Running> {
         std::fs::create_dir_all(&self.log_dir)
             .map_err(|e| BenchError::io(format!("creating {}", self.log_dir.display()), e))?;
-        let log = self.log_dir.join(format!("{}-{label}.log", server.slug()));
-        let out = File::create(&log).map_err(|e| BenchError::io(format!("creating {}", log.display()), e))?;
-        let err = out.try_clone().map_err(|e| BenchError::io("cloning a log handle", e))?;
+        let label = format!("{}-{label}", server.slug());
+        let nodes = server.redis_nodes();
+        if nodes == 0 {
+            let (process, target) = self.start_node(server, connections, &label, None)?;
+            return Ok(Running { server, target, process, companions: Vec::new() });
+        }
+        let store = RedisServer::start(self, &label)?;
+        let url = store.url();
+        let (process, mut target) = self.start_node(server, connections, &format!("{label}-node1"), Some(&url))?;
+        let mut companions = Vec::with_capacity(nodes);
+        if nodes == 2 {
+            let (second, node) = self.start_node(server, connections, &format!("{label}-node2"), Some(&url))?;
+            target.second = Some(Node { addr: node.addr, pid: node.pid });
+            companions.push(second);
+        }
+        target.store_pid = Some(store.process.pid());
+        // Last, so it is killed after the nodes (which would otherwise log a lost Redis).
+        companions.push(store.process);
+        Ok(Running { server, target, process, companions })
+    }
+
+    /// One process of `server`, listening (and on Redis `redis_url`, registered there).
+    fn start_node(
+        &self,
+        server: Server,
+        connections: usize,
+        label: &str,
+        redis_url: Option<&str>,
+    ) -> Result<(Process, Target)> {
         let mut command = self.command(server, connections);
-        command.stdin(Stdio::null()).stdout(out).stderr(err);
-        let child = command.spawn().map_err(|e| BenchError::io(format!("starting {}", server.name()), e))?;
-        // `taskset` execs the server, so the child's pid is the server's.
-        let pid = child.id();
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let target = Target { name: server.name(), addr, transport: server.transport(), pid };
-        let mut running = Running { server, target, child, log };
-        running.target.addr = running.wait_listening()?;
-        Ok(running)
+        if let Some(url) = redis_url {
+            command.args(["--redis-url", url]);
+        }
+        let log = self.log_dir.join(format!("{label}.log"));
+        let mut process = Process::spawn(server.name(), command, log)?;
+        let addr = process.wait_for_line("listening", START_LIMIT, listening_addr)?;
+        if redis_url.is_some() {
+            process.wait_healthy(addr, START_LIMIT)?;
+        }
+        let target = Target::new(server.name(), addr, server.transport(), process.pid());
+        Ok((process, target))
     }
 }
 
-/// A server to measure: where it listens, what it speaks, and which process it is.
+/// A server to measure: where it listens, what it speaks, and which processes it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub name: &'static str,
+    /// Where it listens; with two nodes, the first node's address.
     pub addr: SocketAddr,
     pub transport: Transport,
+    pub pid: u32,
+    /// A second node sharing rooms with the first through Redis: the second peer of each relay
+    /// room connects to it, and its CPU counts as the server's.
+    pub second: Option<Node>,
+    /// The redis-server behind the nodes, whose CPU is counted apart.
+    pub store_pid: Option<u32>,
+}
+
+/// One more signaling node of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub addr: SocketAddr,
     pub pid: u32,
 }
 
 impl Target {
+    /// A server of one process, on its own.
+    pub fn new(name: &'static str, addr: SocketAddr, transport: Transport, pid: u32) -> Target {
+        Target { name, addr, transport, pid, second: None, store_pid: None }
+    }
+
+    /// Where the second peer of each relay room connects: the second node, if there is one.
+    pub fn second_addr(&self) -> SocketAddr {
+        self.second.map_or(self.addr, |node| node.addr)
+    }
+
+    /// On-CPU nanoseconds of the server: every thread of every node.
     pub fn cpu_ns(&self) -> Result<u64> {
-        procfs::cpu_ns(self.pid)
+        let second = self.second.map(|node| procfs::cpu_ns(node.pid)).transpose()?;
+        Ok(procfs::cpu_ns(self.pid)? + second.unwrap_or(0))
+    }
+
+    /// On-CPU nanoseconds of the redis-server behind it (`None` without one).
+    pub fn store_cpu_ns(&self) -> Result<Option<u64>> {
+        self.store_pid.map(procfs::cpu_ns).transpose()
     }
 
     pub fn rss(&self) -> Result<u64> {
@@ -213,55 +300,30 @@ impl Target {
     }
 }
 
-/// A started server; killed (and reaped) when dropped.
+/// A started server; its processes are killed (and reaped) when dropped.
 pub struct Running {
     pub server: Server,
     pub target: Target,
-    child: Child,
-    log: PathBuf,
+    /// The server, or its first node.
+    process: Process,
+    /// Through Redis: the second node if any, then redis-server (dropped in this order).
+    companions: Vec<Process>,
 }
 
 impl Running {
     /// An error about this server, pointing at its log.
     pub fn failure(&self, what: impl Into<String>) -> BenchError {
-        BenchError::Server { server: self.server.name(), what: what.into(), log: self.log.clone() }
+        self.process.failure(what)
     }
 
-    fn wait_listening(&mut self) -> Result<SocketAddr> {
-        let started = Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if let Some(addr) = text.lines().find_map(listening_addr) {
-                return Ok(addr);
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(self.failure(format!("exited ({status}) before listening")));
-            }
-            if started.elapsed() > START_LIMIT {
-                return Err(self.failure(format!("printed no `listening on` within {} s", START_LIMIT.as_secs())));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Fails if the server has died (a crash under load must not pass as a result).
+    /// Fails if any of its processes has died (a crash under load must not pass as a result).
     pub fn check_alive(&mut self) -> Result<()> {
-        match self.child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(self.failure(format!("exited during the run ({status})"))),
-            Err(e) => Err(BenchError::io("checking the server process", e)),
-        }
+        self.process.check_alive()?;
+        self.companions.iter_mut().try_for_each(Process::check_alive)
     }
 
     pub fn log_path(&self) -> &Path {
-        &self.log
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.log()
     }
 }
 
@@ -313,7 +375,12 @@ mod tests {
         assert_eq!(args[..3], ["-c", "0", "/r/signaling"]);
         assert!(args.windows(2).any(|w| w == ["--max-connections", "11024"]));
         assert!(args.windows(2).any(|w| w == ["--rate-limit-per-sec", "1000000"]));
+        let redis: Vec<_> =
+            launcher.command(Server::OursRedisPair, 100).get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(redis[..3], ["-c", "0", "/r/signaling"], "the nodes run as deployed, pinned");
+        assert_eq!(launcher.pinned("redis-server").get_args().collect::<Vec<_>>(), ["-c", "0", "redis-server"]);
         let unpinned = Launcher { pin: None, ..launcher };
         assert_eq!(unpinned.command(Server::RawEcho, 1).get_program(), "/r/ref-rawtcp");
+        assert_eq!(unpinned.pinned("redis-server").get_program(), "redis-server");
     }
 }

@@ -37,7 +37,7 @@ impl Reference {
         BufReader::new(stderr).read_line(&mut line).expect("a first line");
         let addr: SocketAddr = listening_addr(&line).unwrap_or_else(|| panic!("{binary} printed {line:?}"));
         let pid = child.id();
-        Reference { child, target: Target { name: "reference", addr, transport, pid } }
+        Reference { child, target: Target::new("reference", addr, transport, pid) }
     }
 }
 

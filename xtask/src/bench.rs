@@ -3,6 +3,7 @@
 //! and the web client, then runs the `bench` binary pinned to CPU 1 (it pins each server to CPU 0
 //! itself); `bench` writes the report. The quick run is also the last step of `cargo xtask test`.
 
+use crate::ensure;
 use crate::error::Error;
 use crate::process;
 use crate::step::Runner;
@@ -27,9 +28,15 @@ pub fn quick(ws: &Workspace) -> Result<(), Error> {
     measure(ws, true)
 }
 
+/// The relay through Redis needs redis-server; the browser figure, Chromium and its driver.
+const BENCH_APT_PACKAGES: &[&str] = &["redis-server", "chromium", "chromium-driver"];
+
 /// Release builds of every server and of the generator, the e2e test binary (the browser figure
 /// runs it offline inside a network namespace) and, unless a quick run finds one, the web client.
 fn build(ws: &Workspace, quick: bool) -> Result<(), Error> {
+    // `cargo xtask bench` may be the first command on a machine: what it runs besides our own
+    // binaries (skipped when installed, as in `cargo xtask test`'s ensure step).
+    ensure::ensure_apt(ws, BENCH_APT_PACKAGES)?;
     if !quick || !ws.join(web::DIST).join("index.html").is_file() {
         web::ensure_tools(ws)?;
         web::build(ws)?;

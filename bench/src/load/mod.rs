@@ -80,8 +80,19 @@ pub async fn peer_joined(rx: &mut Receiver, peer: &PeerId, scenario: &str) -> Re
 /// Two connections joined to `room`, each knowing the other's id: the first has seen the
 /// second's `peer_joined`, the second had the first in `joined.peers`.
 pub async fn pair(addr: SocketAddr, transport: Transport, room: &str, scenario: &str) -> Result<(Peer, Peer)> {
-    let (mut a_tx, mut a_rx) = conn::connect(addr, transport).await?;
-    let (mut b_tx, mut b_rx) = conn::connect(addr, transport).await?;
+    pair_across([addr, addr], transport, room, scenario).await
+}
+
+/// [`pair`], the first connection to `addrs[0]` and the second to `addrs[1]`: two nodes
+/// sharing rooms through Redis.
+pub async fn pair_across(
+    addrs: [SocketAddr; 2],
+    transport: Transport,
+    room: &str,
+    scenario: &str,
+) -> Result<(Peer, Peer)> {
+    let (mut a_tx, mut a_rx) = conn::connect(addrs[0], transport).await?;
+    let (mut b_tx, mut b_rx) = conn::connect(addrs[1], transport).await?;
     let (a_id, a_peers, _) = join(&mut a_tx, &mut a_rx, room, scenario).await?;
     let (b_id, b_peers, _) = join(&mut b_tx, &mut b_rx, room, scenario).await?;
     if !a_peers.is_empty() || b_peers != [a_id.clone()] {
@@ -94,10 +105,15 @@ pub async fn pair(addr: SocketAddr, transport: Transport, room: &str, scenario: 
     Ok((Peer { id: a_id, tx: a_tx, rx: a_rx }, Peer { id: b_id, tx: b_tx, rx: b_rx }))
 }
 
-/// `pairs` rooms named `{prefix}-{i}`, set up [`CONCURRENCY`] at a time.
-pub async fn pairs(addr: SocketAddr, transport: Transport, prefix: &str, count: usize) -> Result<Vec<(Peer, Peer)>> {
+/// `count` rooms named `{prefix}-{i}`, set up [`CONCURRENCY`] at a time, as [`pair_across`].
+pub async fn pairs(
+    addrs: [SocketAddr; 2],
+    transport: Transport,
+    prefix: &str,
+    count: usize,
+) -> Result<Vec<(Peer, Peer)>> {
     futures_util::stream::iter(0..count)
-        .map(|i| async move { pair(addr, transport, &format!("{prefix}-{i}"), prefix).await })
+        .map(|i| async move { pair_across(addrs, transport, &format!("{prefix}-{i}"), prefix).await })
         .buffer_unordered(CONCURRENCY)
         .try_collect()
         .await

@@ -2,7 +2,9 @@
 //! Closed loop (each direction keeps a fixed window of messages in flight, so the server runs
 //! flat out without any queue growing) or paced (a fixed total rate). Every message carries its
 //! sequence number and send time: the receiver checks the sender and the order, and records the
-//! one-way latency. The server's CPU is read around the measured window.
+//! one-way latency. The server's CPU (every node's) is read around the measured window, and
+//! apart from it that of the redis-server behind it, if any. With two nodes, the first peer of
+//! each room is on the first node and the second on the second.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,13 +47,29 @@ pub struct RelayFigures {
     pub relayed: u64,
     pub elapsed: Duration,
     pub server_cpu_ns: u64,
+    /// The redis-server's, through Redis.
+    pub store_cpu_ns: Option<u64>,
     /// One-way latency, microseconds.
     pub latency: Histogram<u64>,
 }
 
 impl RelayFigures {
     pub fn cpu_us_per_message(&self) -> f64 {
-        self.server_cpu_ns as f64 / 1000.0 / self.relayed.max(1) as f64
+        self.per_message(self.server_cpu_ns)
+    }
+
+    /// The redis-server's CPU per message, through Redis.
+    pub fn store_us_per_message(&self) -> Option<f64> {
+        self.store_cpu_ns.map(|ns| self.per_message(ns))
+    }
+
+    /// The server's and its redis-server's CPU per message together.
+    pub fn total_us_per_message(&self) -> f64 {
+        self.per_message(self.server_cpu_ns + self.store_cpu_ns.unwrap_or(0))
+    }
+
+    fn per_message(&self, ns: u64) -> f64 {
+        ns as f64 / 1000.0 / self.relayed.max(1) as f64
     }
 
     pub fn per_sec(&self) -> f64 {
@@ -86,6 +104,7 @@ pub async fn run(server: &Target, plan: &RelayPlan, scenario: &str) -> Result<Re
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let cpu_before = server.cpu_ns()?;
+    let store_before = server.store_cpu_ns()?;
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + plan.max_time;
     let mut senders = JoinSet::new();
@@ -112,6 +131,7 @@ pub async fn run(server: &Target, plan: &RelayPlan, scenario: &str) -> Result<Re
     }
     let elapsed = started.elapsed();
     let server_cpu_ns = server.cpu_ns()?.saturating_sub(cpu_before);
+    let store_cpu_ns = server.store_cpu_ns()?.map(|ns| ns.saturating_sub(store_before.unwrap_or(0)));
     let _ = stop_tx.send(true);
     let (relayed, latency) = collect_receivers(receivers, &mut failure).await;
     drop(keep_open);
@@ -121,14 +141,14 @@ pub async fn run(server: &Target, plan: &RelayPlan, scenario: &str) -> Result<Re
     if !drained || relayed != sent {
         return Err(BenchError::Lost { scenario: scenario.to_owned(), sent, lost: sent.saturating_sub(relayed) });
     }
-    Ok(RelayFigures { relayed, elapsed, server_cpu_ns, latency })
+    Ok(RelayFigures { relayed, elapsed, server_cpu_ns, store_cpu_ns, latency })
 }
 
 /// The rooms joined, as two directions each: A → B and B → A.
 async fn directions(server: &Target, plan: &RelayPlan, scenario: &str) -> Result<Vec<Direction>> {
     let rooms = plan.rooms.max(1);
     let mut directions = Vec::with_capacity(2 * rooms);
-    for (a, b) in pairs(server.addr, server.transport, scenario, rooms).await? {
+    for (a, b) in pairs([server.addr, server.second_addr()], server.transport, scenario, rooms).await? {
         let a_to_b = SignalMaker::new(b.id.clone(), plan.size);
         directions.push(Direction { maker: a_to_b, from: a.id.clone(), tx: a.tx, rx: b.rx });
         directions.push(Direction { maker: SignalMaker::new(a.id, plan.size), from: b.id, tx: b.tx, rx: a.rx });
