@@ -22,7 +22,7 @@ impl Handler for Echo {
 }
 
 impl Service for Echo {
-    async fn session(&self, ws: WebSocket) {
+    async fn session(&self, ws: &mut WebSocket) {
         let peer = ws.peer_addr();
         let ended = ws.run(&mut Echo, None).await;
         debug!(?peer, reason = ended.label(), "echo session ended");

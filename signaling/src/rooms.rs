@@ -2,7 +2,7 @@
 //!
 //! Rooms are spread over shards by a keyed hash of the room id, so a relay locks only its own
 //! room's shard and unrelated calls never wait for each other. A lock is held only for the pure
-//! state change; JSON encoding and channel sends happen after it is released.
+//! state change; JSON encoding and queueing to connections happen after it is released.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use shared::relay::relayed_signal_json;
 use shared::relay::RawValue;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
-use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::config::RoomsConfig;
 use crate::engine::fresh_ids;
 use crate::metrics::{add, Metrics};
 use crate::room::{ConnId, Delivery, Joined, Left, Shard};
+use crate::ws::outbox::{self, SendError};
 use crate::ws::{CloseCode, Outbound};
 
 /// Close code for a connection whose seat was taken over by a newer one with the resume token
@@ -30,11 +30,11 @@ const SHARDS: usize = 64;
 /// How a room reaches one connection: its bounded outbound queue.
 #[derive(Debug, Clone)]
 pub struct PeerHandle {
-    tx: mpsc::Sender<Outbound>,
+    tx: outbox::Sender,
 }
 
 impl PeerHandle {
-    pub fn new(tx: mpsc::Sender<Outbound>) -> Self {
+    pub fn new(tx: outbox::Sender) -> Self {
         PeerHandle { tx }
     }
 
@@ -44,12 +44,12 @@ impl PeerHandle {
     pub fn send_text(&self, json: String, metrics: &Metrics) -> bool {
         match self.tx.try_send(Outbound::Text(json)) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(SendError::Full) => {
                 add(&metrics.relay_dropped, 1);
                 warn!("recipient queue full; message dropped");
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(SendError::Closed) => false,
         }
     }
 

@@ -16,7 +16,8 @@ use crate::ws::WebSocket;
 
 /// What runs on an accepted WebSocket: the rooms in the server, an echo in the conformance example.
 pub trait Service: Send + Sync + 'static {
-    fn session(&self, ws: WebSocket) -> impl Future<Output = ()> + Send;
+    /// Runs one session on `ws`. Borrowed, so the connection's task stores the `WebSocket` once.
+    fn session(&self, ws: &mut WebSocket) -> impl Future<Output = ()> + Send;
 
     /// Whether `GET /healthz` answers 200: false while the service cannot take new sessions'
     /// requests (the Redis engine without Redis).

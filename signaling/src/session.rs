@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use shared::relay::{parse_incoming, Incoming};
 use shared::{ErrorCode, ServerMessage};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
@@ -18,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::rate::{TokenBucket, Verdict};
 use crate::rooms::PeerHandle;
 use crate::server::Service;
-use crate::ws::{CloseCode, Handler, Message, WebSocket, Writer};
+use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
 
 /// The rooms service behind `/ws`, on either engine.
 pub struct RoomService<E> {
@@ -32,10 +31,10 @@ impl<E: RoomEngine> RoomService<E> {
 }
 
 impl<E: RoomEngine> Service for RoomService<E> {
-    async fn session(&self, ws: WebSocket) {
+    async fn session(&self, ws: &mut WebSocket) {
         // Bounded: a recipient that stops reading fills its queue, and further messages to it are
         // dropped and counted (see `PeerHandle::send_text`) instead of growing memory without limit.
-        let (tx, mut rx) = mpsc::channel(self.engine.config().outbound_queue);
+        let (tx, mut rx) = outbox::channel(self.engine.config().outbound_queue);
         let mut session = Session {
             conn: self.engine.open(PeerHandle::new(tx)),
             bucket: TokenBucket::new(self.engine.config().rate, Instant::now()),

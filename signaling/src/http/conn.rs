@@ -52,7 +52,19 @@ enum Head {
     Refused(Response, &'static str),
 }
 
-pub async fn serve<S: Service>(mut stream: TcpStream, ctx: Context<S>) {
+/// Serves one connection: HTTP requests until one upgrades it, then its WebSocket session.
+///
+/// The two phases are awaited one after the other, not nested, so a WebSocket session's task
+/// does not also hold the HTTP phase's state for its whole life: the request buffer, the parsed
+/// head and the futures that wrote responses (they made each connection's task 3.3 KB).
+pub async fn serve<S: Service>(stream: TcpStream, ctx: Context<S>) {
+    if let Some(mut ws) = http(stream, &ctx).await {
+        ctx.service.session(&mut ws).await;
+    }
+}
+
+/// Requests until the connection closes or a valid handshake upgrades it.
+async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<WebSocket> {
     let mut buf = Vec::with_capacity(1024);
     loop {
         let mut shutdown = ctx.shutdown.clone();
@@ -60,25 +72,26 @@ pub async fn serve<S: Service>(mut stream: TcpStream, ctx: Context<S>) {
         let head = tokio::select! {
             head = read => head,
             // Shutting down: a connection between or inside request heads has nothing to lose.
-            _ = shutdown.wait_for(|&stop| stop) => return,
+            _ = shutdown.wait_for(|&stop| stop) => return None,
         };
         let head = match head {
             Ok(Ok(head)) => head,
             Ok(Err(e)) => {
                 debug!(error = %e, "connection error before a complete request");
-                return;
+                return None;
             }
             Err(_) if buf.is_empty() => Head::Closed, // idle keep-alive connection: just close
             Err(_) => Head::Refused(Response::text(408, "request head not received in time"), "timeout"),
         };
         let (request, head_len) = match head {
             Head::Request(request, head_len) => (request, head_len),
-            Head::Closed => return,
+            Head::Closed => return None,
             Head::Refused(response, reason) => {
                 info!(reason, status = response.status, "refused request");
                 ctx.metrics.handshake_failed(reason);
                 let _ = write_response(&mut stream, response.header("Connection", "close")).await;
-                return linger_close(stream).await;
+                linger_close(stream).await;
+                return None;
             }
         };
         match route(&request, &ctx.config) {
@@ -92,10 +105,10 @@ pub async fn serve<S: Service>(mut stream: TcpStream, ctx: Context<S>) {
                 buf.drain(..head_len);
                 let keep_alive =
                     request.version == 1 && !request.has_token("Connection", "close") && !has_body(&request);
-                let response = respond(route, &request, &ctx).await;
+                let response = respond(route, &request, ctx).await;
                 let response = if keep_alive { response } else { response.header("Connection", "close") };
                 if write_response(&mut stream, response).await.is_err() || !keep_alive {
-                    return;
+                    return None;
                 }
             }
         }
@@ -190,20 +203,27 @@ async fn write_response(stream: &mut TcpStream, response: Response) -> std::io::
     }
 }
 
-async fn upgrade<S: Service>(mut stream: TcpStream, request: &Request, early: Vec<u8>, ctx: Context<S>) {
+/// The WebSocket for a valid handshake (its `101` queued to be written first); a refusal is
+/// answered here.
+async fn upgrade<S: Service>(
+    mut stream: TcpStream,
+    request: &Request,
+    early: Vec<u8>,
+    ctx: &Context<S>,
+) -> Option<WebSocket> {
     let accept = match handshake::validate(request, &ctx.config.allowed_origins) {
         Ok(accept) => accept,
         Err(e) => {
             info!(reason = e.reason(), status = e.status(), "websocket handshake refused");
             ctx.metrics.handshake_failed(e.reason());
             let _ = write_response(&mut stream, e.response().header("Connection", "close")).await;
-            return linger_close(stream).await;
+            linger_close(stream).await;
+            return None;
         }
     };
     let mut writer = Writer::default();
     writer.raw(&handshake::switching_protocols(&accept).head_bytes());
-    let ws = WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.metrics.clone(), ctx.shutdown.clone());
-    ctx.service.session(ws).await;
+    Some(WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.metrics.clone(), ctx.shutdown.clone()))
 }
 
 /// Closes after a refusal without losing the response: closing a socket that still has unread

@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use super::close::{close_payload, CloseCode};
 use super::codec::Writer;
 use super::error::ProtocolError;
 use super::frame::OpCode;
+use super::outbox;
 use super::protocol::{Incoming, Reader};
 use crate::config::WsConfig;
 use crate::metrics::{add, Metrics};
@@ -29,7 +30,7 @@ use crate::read_buffer;
 /// Reads per wake-up before yielding to other branches, so a fast sender cannot starve timers.
 const READS_PER_WAKE: usize = 8;
 
-/// Outbound messages taken from the channel per wake-up, batched into one write.
+/// Outbound messages taken from the outbox per wake-up, batched into one write.
 const OUTBOUND_BATCH: usize = 64;
 
 /// A complete data message from the peer.
@@ -138,11 +139,12 @@ impl WebSocket {
     }
 
     /// Runs the session until it ends, including the close handshake, and records how it ended.
-    pub async fn run<H: Handler>(
-        mut self,
-        handler: &mut H,
-        mut outbound: Option<&mut mpsc::Receiver<Outbound>>,
-    ) -> Ended {
+    ///
+    /// Borrows rather than consumes the connection: an `async fn` taking `self` by value keeps two
+    /// copies of it in its state (the argument and its binding), which every connection's task
+    /// carries for its whole life. The socket is closed when the `WebSocket` is dropped (a close
+    /// handshake has already shut down its sending side).
+    pub async fn run<H: Handler>(&mut self, handler: &mut H, mut outbound: Option<&mut outbox::Receiver>) -> Ended {
         self.metrics.websockets_open.fetch_add(1, Relaxed);
         add(&self.metrics.websockets_total, 1);
         let ended = self.serve(handler, &mut outbound).await;
@@ -154,11 +156,7 @@ impl WebSocket {
         ended
     }
 
-    async fn serve<H: Handler>(
-        &mut self,
-        handler: &mut H,
-        outbound: &mut Option<&mut mpsc::Receiver<Outbound>>,
-    ) -> Ended {
+    async fn serve<H: Handler>(&mut self, handler: &mut H, outbound: &mut Option<&mut outbox::Receiver>) -> Ended {
         let early = std::mem::take(&mut self.early);
         if !early.is_empty() {
             let mut early = early;
@@ -193,7 +191,7 @@ impl WebSocket {
                 }
             }
             // Backpressure: while our reply buffer is full, stop reading and stop taking outbound
-            // messages; the peer's TCP window (or the sender's bounded channel) fills instead.
+            // messages; the peer's TCP window (or the senders' bounded outbox) fills instead.
             let has_room = self.writer.len() < self.config.max_outbound_bytes;
             let want_outbound = has_room && outbound.is_some();
             let wake = tokio::select! {
@@ -299,31 +297,25 @@ impl WebSocket {
     }
 
     /// Encodes an outbound message and any others already waiting, up to a batch.
-    fn queue_outbound(
-        &mut self,
-        first: Option<Outbound>,
-        outbound: &mut Option<&mut mpsc::Receiver<Outbound>>,
-    ) -> Option<Ended> {
+    fn queue_outbound(&mut self, first: Outbound, outbound: &mut Option<&mut outbox::Receiver>) -> Option<Ended> {
         let rx = outbound.as_mut()?;
         let mut message = first;
         for taken in 1..=OUTBOUND_BATCH {
             match message {
-                Some(Outbound::Text(text)) => {
+                Outbound::Text(text) => {
                     self.writer.text(&text);
                     add(&self.metrics.messages_out, 1);
                 }
-                Some(Outbound::Close(code, reason)) => return Some(Ended::Closed(code, reason)),
-                // Every sender is gone: whoever owned this session has let it go.
-                None => return Some(Ended::Closed(CloseCode::GOING_AWAY, "session ended")),
+                Outbound::Close(code, reason) => return Some(Ended::Closed(code, reason)),
             }
             // Take another only if it will be handled in this call: a message taken off the
-            // channel and not written would be lost.
+            // outbox and not written would be lost.
             if taken == OUTBOUND_BATCH || self.writer.len() >= self.config.max_outbound_bytes {
                 break;
             }
             match rx.try_recv() {
-                Ok(next) => message = Some(next),
-                Err(_) => break,
+                Some(next) => message = next,
+                None => break,
             }
         }
         None
@@ -416,11 +408,11 @@ enum Wake {
     Shutdown,
     Io(io::Result<()>),
     Readable(io::Result<()>),
-    Outbound(Option<Outbound>),
+    Outbound(Outbound),
     Timer,
 }
 
-async fn recv(outbound: &mut Option<&mut mpsc::Receiver<Outbound>>) -> Option<Outbound> {
+async fn recv(outbound: &mut Option<&mut outbox::Receiver>) -> Outbound {
     match outbound {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

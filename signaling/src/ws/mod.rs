@@ -8,6 +8,7 @@
 //! - [`protocol`]: frames to messages — fragmentation, control frames, limits;
 //! - [`handshake`]: the HTTP upgrade;
 //! - [`connection`]: the async driver over a `TcpStream`;
+//! - [`outbox`]: the bounded queue through which other tasks reach a connection;
 //! - [`error`]: protocol violations and their close codes.
 //!
 //! Everything but `connection` is sans-IO: bytes in, decisions out.
@@ -18,6 +19,7 @@ pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod outbox;
 pub mod protocol;
 pub mod utf8;
 
