@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncWriteExt as _, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, Instant};
@@ -248,12 +248,15 @@ impl WebSocket {
     fn read_into<H: Handler>(&mut self, chunk: &mut [u8], handler: &mut H) -> Result<bool, Ended> {
         let mut got_any = false;
         for _ in 0..READS_PER_WAKE {
-            match self.stream.try_read(chunk) {
-                Ok(0) => return Err(Ended::Vanished),
-                Ok(n) => {
+            match self.read_once(chunk) {
+                Ok(Read { len: 0, .. }) => return Err(Ended::Vanished),
+                Ok(Read { len, drained }) => {
                     got_any = true;
-                    add(&self.metrics.bytes_in, n as u64);
-                    self.process(&mut chunk[..n], handler)?;
+                    add(&self.metrics.bytes_in, len as u64);
+                    self.process(&mut chunk[..len], handler)?;
+                    if drained {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -262,6 +265,31 @@ impl WebSocket {
             }
         }
         Ok(got_any)
+    }
+
+    /// One read from the socket.
+    ///
+    /// A short read means the socket's receive queue is empty, so it also marks the stream not
+    /// readable: otherwise the next wake-up would spend a `recv` syscall only to hear WouldBlock,
+    /// one extra syscall per message at signaling rates. tokio's own `AsyncRead` does the same on
+    /// Linux. The readiness is cleared against the event seen *before* the read (that is what
+    /// `try_io` does with a WouldBlock from its closure), so bytes that arrive after the read
+    /// still wake the task.
+    fn read_once(&self, chunk: &mut [u8]) -> io::Result<Read> {
+        let mut short = None;
+        let result = self.stream.try_io(Interest::READABLE, || {
+            let len = self.stream.try_read(chunk)?;
+            if 0 < len && len < chunk.len() {
+                short = Some(len);
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(len)
+        });
+        match (result, short) {
+            (_, Some(len)) => Ok(Read { len, drained: true }),
+            (Ok(len), None) => Ok(Read { len, drained: false }),
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// Feeds bytes to the reader; answers pings; hands data messages to the handler.
@@ -401,6 +429,12 @@ impl WebSocket {
             () = sleep_until(deadline) => {}
         }
     }
+}
+
+/// What one read got: `len` bytes, and whether they emptied the socket's receive queue.
+struct Read {
+    len: usize,
+    drained: bool,
 }
 
 /// What woke the session loop.
