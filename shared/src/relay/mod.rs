@@ -11,7 +11,7 @@
 //! exactly what [`ClientMessage::parse`] accepts (a test compares the two on many messages), and
 //! everything else goes through `ClientMessage::parse` for the same answers and errors.
 
-use std::borrow::Cow;
+mod envelope;
 
 use serde::{Deserialize, Serialize};
 pub use serde_json::value::RawValue;
@@ -19,6 +19,7 @@ pub use serde_json::value::RawValue;
 use crate::error::ParseError;
 use crate::ids::{PeerId, ResumeToken, RoomId};
 use crate::{ClientMessage, Signal};
+use envelope::Envelope;
 
 /// A client message as the server reads it.
 #[derive(Debug)]
@@ -51,20 +52,8 @@ pub fn parse_incoming(text: &str) -> Result<Incoming<'_>, ParseError> {
 /// The one-pass read: `Some` exactly when `text` is a valid `signal`.
 fn read_signal(text: &str) -> Option<(PeerId, &RawValue)> {
     let Envelope { kind, to, data } = serde_json::from_str(text).ok()?;
-    let (to, data) = (to?, data?);
     let valid = kind == "signal" && serde_json::from_str::<Signal>(data.get()).is_ok();
     valid.then(|| (PeerId::new(to), data))
-}
-
-/// The members every `signal` has, borrowed; any other member is skipped unread.
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(default, borrow)]
-    to: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +150,14 @@ mod tests {
     }
 
     #[test]
+    fn the_array_form_serde_reads_is_read_too() {
+        let text = r#"["signal","b",{"kind":"end_of_candidates"}]"#;
+        assert!(matches!(ClientMessage::parse(text), Ok(ClientMessage::Signal { .. })));
+        let Some((to, data)) = read_signal(text) else { panic!("read in one pass") };
+        assert_eq!((to.as_str(), data.get()), ("b", r#"{"kind":"end_of_candidates"}"#));
+    }
+
+    #[test]
     fn other_messages_and_errors_are_the_typed_parse() {
         for text in [
             r#"{"type":"join","room":"r1"}"#,
@@ -169,6 +166,10 @@ mod tests {
             r#"{"type":"signal","to":"b","data":{"kind":"offer"}}"#,
             r#"{"type":"signal","to":"b"}"#,
             r#"{"type":"dance"}"#,
+            r#"{"type":"signal","to":"b","data":{"kind":"end_of_candidates"},"x":"\ud800"}"#,
+            r#"{"type":"signal","to":"b","data":{"kind":"end_of_candidates","x":["\ud800"]}}"#,
+            r#"["signal","b",{"kind":"end_of_candidates"},5]"#,
+            r#"["signal","b"]"#,
             "not json",
         ] {
             match (parse_incoming(text), ClientMessage::parse(text)) {
@@ -218,6 +219,8 @@ mod tests {
                 r#""data":{"kind":"candidate","candidate":"c:1","sdp_mid":null,"sdp_m_line_index":0}"#,
                 r#""data":{"kind":"candidate","candidate":"c:1","sdp_m_line_index":70000}"#,
                 r#""data":{"kind":"end_of_candidates"}"#,
+                r#""data":{"kind":"end_of_candidates","x":"\ud800"}"#,
+                r#""data":["answer","v=0"]"#,
                 r#""data":{"kind":"offer"}"#,
                 r#""data":{"kind":"dance"}"#,
                 r#""data":{"kind":"offer","sdp":"a","sdp":"b"}"#,
@@ -230,6 +233,8 @@ mod tests {
                     r#""room":"r1""#,
                     r#""resume":"tok""#,
                     r#""x":{"type":"join"}"#,
+                    r#""x":["\ud800"]"#,
+                    r#""x":{"\udc00":1}"#,
                     r#""type":"signal""#,
                     r#""to":"cccc""#,
                     r#""data":{"kind":"end_of_candidates"}"#,
