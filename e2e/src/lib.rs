@@ -6,7 +6,9 @@
 //!   parsing of log lines, HTTP responses and metrics), unit-tested by plain `cargo test`
 //! - `tests/harness/`: processes (signaling, chromedriver) and browser sessions, all I/O
 //! - `tests/call.rs`: the scenarios, `#[ignore]`d because they need Chromium and a built client;
-//!   `cargo xtask test` runs them in its `browser` step, inside a loopback-only network namespace
+//!   `cargo xtask test` runs them in its `browser` step, inside a loopback-only network namespace;
+//!   `tests/controls.rs`: the call's controls (camera off and on, copy link); `tests/no_devices.rs`
+//!   and `tests/cluster.rs`: a session without devices, and the two browsers on two nodes
 //! - `tests/deploy.rs` and `tests/stack/`: the deployment files themselves — Debian's nginx with
 //!   the repository's nginx config and coturn with its `turnserver.conf` — and a call relayed
 //!   through both; the pure parts are [`nginx`] (config rewriting), [`coturn`] (command line,

@@ -12,6 +12,9 @@ use super::driver::ChromeDriver;
 use super::{check, poll, Context as _, Failure, Probe, Result};
 use e2e::Paths;
 
+#[allow(dead_code, reason = "each test binary compiles the harness; only controls.rs uses this module")]
+pub mod controls;
+
 /// Starting Chromium and opening a session takes 1–3 s here; generous for a loaded CI machine.
 const SESSION_LIMIT: Duration = Duration::from_secs(30);
 /// How often DOM conditions are re-checked while waiting.

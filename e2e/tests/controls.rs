@@ -1,0 +1,217 @@
+//! The call's controls as the person using them sees them, between two real headless Chromium
+//! peers: turning the camera off and on again (what the other person's video shows), and the
+//! "Copy link" button (what lands on the clipboard, and that the other person gets in with it).
+//!
+//! Ignored by plain `cargo test`, like call.rs: the `browser` step of `cargo xtask test` runs them
+//! inside a loopback-only network namespace.
+
+// Shared with call.rs and the other scenarios; these use only part of it.
+#[allow(dead_code)]
+mod harness;
+
+use std::time::Duration;
+
+use harness::browser::controls::{Picture, TrackState};
+use harness::{
+    check, connected_with_media, frames_advancing, poll, press_start_call, Browser, Probe, Result, Stage, MEDIA_LIMIT,
+};
+
+/// A state change driven by signaling on loopback: well under a second normally.
+const STATE_LIMIT: Duration = Duration::from_secs(15);
+/// Between two looks at a moving picture: Chromium's fake camera turns its pac-man and counts
+/// frames at 20–30 fps, so a fraction of a second changes part of the frame.
+const MOTION_WINDOW: Duration = Duration::from_millis(700);
+/// The share of a frame that must change over [`MOTION_WINDOW`] for the picture to count as live.
+/// Measured here: 4–15 % of a 64×48 frame of the fake camera changes in that time; a frozen frame 0 %.
+const MOTION_SHARE: f64 = 0.01;
+/// A black picture must still be black this long after it first was: not one transitional frame.
+const STAYS_BLACK: Duration = Duration::from_millis(1500);
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn turning_the_camera_off_shows_black_to_the_other_person_and_on_again_brings_the_picture_back() {
+    let mut stage = Stage::start("camera").await;
+    let outcome = camera(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+async fn camera(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a").await?;
+    let b = stage.open_browser("b").await?;
+    let link = start_call(&a, &stage.server.base_url()).await?;
+    b.goto(&link).await?;
+    connected_with_media(&[&a, &b], STATE_LIMIT).await?;
+    frames_advancing(&[&a, &b]).await?;
+
+    // Before: the camera is on and B sees A's picture move.
+    camera_button(&a, false).await?;
+    camera_track(&a, true).await?;
+    let live = moving_picture(&b, "remote-video").await?;
+    println!("camera on: B sees {live}");
+    b.screenshot("b-sees-a-camera-on").await?;
+
+    a.click("toggle-camera").await?;
+    camera_button(&a, true).await?;
+    camera_track(&a, false).await?;
+    // A's own preview and B's view of A both go black; the call itself goes on.
+    let own = a.wait_for_picture("local-video", "black", Picture::is_black, MEDIA_LIMIT).await?;
+    let seen = stays_black(&b, "remote-video").await?;
+    println!("camera off: A's preview {own}; B sees {seen}");
+    b.wait_remote_video_playing(MEDIA_LIMIT).await?;
+    let state = b.state().await?;
+    check(state == "connected", || format!("B: state `{state}` after A turned the camera off"))?;
+    a.screenshot("a-camera-off").await?;
+    b.screenshot("b-sees-a-camera-off").await?;
+
+    a.click("toggle-camera").await?;
+    camera_button(&a, false).await?;
+    camera_track(&a, true).await?;
+    let own = moving_picture(&a, "local-video").await?;
+    let back = moving_picture(&b, "remote-video").await?;
+    frames_advancing(&[&b]).await?;
+    println!("camera on again: A's preview {own}; B sees {back}");
+    a.screenshot("a-camera-on-again").await?;
+    b.screenshot("b-sees-a-camera-on-again").await?;
+    Ok(())
+}
+
+/// `#toggle-camera` shows whether the camera is off: `aria-pressed` for assistive technology and
+/// a label naming what the next press does.
+async fn camera_button(a: &Browser, off: bool) -> Result<()> {
+    let (pressed, label) = if off { ("true", "Camera on") } else { ("false", "Camera off") };
+    a.wait_for_attr("toggle-camera", "aria-pressed", pressed, STATE_LIMIT).await?;
+    a.wait_for_text("toggle-camera", label, STATE_LIMIT).await
+}
+
+/// The camera track A shows itself (and sends) is enabled or not, and never stopped: turning the
+/// camera on again must not need a new permission prompt.
+async fn camera_track(a: &Browser, enabled: bool) -> Result<()> {
+    let tracks = a.video_tracks("local-video").await?;
+    let expected = [TrackState { enabled, ready_state: "live".to_owned() }];
+    check(tracks == expected, || format!("A: #local-video tracks {tracks:?}, expected {expected:?}"))
+}
+
+/// Waits until the video with this id shows a picture that moves; returns the later frame.
+async fn moving_picture(browser: &Browser, id: &str) -> Result<Picture> {
+    let what = format!("{}: #{id} shows a moving picture", browser.name());
+    poll(&what, MEDIA_LIMIT, Duration::from_millis(100), || async {
+        let before = browser.picture(id).await?;
+        tokio::time::sleep(MOTION_WINDOW).await;
+        let after = browser.picture(id).await?;
+        let moved = after.changed_share(&before);
+        let seen = format!("{after}, {:.2}% changed", 100.0 * moved);
+        if before.shows_a_picture() && after.shows_a_picture() && moved >= MOTION_SHARE {
+            println!("{what}: {seen}");
+            Ok(Probe::Ready(after))
+        } else {
+            Ok(Probe::NotYet(seen))
+        }
+    })
+    .await
+}
+
+/// Waits until the video with this id is black, and checks it still is [`STAYS_BLACK`] later.
+async fn stays_black(browser: &Browser, id: &str) -> Result<Picture> {
+    browser.wait_for_picture(id, "black", Picture::is_black, MEDIA_LIMIT).await?;
+    tokio::time::sleep(STAYS_BLACK).await;
+    let later = browser.picture(id).await?;
+    check(later.is_black(), || format!("{}: #{id} was black, then showed {later}", browser.name()))?;
+    Ok(later)
+}
+
+/// What the page puts on the clipboard before the button is pressed, so the test can tell.
+const NOT_COPIED: &str = "e2e: nothing copied yet";
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn copy_link_puts_the_room_link_on_the_clipboard_and_the_other_person_joins_with_it() {
+    let mut stage = Stage::start("copy-link").await;
+    let outcome = copy_link(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+async fn copy_link(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a").await?;
+    let link = start_call(&a, &stage.server.base_url()).await?;
+    let address = a.url().await?;
+    check(link == address, || format!("#call-link shows {link:?}, the address bar {address:?}"))?;
+
+    // Reading the clipboard back is the test's doing and would prompt: granted as a person would.
+    // Writing it from the button's click needs no permission in Chromium.
+    a.set_permission("clipboard-read", "granted").await?;
+    a.write_clipboard(NOT_COPIED).await?;
+    let before = a.read_clipboard().await?;
+    check(before == NOT_COPIED, || format!("the clipboard holds {before:?} before the click"))?;
+    a.wait_for_text("copy-link", "Copy link", STATE_LIMIT).await?;
+
+    a.click("copy-link").await?;
+    a.wait_for_text("copy-link", "Copied", STATE_LIMIT).await?;
+    let copied = a.read_clipboard().await?;
+    check(copied == link, || format!("the clipboard holds {copied:?}, the page's link is {link:?}"))?;
+    println!("copied: {copied}");
+    a.screenshot("a-link-copied").await?;
+
+    copy_refused(&a, &link).await?;
+
+    // The copied text is the way in: B opens it and the two are in one call.
+    let b = stage.open_browser("b").await?;
+    b.goto(&copied).await?;
+    connected_with_media(&[&a, &b], STATE_LIMIT).await?;
+    b.screenshot("b-joined-with-the-copied-link").await?;
+    Ok(())
+}
+
+/// When the browser refuses the clipboard, the button does not claim success and the link is
+/// selected, so the person can copy it by hand.
+async fn copy_refused(a: &Browser, link: &str) -> Result<()> {
+    a.write_clipboard(NOT_COPIED).await?;
+    a.set_permission("clipboard-write", "denied").await?;
+    let all = (0, link.chars().count() as u64);
+    let selected = a.selection("call-link").await?;
+    check(selected != all, || format!("#call-link is selected already: {selected:?}"))?;
+
+    a.click("copy-link").await?;
+    a.wait_for_text("copy-link", "Copy link", STATE_LIMIT).await?;
+    poll("a: the link selected for copying by hand", STATE_LIMIT, Duration::from_millis(100), || async {
+        match a.selection("call-link").await? {
+            selected if selected == all => Ok(Probe::Ready(())),
+            selected => Ok(Probe::NotYet(format!("#call-link selection {selected:?} of {all:?}"))),
+        }
+    })
+    .await?;
+    let held = a.read_clipboard().await?;
+    check(held == NOT_COPIED, || format!("a refused copy still changed the clipboard to {held:?}"))?;
+    a.screenshot("a-copy-refused").await?;
+    Ok(())
+}
+
+/// A opens `/` and starts a call; returns the link to share (`#call-link`) once A waits.
+async fn start_call(a: &Browser, base_url: &str) -> Result<String> {
+    a.goto(base_url).await?;
+    press_start_call(a, STATE_LIMIT).await?;
+    a.wait_for_state("waiting", STATE_LIMIT).await?;
+    let link = a.call_link(STATE_LIMIT).await?;
+    let room = link.strip_prefix(base_url).and_then(|query| query.strip_prefix("?room="));
+    check(room.is_some_and(|room| room.len() == 16), || {
+        format!("#call-link {link:?} is not {base_url}?room=<16-character id>")
+    })?;
+    Ok(link)
+}
+
+#[test]
+fn pictures_are_told_apart() {
+    let size = (harness::browser::controls::PICTURE_SIZE.0 * harness::browser::controls::PICTURE_SIZE.1) as usize;
+    let black = Picture::new(640, 480, vec![1; size]);
+    assert!(black.is_black() && !black.shows_a_picture());
+    let green = Picture::new(640, 480, vec![80; size]);
+    assert!(green.shows_a_picture() && !green.is_black());
+    assert_eq!(green.changed_share(&green), 0.0);
+    let mut moved = vec![80; size];
+    moved[..size / 10].fill(200);
+    let moved = Picture::new(640, 480, moved);
+    assert!((moved.changed_share(&green) - 0.1).abs() < 0.01);
+    // A dark frame with a few bright specks is not black.
+    let mut specks = vec![0; size];
+    specks[..size / 20].fill(255);
+    assert!(!Picture::new(640, 480, specks).is_black());
+}
