@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser as _;
 use tokio::net::TcpListener;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 use signaling::engine::redis::RedisEngine;
@@ -14,7 +14,7 @@ use signaling::engine::RoomEngine;
 use signaling::metrics::Metrics;
 use signaling::rooms::Rooms;
 use signaling::session::RoomService;
-use signaling::{Args, ServerConfig};
+use signaling::{Args, RedisConfig, RoomsConfig, ServerConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -44,29 +44,74 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let listener = match TcpListener::bind(args.listen).await {
-        Ok(listener) => listener,
+    let config = Arc::new(config);
+    let code = match redis_config {
+        None => {
+            let Some(listener) = listen(&args).await else { return ExitCode::FAILURE };
+            let metrics = Arc::new(Metrics::default());
+            let rooms = Arc::new(Rooms::new(rooms_config, metrics.clone()));
+            serve(listener, config, metrics, rooms, shutdown).await;
+            ExitCode::SUCCESS
+        }
+        Some(redis) => on_redis(&args, config, rooms_config, redis, shutdown).await,
+    };
+    info!("stopped");
+    code
+}
+
+/// The Redis engine: registered in Redis before the port opens, so a join that comes the moment
+/// it accepts is served rather than refused with `unavailable`. With Redis down at start-up the
+/// server listens anyway after as long as one Redis answer may take: unhealthy (`/healthz` 503)
+/// and refusing joins until the worker gets through, as in any outage.
+async fn on_redis(
+    args: &Args,
+    config: Arc<ServerConfig>,
+    rooms_config: RoomsConfig,
+    redis: RedisConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> ExitCode {
+    let wait = redis.response_timeout;
+    let metrics = Arc::new(Metrics::default());
+    let engine = match RedisEngine::start(rooms_config, redis, metrics.clone()) {
+        Ok(engine) => engine,
         Err(e) => {
-            error!("cannot listen on {}: {e}", args.listen);
+            error!("{e}");
             return ExitCode::FAILURE;
         }
     };
-    let local = listener.local_addr().map_or_else(|_| args.listen.to_string(), |a| a.to_string());
-    info!(addr = %local, web_root = ?args.web_root, "listening on {local}");
-    let metrics = Arc::new(Metrics::default());
-    let config = Arc::new(config);
-    match redis_config {
-        None => serve(listener, config, metrics.clone(), Arc::new(Rooms::new(rooms_config, metrics)), shutdown).await,
-        Some(redis) => match RedisEngine::start(rooms_config, redis, metrics.clone()) {
-            Ok(engine) => serve(listener, config, metrics, engine, shutdown).await,
-            Err(e) => {
-                error!("{e}");
-                return ExitCode::FAILURE;
-            }
-        },
+    tokio::pin!(shutdown);
+    let registered = tokio::select! {
+        () = &mut shutdown => {
+            engine.close().await;
+            return ExitCode::SUCCESS;
+        }
+        registered = engine.registered(wait) => registered,
+    };
+    if !registered {
+        warn!("Redis is not reachable yet; listening anyway, unhealthy until it is");
     }
-    info!("stopped");
+    let Some(listener) = listen(args).await else {
+        engine.close().await;
+        return ExitCode::FAILURE;
+    };
+    serve(listener, config, metrics, engine, shutdown).await;
     ExitCode::SUCCESS
+}
+
+/// Binds the listen address and says so: `listening on ADDR` is the line scripts and tests wait
+/// for, so it comes only once the server is ready to serve.
+async fn listen(args: &Args) -> Option<TcpListener> {
+    match TcpListener::bind(args.listen).await {
+        Ok(listener) => {
+            let local = listener.local_addr().map_or_else(|_| args.listen.to_string(), |a| a.to_string());
+            info!(addr = %local, web_root = ?args.web_root, "listening on {local}");
+            Some(listener)
+        }
+        Err(e) => {
+            error!("cannot listen on {}: {e}", args.listen);
+            None
+        }
+    }
 }
 
 /// Runs the server on `engine` until `shutdown`, then lets the engine finish its sessions' last

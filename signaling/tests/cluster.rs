@@ -48,7 +48,12 @@ impl Node {
         node
     }
 
+    /// Starts a node and returns once it logs `listening on` (without waiting for health).
     fn spawn(redis: &RedisServer, extra: &[&str]) -> Node {
+        Node::spawn_on(&redis.url(), extra)
+    }
+
+    fn spawn_on(redis_url: &str, extra: &[&str]) -> Node {
         let mut command = Command::new(env!("CARGO_BIN_EXE_signaling"));
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("SIGNALING_") {
@@ -59,7 +64,7 @@ impl Node {
         command
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
-            .args(["--listen", "127.0.0.1:0", "--redis-url", &redis.url(), "--redis-node-ttl-secs", &ttl])
+            .args(["--listen", "127.0.0.1:0", "--redis-url", redis_url, "--redis-node-ttl-secs", &ttl])
             // Ordering and races are under test here, not the rate limit.
             .args(["--rate-limit-per-sec", "1000", "--rate-limit-burst", "1000"])
             .args(extra);
@@ -144,6 +149,12 @@ impl Drop for Node {
     }
 }
 
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
 /// One Redis and two nodes on it.
 async fn cluster(extra: &[&str]) -> (RedisServer, Node, Node) {
     let redis = RedisServer::start();
@@ -198,6 +209,53 @@ fn a_redis_url_that_cannot_work_stops_the_server_at_start_up_without_showing_the
         assert!(stderr.contains("--redis-url"), "{stderr}");
         assert!(!stderr.contains("hunter2"), "{stderr}");
     }
+}
+
+#[tokio::test]
+async fn a_join_sent_the_moment_a_node_listens_is_served() {
+    let redis = RedisServer::start();
+    // Each node is joined as soon as it logs `listening on`, without waiting for `/healthz`: a
+    // node registers in Redis before it opens its port, so no join meets `unavailable`.
+    let mut nodes = Vec::new();
+    let mut clients = Vec::new();
+    for n in 0..3 {
+        let node = Node::spawn(&redis, &[]);
+        let mut client = node.client().await;
+        let room = format!("early-{n}");
+        match client.request_join(&room, None).await {
+            ServerMessage::Joined { peers, .. } => assert!(peers.is_empty(), "{room}: {peers:?}"),
+            other => panic!("node {n}: a join right after `listening on` got {other:?}"),
+        }
+        nodes.push(node);
+        clients.push(client);
+    }
+    // And they are one cluster at once: the rooms are shared.
+    let mut late = nodes[0].client().await;
+    let joined = late.join("early-2").await;
+    assert_eq!(joined.peers.len(), 1, "early-2 holds the peer of the third node");
+    clients[2].expect_peer_joined().await;
+}
+
+#[tokio::test]
+async fn a_node_started_while_redis_is_down_listens_unhealthy_and_recovers_when_redis_comes() {
+    let port = free_port(); // nothing listens there yet
+    let started = Instant::now();
+    let node = Node::spawn_on(&format!("redis://127.0.0.1:{port}"), &[]);
+    // It waited (bounded) for Redis before listening, then listens anyway.
+    assert!(started.elapsed() < WAIT, "listening after {:?}", started.elapsed());
+    node.wait_for_health(503).await;
+    assert_eq!(node.metric("signaling_redis_up").await, Some(0));
+    let mut a = node.client().await;
+    let refused = a.request_join("late-redis", None).await;
+    assert!(matches!(&refused, ServerMessage::Error { code: ErrorCode::Unavailable, .. }), "{refused:?}");
+
+    let _redis = RedisServer::start_on(port).expect("Redis starts on its port");
+    node.wait_for_health(200).await;
+    // The refused connection joins on a retry, as a client does after `unavailable`.
+    assert!(a.join("late-redis").await.peers.is_empty());
+    let mut b = node.client().await;
+    assert_eq!(b.join("late-redis").await.peers.len(), 1);
+    a.expect_peer_joined().await;
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@
 //! every session's requests — and so each peer's signals — in order end to end: Redis runs them in
 //! the order they were sent and publishes to each node's single subscription in that order.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use shared::relay::RawValue;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -101,7 +101,9 @@ pub struct RedisEngine {
     /// Unbounded as a channel, bounded in bytes by `budget`.
     tx: mpsc::UnboundedSender<Request>,
     budget: Arc<Semaphore>,
-    healthy: Arc<AtomicBool>,
+    /// Whether the node is registered in Redis and takes joins: set by the worker, read by
+    /// `/healthz`, awaited at start-up ([`RedisEngine::registered`]).
+    healthy: Arc<watch::Sender<bool>>,
     next_conn: AtomicU64,
     node: Arc<str>,
     client: redis::Client,
@@ -119,7 +121,7 @@ impl RedisEngine {
         let mut id = [0u8; 9];
         getrandom::fill(&mut id).map_err(StartError::Randomness)?;
         let node: Arc<str> = URL_SAFE_NO_PAD.encode(id).into();
-        let healthy = Arc::new(AtomicBool::new(false));
+        let healthy = Arc::new(watch::Sender::new(false));
         let (tx, rx) = mpsc::unbounded_channel();
         let budget = Arc::new(Semaphore::new(redis.queue_bytes));
         metrics.redis.enabled.store(true, Relaxed);
@@ -151,6 +153,14 @@ impl RedisEngine {
     pub fn node_id(&self) -> &str {
         &self.node
     }
+
+    /// Waits until the node is registered in Redis (its inbox subscribed and its liveness key
+    /// written: it takes joins from then on), for at most `within`. Returns whether it is.
+    pub async fn registered(&self, within: Duration) -> bool {
+        let mut healthy = self.healthy.subscribe();
+        let up = tokio::time::timeout(within, healthy.wait_for(|&up| up)).await;
+        matches!(up, Ok(Ok(_)))
+    }
 }
 
 impl RoomEngine for RedisEngine {
@@ -176,7 +186,7 @@ impl RoomEngine for RedisEngine {
     }
 
     fn healthy(&self) -> bool {
-        self.healthy.load(Relaxed)
+        *self.healthy.borrow()
     }
 
     /// Walks every room key with `SCAN` on a connection of its own; (0, 0) if Redis is unreachable.

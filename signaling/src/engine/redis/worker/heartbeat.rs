@@ -87,7 +87,7 @@ impl Worker {
                 connected.registered = true;
                 info!(node = &*self.node, "registered in Redis; taking joins");
             }
-            self.healthy.store(true, Relaxed);
+            self.healthy.send_replace(true);
             self.metrics.redis.up.store(1, Relaxed);
         }
     }

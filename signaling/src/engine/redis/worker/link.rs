@@ -95,7 +95,7 @@ impl Worker {
             return;
         }
         warn!(node = &*self.node, why, "lost Redis; new joins are refused until it is back");
-        self.healthy.store(false, Relaxed);
+        self.healthy.send_replace(false);
         self.metrics.redis.up.store(0, Relaxed);
         self.link = Link::Down { retry_at: Instant::now() + BACKOFF_MIN, backoff: BACKOFF_MIN, failures: 0 };
     }

@@ -18,7 +18,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use redis::{RedisResult, Value};
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
 use tracing::warn;
 
@@ -58,7 +58,7 @@ pub(super) struct Setup {
     pub rooms: RoomsConfig,
     pub redis: RedisConfig,
     pub metrics: Arc<Metrics>,
-    pub healthy: Arc<AtomicBool>,
+    pub healthy: Arc<watch::Sender<bool>>,
     pub rx: mpsc::UnboundedReceiver<Request>,
 }
 
@@ -114,7 +114,7 @@ pub(super) struct Worker {
     rooms: RoomsConfig,
     redis: RedisConfig,
     metrics: Arc<Metrics>,
-    healthy: Arc<AtomicBool>,
+    healthy: Arc<watch::Sender<bool>>,
     rx: mpsc::UnboundedReceiver<Request>,
     rx_closed: bool,
     /// Requests taken from the queue, not yet sent: at most one batch.
@@ -295,11 +295,11 @@ impl Worker {
 }
 
 /// Marks the node unhealthy when dropped.
-struct Unhealthy(Arc<AtomicBool>, Arc<Metrics>);
+struct Unhealthy(Arc<watch::Sender<bool>>, Arc<Metrics>);
 
 impl Drop for Unhealthy {
     fn drop(&mut self) {
-        self.0.store(false, Relaxed);
+        self.0.send_replace(false);
         self.1.redis.up.store(0, Relaxed);
     }
 }
