@@ -82,6 +82,40 @@ impl Negotiator {
     }
 }
 
+/// How we learnt that the other person is in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Our `joined` listed them: we are the newcomer.
+    Listed,
+    /// `peer_joined`: they are the newcomer.
+    Arrived,
+    /// A signal came from a peer id we did not know (their id changed, e.g. after a restart).
+    Signalled,
+}
+
+/// What to do about the connection when the other person appears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// A call is still connected (both came back after a server restart, or a resume): carry on.
+    Keep,
+    /// Start a fresh connection and offer.
+    Offer,
+    /// End any stale connection and wait for their offer.
+    AwaitOffer,
+}
+
+/// Only the newcomer offers on a fresh connection; the one who was already there waits for that
+/// offer. One offer, so no glare (and no rollback) at the start of every call; perfect
+/// negotiation still settles later collisions, such as ICE restarts from both sides. A signal
+/// from an unknown id is answered, never raced: if it is an offer, it starts the new connection.
+pub fn on_arrival(seen: Seen, connected: bool) -> Arrival {
+    match (seen, connected) {
+        (_, true) => Arrival::Keep,
+        (Seen::Listed, false) => Arrival::Offer,
+        (Seen::Arrived | Seen::Signalled, false) => Arrival::AwaitOffer,
+    }
+}
+
 /// The session id of an SDP (`o=<user> <sess-id> <version> …`). A new `RTCPeerConnection` picks
 /// a new one; renegotiations of the same connection keep it. An offer with a different id than
 /// the current remote description comes from a new connection of the other side — a reload —
@@ -142,6 +176,16 @@ mod tests {
         assert_eq!(n.on_description(Kind::Answer, false), Decision::Apply { answer: false });
         // Still marked as setting the answer: the state is not stable yet, but no collision.
         assert_eq!(n.on_description(Kind::Offer, false), Decision::Apply { answer: true });
+    }
+
+    #[test]
+    fn only_the_newcomer_offers_and_a_connected_call_carries_on() {
+        assert_eq!(on_arrival(Seen::Listed, false), Arrival::Offer);
+        assert_eq!(on_arrival(Seen::Arrived, false), Arrival::AwaitOffer);
+        assert_eq!(on_arrival(Seen::Signalled, false), Arrival::AwaitOffer);
+        for seen in [Seen::Listed, Seen::Arrived, Seen::Signalled] {
+            assert_eq!(on_arrival(seen, true), Arrival::Keep, "{seen:?}");
+        }
     }
 
     #[test]

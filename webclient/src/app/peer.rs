@@ -9,7 +9,7 @@ use super::{after, resume_key, App, Event, CLOSE_REPLACED, ICE_GRACE_MS, MAX_RES
 use crate::browser::{self, log};
 use crate::call::Call;
 use crate::error::WebError;
-use crate::negotiation::{is_polite, sdp_session_id, Kind};
+use crate::negotiation::{is_polite, on_arrival, sdp_session_id, Arrival, Kind, Seen};
 use crate::retry::backoff_ms;
 use crate::signaling::Signaling;
 use crate::state::{Link, Media, Peer, Phase, Problem};
@@ -64,7 +64,7 @@ impl App {
                 self.facts.phase = Phase::InCall;
                 self.facts.link = Link::Joined;
                 if let Some(other) = peers.into_iter().next() {
-                    self.peer_arrived(other);
+                    self.peer_arrived(other, Seen::Listed);
                 } else if self.facts.media != Media::Connected {
                     // Alone, and no call survives from before: wait for the other person.
                     if self.facts.peer == Peer::Present {
@@ -74,7 +74,7 @@ impl App {
                 self.render();
             }
             ServerMessage::PeerJoined { peer_id } => {
-                self.peer_arrived(peer_id);
+                self.peer_arrived(peer_id, Seen::Arrived);
                 self.render();
             }
             ServerMessage::PeerLeft { peer_id } => {
@@ -91,17 +91,22 @@ impl App {
         }
     }
 
-    /// The other person is in the room (`joined` listed them, or `peer_joined`, or a signal
-    /// came from them). If a call is still connected — both came back after a server restart,
-    /// with new ids — it carries on; otherwise a fresh connection starts, and both sides
-    /// negotiate: perfect negotiation settles who offers.
-    pub(super) fn peer_arrived(&mut self, peer: PeerId) {
+    /// The other person is in the room: `joined` listed them, `peer_joined` announced them, or
+    /// a signal came from them. [`on_arrival`] decides whether a connected call carries on, we
+    /// offer on a fresh connection, or we wait for their offer.
+    pub(super) fn peer_arrived(&mut self, peer: PeerId, seen: Seen) {
         self.other = Some(peer);
         self.facts.peer = Peer::Present;
         let polite = self.polite();
-        match &mut self.call {
-            Some(call) if call.connection_state() == RtcPeerConnectionState::Connected => call.set_polite(polite),
-            _ => self.new_call(polite),
+        let connected = self.call.as_ref().is_some_and(|c| c.connection_state() == RtcPeerConnectionState::Connected);
+        match on_arrival(seen, connected) {
+            Arrival::Keep => {
+                if let Some(call) = &mut self.call {
+                    call.set_polite(polite);
+                }
+            }
+            Arrival::Offer => self.new_call(polite),
+            Arrival::AwaitOffer => self.end_call(),
         }
     }
 
@@ -136,7 +141,7 @@ impl App {
         if self.other.as_ref() != Some(&from) {
             // A signal is only relayed within our room: whoever sends it is the other person,
             // possibly with a new id after a server restart.
-            self.peer_arrived(from);
+            self.peer_arrived(from, Seen::Signalled);
         }
         let result = match data {
             Signal::Offer { sdp } => self.on_description(Kind::Offer, &sdp).await,
