@@ -60,6 +60,14 @@ const JS_RECORD_STATES: &str = "const done = arguments[arguments.length - 1]; \
 const JS_NOTICE: &str = "const n = document.getElementById('notice'); const m = document.getElementById('message'); \
     arguments[arguments.length - 1](n && m && !n.hidden ? m.textContent.trim() : '');";
 const JS_STATES: &str = "arguments[arguments.length - 1](window.__e2eCallStates || null);";
+/// Keeps the remote video's `MediaStream`, to tell later whether the page replaced its
+/// RTCPeerConnection (a new one brings a new stream); answers whether there was one.
+const JS_KEEP_REMOTE_STREAM: &str = "const v = document.getElementById('remote-video'); \
+    window.__e2eRemoteStream = v ? v.srcObject : null; \
+    arguments[arguments.length - 1](!!window.__e2eRemoteStream);";
+/// Whether the remote video still shows the stream kept by [`JS_KEEP_REMOTE_STREAM`].
+const JS_SAME_REMOTE_STREAM: &str = "const v = document.getElementById('remote-video'); \
+    arguments[arguments.length - 1](!!window.__e2eRemoteStream && !!v && v.srcObject === window.__e2eRemoteStream);";
 
 /// Prints each step with the seconds since the test started, so a CI log reads as a timeline.
 struct Timeline {
@@ -98,21 +106,27 @@ async fn a_call_across_two_nodes_sharing_redis() {
     let redis = Redis::start(&artifacts).await.unwrap_or_else(|e| panic!("{NAME}: could not start Redis: {e}"));
     let node_args = vec!["--redis-url".to_owned(), redis.url()];
     let mut stage = Stage::start_with(NAME, node_args.clone()).await;
-    let outcome = match Signaling::start(&paths, &format!("{NAME}/node-2"), node_args).await {
-        Ok(mut node2) => {
-            let outcome = cluster(&mut stage, &mut node2, &redis).await;
+    // Node 2 lives until the stage has reported: killed earlier (by dropping it), it would make
+    // the failure screenshots show B `reconnecting` to a dead node instead of what went wrong.
+    let mut node2 = Signaling::start(&paths, &format!("{NAME}/node-2"), node_args).await;
+    let outcome = match &mut node2 {
+        Ok(node2) => {
+            let outcome = cluster(&mut stage, node2, &redis).await;
             if outcome.is_err() {
                 eprintln!("----- node 2, last log lines ({}):", node2.log_path().display());
                 for line in node2.log_tail(40) {
                     eprintln!("    {line}");
                 }
+                dump_metrics("node 1", &stage.server).await;
+                dump_metrics("node 2", node2).await;
                 eprintln!("----- redis: {}", redis.log_path().display());
             }
             outcome
         }
-        Err(e) => Err(e).context("starting node 2"),
+        Err(e) => Err(Failure::new(format!("starting node 2: {e}"))),
     };
     stage.finish(outcome).await;
+    drop(node2);
 }
 
 async fn cluster(stage: &mut Stage, node2: &mut Signaling, redis: &Redis) -> Result<()> {
@@ -130,19 +144,41 @@ async fn cluster(stage: &mut Stage, node2: &mut Signaling, redis: &Redis) -> Res
 
     let a = stage.open_browser("a").await?;
     let b = stage.open_browser("b").await?;
-    let link = start_call(&a, &stage.server.base_url()).await?;
+    let outcome = call(stage, node2, redis, &time, (&node1_id, &node2_id), (&a, &b)).await;
+    if outcome.is_err() {
+        // What each page went through, by its own clock: the first thing to read after a failure.
+        for browser in [&a, &b] {
+            match states(browser).await {
+                Ok(states) => eprintln!("----- {} call states: {}", browser.name(), time.states(&states)),
+                Err(e) => eprintln!("----- {} call states: {e}", browser.name()),
+            }
+        }
+    }
+    outcome
+}
+
+/// The call itself, from A's "Start a call" to A's hang-up.
+async fn call(
+    stage: &mut Stage,
+    node2: &mut Signaling,
+    redis: &Redis,
+    time: &Timeline,
+    (node1_id, node2_id): (&str, &str),
+    (a, b): (&Browser, &Browser),
+) -> Result<()> {
+    let link = start_call(a, &stage.server.base_url()).await?;
     let room = room_of(&link)?;
     let link_b = on_node(&link, node2.addr())?;
     time.mark(format!("A started a call on node 1: {link}; B opens {link_b}"));
 
     let opened = Instant::now();
     b.goto(&link_b).await?;
-    record_states(&b).await?;
+    record_states(b).await?;
     poll("b: first remote frame", STATE_LIMIT, Duration::from_millis(50), || b.first_remote_frame()).await?;
     let first_frame = opened.elapsed();
     println!("link opened → first remote frame: {} ms", first_frame.as_millis());
-    connected_with_media(&[&a, &b], STATE_LIMIT).await?;
-    for browser in [&a, &b] {
+    connected_with_media(&[a, b], STATE_LIMIT).await?;
+    for browser in [a, b] {
         browser.wait_for_attr("call-stats", "data-path", "direct", MEDIA_LIMIT).await?;
         let sample = browser.check_remote_video_size().await?;
         time.mark(format!(
@@ -160,7 +196,7 @@ async fn cluster(stage: &mut Stage, node2: &mut Signaling, redis: &Redis) -> Res
         let seated = metric(node, "signaling_peers_joined").await?;
         check(seated == 1.0, || format!("{name}: signaling_peers_joined {seated}, expected its own 1 seat"))?;
     }
-    check_seats(redis, &room, &[(&a_peer, &node1_id), (&b_peer, &node2_id)]).await?;
+    check_seats(redis, &room, &[(&a_peer, node1_id), (&b_peer, node2_id)]).await?;
     let relays_1 = metric(&stage.server, "signaling_redis_cross_node_relays_total").await?;
     let relays_2 = metric(node2, "signaling_redis_cross_node_relays_total").await?;
     check(relays_1 > 0.0 && relays_2 > 0.0, || {
@@ -174,17 +210,22 @@ async fn cluster(stage: &mut Stage, node2: &mut Signaling, redis: &Redis) -> Res
     b.wait_for_chat("hello from A on node 1", STATE_LIMIT).await?;
     time.mark("chat from A reached B");
 
+    for browser in [a, b] {
+        let kept = browser.js_async(JS_KEEP_REMOTE_STREAM).await?;
+        check(kept == Value::Bool(true), || format!("{}: no remote stream to keep", browser.name()))?;
+    }
+
     // Node 2 dies mid-call: B loses signaling, the media between the browsers goes on.
     node2.kill().await?;
     let down = Instant::now();
     time.mark("node 2 killed (SIGKILL)");
     let took = b.wait_for_state("reconnecting", STATE_LIMIT).await?;
     let status = b.status_text().await?;
-    let notice = notice_text(&b).await?;
+    let notice = notice_text(b).await?;
     time.mark(format!("B `reconnecting` {} ms after the kill, status {status:?}, notice {notice:?}", took.as_millis()));
     let a_state = a.state().await?;
     check(a_state == "connected", || format!("a: state `{a_state}` while node 2 is down"))?;
-    for browser in [&a, &b] {
+    for browser in [a, b] {
         browser.wait_remote_video_playing(MEDIA_LIMIT).await.context("while node 2 is down")?;
     }
     time.mark("node 2 down: A still `connected`, remote video playing on both sides");
@@ -219,11 +260,19 @@ async fn cluster(stage: &mut Stage, node2: &mut Signaling, redis: &Redis) -> Res
     .await?;
     let recovered = back.elapsed();
     println!("node restart → both connected again: {} ms", recovered.as_millis());
-    connected_with_media(&[&a, &b], MEDIA_LIMIT).await?;
-    frames_advancing(&[&a, &b]).await?;
+    connected_with_media(&[a, b], MEDIA_LIMIT).await?;
+    frames_advancing(&[a, b]).await?;
+    // The media path never went through node 2: both pages kept their RTCPeerConnection (a
+    // renegotiation from scratch would show a new remote stream).
+    for browser in [a, b] {
+        let same = browser.js_async(JS_SAME_REMOTE_STREAM).await?;
+        check(same == Value::Bool(true), || {
+            format!("{}: the remote stream changed across B's resume: the call was set up again", browser.name())
+        })?;
+    }
     let resumed = first_join(node2, &room, true)?;
     check(resumed == b_peer, || format!("B resumed as {resumed}, not as its peer id {b_peer}"))?;
-    check_seats(redis, &room, &[(&a_peer, &node1_id), (&b_peer, &new_node2_id)]).await?;
+    check_seats(redis, &room, &[(&a_peer, node1_id), (&b_peer, &new_node2_id)]).await?;
     let refused = log_of(node2)?.lines().filter(|line| line.contains("join refused")).count();
     time.mark(format!(
         "B resumed as {b_peer} on the new node 2 ({refused} joins refused there); media flowing both ways"
@@ -238,13 +287,13 @@ async fn cluster(stage: &mut Stage, node2: &mut Signaling, redis: &Redis) -> Res
         time.mark(format!("watching the call until {} s after the kill (node 1's sweep)", SWEEP_WINDOW.as_secs()));
         tokio::time::sleep(rest).await;
     }
-    for browser in [&a, &b] {
+    for browser in [a, b] {
         let state = browser.state().await?;
         check(state == "connected", || format!("{}: `{state}` after node 1's sweep", browser.name()))?;
     }
-    check_seats(redis, &room, &[(&a_peer, &node1_id), (&b_peer, &new_node2_id)]).await?;
-    let a_states = states(&a).await?;
-    let b_states = states(&b).await?;
+    check_seats(redis, &room, &[(&a_peer, node1_id), (&b_peer, &new_node2_id)]).await?;
+    let a_states = states(a).await?;
+    let b_states = states(b).await?;
     check(!a_states.iter().any(|(_, s)| s == "peer-left"), || {
         format!("A saw `peer-left` while B moved nodes: {}", time.states(&a_states))
     })?;
@@ -277,8 +326,8 @@ async fn cluster(stage: &mut Stage, node2: &mut Signaling, redis: &Redis) -> Res
     ));
     b.screenshot("cluster-b-peer-left").await?;
     // In-page clocks: from A's `ended` to B's `peer-left`, without WebDriver's round trips.
-    let ended_at = last_time(&states(&a).await?, "ended");
-    let left_at = last_time(&states(&b).await?, "peer-left");
+    let ended_at = last_time(&states(a).await?, "ended");
+    let left_at = last_time(&states(b).await?, "peer-left");
     if let (Some(ended_at), Some(left_at)) = (ended_at, left_at) {
         println!("A `ended` → B `peer-left` (page clocks): {} ms", left_at.saturating_sub(ended_at));
     }
@@ -300,6 +349,21 @@ async fn wait_registered(name: &str, node: &Signaling) -> Result<()> {
         }
     })
     .await
+}
+
+/// For a failure report: the node's counters and gauges (no histogram buckets), if it answers.
+async fn dump_metrics(name: &str, node: &Signaling) {
+    match node.get("/metrics").await {
+        Ok((_, body)) => {
+            eprintln!("----- {name}: /metrics");
+            for line in String::from_utf8_lossy(&body).lines() {
+                if !line.starts_with('#') && !line.contains("_bucket") {
+                    eprintln!("    {line}");
+                }
+            }
+        }
+        Err(e) => eprintln!("----- {name}: no /metrics: {e}"),
+    }
 }
 
 /// A metric that must be there.
