@@ -150,6 +150,8 @@ async fn copy_link(stage: &mut Stage) -> Result<()> {
     check(copied == link, || format!("the clipboard holds {copied:?}, the page's link is {link:?}"))?;
     println!("copied: {copied}");
     a.screenshot("a-link-copied").await?;
+    // The label is a moment's confirmation: it offers to copy again by itself.
+    a.wait_for_text("copy-link", "Copy link", STATE_LIMIT).await?;
 
     copy_refused(&a, &link).await?;
 

@@ -214,11 +214,13 @@ impl Ui {
         self.stats.set_text_content(Some(&summary.line()));
     }
 
-    pub fn copied(&self, ok: bool) {
-        self.copy.set_text_content(Some(if ok { "Copied" } else { "Copy link" }));
-        if !ok {
-            self.link.select(); // the person can copy by hand
-        }
+    /// The copy button's label: "Copied" right after a copy, else "Copy link".
+    pub fn show_copied(&self, copied: bool) {
+        self.copy.set_text_content(Some(if copied { "Copied" } else { "Copy link" }));
+    }
+
+    pub fn select_link(&self) {
+        self.link.select();
     }
 
     pub fn note(&self, text: &str) {

@@ -4,12 +4,15 @@
 use shared::ClientMessage;
 use web_sys::MediaStream;
 
-use super::{resume_key, App, Event};
+use super::{after, resume_key, App, Event};
 use crate::browser::{self, log};
 use crate::chat;
 use crate::media;
 use crate::state::{Link, Peer, Phase};
 use crate::ui::Author;
+
+/// How long the copy button says "Copied" before it offers to copy again.
+const COPIED_SHOWN_MS: u32 = 2_000;
 
 impl App {
     pub(super) fn refresh_controls(&self) {
@@ -119,12 +122,18 @@ impl App {
         }
     }
 
-    pub(super) async fn copy_link(&self) {
+    pub(super) async fn copy_link(&mut self) {
         let Some(link) = self.link() else { return };
         let copied = match browser::window() {
             Ok(window) => browser::wait(window.navigator().clipboard().write_text(&link)).await.is_ok(),
             Err(_) => false,
         };
-        self.ui.copied(copied);
+        self.ui.show_copied(copied);
+        if copied {
+            self.copies += 1;
+            after(COPIED_SHOWN_MS, &self.tx, Event::CopiedShown(self.copies));
+        } else {
+            self.ui.select_link(); // the person can copy by hand
+        }
     }
 }

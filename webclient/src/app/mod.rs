@@ -28,6 +28,8 @@ pub type Sender = mpsc::UnboundedSender<Event>;
 pub enum Event {
     StartCall,
     CopyLink,
+    /// A while after a copy: the button says "Copy link" again, unless a later copy is shown.
+    CopiedShown(u32),
     Rejoin,
     HangUp,
     ToggleMic,
@@ -116,6 +118,8 @@ struct App {
     screen: Option<MediaStreamTrack>,
     muted: bool,
     camera_off: bool,
+    /// Successful copies of the link, so only the last one's timer resets the button.
+    copies: u32,
 }
 
 fn resume_key(room: &RoomId) -> String {
@@ -149,6 +153,7 @@ impl App {
             screen: None,
             muted: false,
             camera_off: false,
+            copies: 0,
         })
     }
 
@@ -198,6 +203,7 @@ impl App {
         match event {
             Event::StartCall => self.start_call().await,
             Event::CopyLink => self.copy_link().await,
+            Event::CopiedShown(copy) if copy == self.copies => self.ui.show_copied(false),
             Event::Rejoin => {
                 if let Some(room) = self.room.clone() {
                     self.begin(room).await;
