@@ -7,7 +7,7 @@
 //! - `tests/harness/`: processes (signaling, chromedriver) and browser sessions, all I/O
 //! - `tests/call.rs`: the scenarios, `#[ignore]`d because they need Chromium and a built client;
 //!   `cargo xtask test` runs them in its `browser` step, inside a loopback-only network namespace;
-//!   `tests/controls.rs`: the call's controls (camera off and on, copy link); `tests/no_devices.rs`
+//!   `tests/controls.rs`: the call's controls (camera off and on, screen sharing, copy link); `tests/no_devices.rs`
 //!   and `tests/cluster.rs`: a session without devices, and the two browsers on two nodes
 //! - `tests/deploy.rs` and `tests/stack/`: the deployment files themselves — Debian's nginx with
 //!   the repository's nginx config and coturn with its `turnserver.conf` — and a call relayed

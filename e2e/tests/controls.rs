@@ -1,6 +1,7 @@
 //! The call's controls as the person using them sees them, between two real headless Chromium
-//! peers: turning the camera off and on again (what the other person's video shows), and the
-//! "Copy link" button (what lands on the clipboard, and that the other person gets in with it).
+//! peers: turning the camera off and on again and sharing the screen (what the other person's
+//! video shows), and the "Copy link" button (what lands on the clipboard, and that the other
+//! person gets in with it).
 //!
 //! Ignored by plain `cargo test`, like call.rs: the `browser` step of `cargo xtask test` runs them
 //! inside a loopback-only network namespace.
@@ -87,7 +88,7 @@ async fn camera_button(a: &Browser, off: bool) -> Result<()> {
 /// camera on again must not need a new permission prompt.
 async fn camera_track(a: &Browser, enabled: bool) -> Result<()> {
     let tracks = a.video_tracks("local-video").await?;
-    let expected = [TrackState { enabled, ready_state: "live".to_owned() }];
+    let expected = [TrackState { enabled, ready_state: "live".to_owned(), surface: None }];
     check(tracks == expected, || format!("A: #local-video tracks {tracks:?}, expected {expected:?}"))
 }
 
@@ -117,6 +118,125 @@ async fn stays_black(browser: &Browser, id: &str) -> Result<Picture> {
     let later = browser.picture(id).await?;
     check(later.is_black(), || format!("{}: #{id} was black, then showed {later}", browser.name()))?;
     Ok(later)
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn sharing_the_screen_shows_it_to_the_other_person_and_stopping_brings_the_camera_back() {
+    let mut stage = Stage::start("share-screen").await;
+    let outcome = share_screen(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+/// A shares, B watches. The capture is Chromium's fake screen: `--use-fake-ui-for-media-stream`
+/// answers getDisplayMedia's picker with it, and `--use-fake-device-for-media-stream` paints it
+/// like the fake camera (green, a turning pac-man, a timer) but 16:9 where the camera is 4:3. So
+/// the frame's shape, which survives the encoder scaling it, tells B's screen from B's camera.
+async fn share_screen(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a").await?;
+    let b = stage.open_browser("b").await?;
+    let link = start_call(&a, &stage.server.base_url()).await?;
+    b.goto(&link).await?;
+    connected_with_media(&[&a, &b], STATE_LIMIT).await?;
+    frames_advancing(&[&a, &b]).await?;
+
+    // Before: B sees A's camera; A's preview is the camera.
+    share_button(&a, false).await?;
+    camera_track(&a, true).await?;
+    let camera = moving_picture(&b, "remote-video").await?;
+    println!("camera: B sees {camera}");
+
+    // The click comes through WebDriver: getDisplayMedia needs the user activation it gives.
+    a.click("share-screen").await?;
+    share_button(&a, true).await?;
+    let screen = screen_track(&a).await?;
+    println!("sharing: A's preview shows {screen:?}");
+    // Were the fake screen shaped like the camera, nothing below could tell them apart.
+    let own = moving_shape(&a, "local-video", "the screen, not the camera's shape", |p| !p.same_shape(&camera)).await?;
+    let seen = shaped_like(&b, &own, "A's screen").await?;
+    println!("sharing: A's preview {own}; B sees {seen}");
+    let state = b.state().await?;
+    check(state == "connected", || format!("B: state `{state}` while A shares the screen"))?;
+    a.screenshot("a-shares-the-screen").await?;
+    b.screenshot("b-sees-a-screen").await?;
+
+    a.click("share-screen").await?;
+    camera_is_back(&a, &b, &camera, "A stopped sharing").await?;
+    a.screenshot("a-stopped-sharing").await?;
+    b.screenshot("b-sees-a-camera-again").await?;
+
+    // The capture can also end outside the page (the browser's own "Stop sharing" bar, a
+    // closed window): the button and what B sees follow the same way.
+    a.click("share-screen").await?;
+    share_button(&a, true).await?;
+    screen_track(&a).await?;
+    shaped_like(&b, &own, "A's screen, shared again").await?;
+    a.end_screen_capture("local-video").await?;
+    camera_is_back(&a, &b, &camera, "the browser ended A's capture").await?;
+    b.screenshot("b-sees-a-camera-after-the-capture-ended").await?;
+    Ok(())
+}
+
+/// `#share-screen` offers sharing, or says sharing is on: `aria-pressed` for assistive
+/// technology and a label naming what the next press does. Enabled either way: the browser
+/// has getDisplayMedia and A has a camera to switch back to.
+async fn share_button(a: &Browser, sharing: bool) -> Result<()> {
+    let (pressed, label) = if sharing { ("true", "Stop sharing") } else { ("false", "Share screen") };
+    a.wait_for_attr("share-screen", "aria-pressed", pressed, STATE_LIMIT).await?;
+    a.wait_for_text("share-screen", label, STATE_LIMIT).await?;
+    let disabled = a.attr("share-screen", "disabled").await?;
+    check(disabled.is_none(), || format!("A: #share-screen is disabled (sharing: {sharing})"))
+}
+
+/// A's preview shows one live screen capture, not the camera.
+async fn screen_track(a: &Browser) -> Result<TrackState> {
+    let what = "A: #local-video shows a live screen capture";
+    poll(what, STATE_LIMIT, Duration::from_millis(100), || async {
+        match a.video_tracks("local-video").await?.as_slice() {
+            [track] if track.surface.is_some() && track.enabled && track.ready_state == "live" => {
+                Ok(Probe::Ready(track.clone()))
+            }
+            tracks => Ok(Probe::NotYet(format!("tracks {tracks:?}"))),
+        }
+    })
+    .await
+}
+
+/// After sharing ends (`why`): the button offers sharing again, A's preview is the camera, live
+/// and on, and B's picture has the camera's shape again and moves.
+async fn camera_is_back(a: &Browser, b: &Browser, camera: &Picture, why: &str) -> Result<()> {
+    share_button(a, false).await?;
+    poll(&format!("A: #local-video shows the camera after {why}"), STATE_LIMIT, Duration::from_millis(100), || async {
+        let tracks = a.video_tracks("local-video").await?;
+        let expected = [TrackState { enabled: true, ready_state: "live".to_owned(), surface: None }];
+        Ok(if tracks == expected { Probe::Ready(()) } else { Probe::NotYet(format!("tracks {tracks:?}")) })
+    })
+    .await?;
+    let seen = shaped_like(b, camera, &format!("A's camera after {why}")).await?;
+    frames_advancing(&[b]).await?;
+    println!("{why}: B sees {seen}");
+    Ok(())
+}
+
+/// Waits until B's remote video shows a moving picture of `model`'s shape (`what` names it).
+async fn shaped_like(b: &Browser, model: &Picture, what: &str) -> Result<Picture> {
+    let what = format!("{what} ({:.3} wide per high)", model.aspect());
+    moving_shape(b, "remote-video", &what, |picture| picture.same_shape(model)).await
+}
+
+/// Waits until the video with this id shows a moving picture whose shape is `wanted`
+/// (described by `what`); returns it.
+async fn moving_shape(browser: &Browser, id: &str, what: &str, wanted: impl Fn(&Picture) -> bool) -> Result<Picture> {
+    let what = format!("{}: #{id} shows {what}", browser.name());
+    poll(&what, MEDIA_LIMIT, Duration::from_millis(100), || async {
+        let picture = moving_picture(browser, id).await?;
+        if wanted(&picture) {
+            Ok(Probe::Ready(picture))
+        } else {
+            Ok(Probe::NotYet(format!("{picture} ({:.3} wide per high)", picture.aspect())))
+        }
+    })
+    .await
 }
 
 /// What the page puts on the clipboard before the button is pressed, so the test can tell.
@@ -216,4 +336,14 @@ fn pictures_are_told_apart() {
     let mut specks = vec![0; size];
     specks[..size / 20].fill(255);
     assert!(!Picture::new(640, 480, specks).is_black());
+}
+
+#[test]
+fn frames_are_told_apart_by_shape_at_any_size() {
+    let picture = |width, height| Picture::new(width, height, Vec::new());
+    let (camera, screen) = (picture(640, 480), picture(800, 450));
+    assert!(!screen.same_shape(&camera));
+    // Scaled down by the sender, with sizes rounded to even numbers.
+    assert!(picture(266, 150).same_shape(&screen) && picture(320, 240).same_shape(&camera));
+    assert!(!picture(0, 0).same_shape(&picture(0, 0)));
 }

@@ -1,5 +1,6 @@
 //! What the controls scenarios look at: a video's picture, a stream's tracks, texts, the
-//! clipboard and permissions. A child of `browser` so it may use the session's private parts.
+//! clipboard and permissions; and ending a screen capture as the browser would. A child of
+//! `browser` so it may use the session's private parts.
 
 use std::time::Duration;
 
@@ -19,10 +20,21 @@ const JS_PICTURE: &str = "const v = document.getElementById(arguments[0]); \
     for (let i = 0; i < w * h; i++) { \
       luma[i] = Math.round(0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2]); } \
     return {width: v.videoWidth, height: v.videoHeight, luma};";
-/// The video tracks of a `<video>` element's `srcObject`; null without a stream.
+/// The video tracks of a `<video>` element's `srcObject`; null without a stream. `surface` is
+/// what a screen capture captures (`getSettings().displaySurface`); a camera has none.
 const JS_VIDEO_TRACKS: &str = "const v = document.getElementById(arguments[0]); \
     const s = v && v.srcObject; if (!s || !s.getVideoTracks) return null; \
-    return s.getVideoTracks().map(t => ({enabled: t.enabled, state: t.readyState}));";
+    return s.getVideoTracks().map(t => \
+      ({enabled: t.enabled, state: t.readyState, surface: t.getSettings().displaySurface || null}));";
+/// Ends the screen capture a `<video>` shows as the browser does when the person presses its own
+/// "Stop sharing" bar: the track ends and `ended` fires. A page's own `stop()` fires no `ended`
+/// (Media Capture and Streams, `stop()`), and headless Chromium has no bar that WebDriver could
+/// press, so the script does both halves itself. An error text when there is no capture to end.
+const JS_END_CAPTURE: &str = "const v = document.getElementById(arguments[0]); \
+    const s = v && v.srcObject; const tracks = s && s.getVideoTracks ? s.getVideoTracks() : []; \
+    const t = tracks.find(t => t.getSettings().displaySurface && t.readyState === 'live'); \
+    if (!t) return 'no live screen capture in #' + arguments[0]; \
+    t.stop(); t.dispatchEvent(new Event('ended')); return null;";
 /// An input's selection as `[start, end]`; null without such an input.
 const JS_SELECTION: &str = "const e = document.getElementById(arguments[0]); \
     return e && typeof e.selectionStart === 'number' ? [e.selectionStart, e.selectionEnd] : null;";
@@ -51,6 +63,22 @@ pub struct Picture {
 impl Picture {
     pub fn new(width: u64, height: u64, luma: Vec<u8>) -> Picture {
         Picture { width, height, luma }
+    }
+
+    /// Width over height of the video's own frame; 0 without a size. A picture's shape survives
+    /// the sender scaling it down, unlike its size.
+    pub fn aspect(&self) -> f64 {
+        if self.height == 0 {
+            0.0
+        } else {
+            self.width as f64 / self.height as f64
+        }
+    }
+
+    /// Whether both frames have the same shape, allowing for the even sizes encoders round to
+    /// (800×450 scaled to 1/3 is 266×150: 1.773 against 1.778).
+    pub fn same_shape(&self, other: &Picture) -> bool {
+        self.aspect() > 0.0 && (self.aspect() - other.aspect()).abs() < 0.03
     }
 
     /// Mean luma, 0–255.
@@ -109,6 +137,8 @@ pub struct TrackState {
     pub enabled: bool,
     /// `track.readyState`: `live`, or `ended` once stopped.
     pub ready_state: String,
+    /// What a screen capture captures (`monitor`, `window`, `browser`); `None` for a camera.
+    pub surface: Option<String>,
 }
 
 /// Helpers for the controls scenarios: pictures, tracks, texts, the clipboard and permissions.
@@ -191,8 +221,18 @@ impl Browser {
             .map(|t| TrackState {
                 enabled: t.get("enabled").and_then(Value::as_bool).unwrap_or(false),
                 ready_state: t.get("state").and_then(Value::as_str).unwrap_or("").to_owned(),
+                surface: t.get("surface").and_then(Value::as_str).map(str::to_owned),
             })
             .collect())
+    }
+
+    /// Ends the screen capture the `<video>` with this id shows, as the browser does when the
+    /// capture ends outside the page (see [`JS_END_CAPTURE`]); fails if it shows none.
+    pub async fn end_screen_capture(&self, id: &str) -> Result<()> {
+        match self.js(JS_END_CAPTURE, vec![json!(id)]).await? {
+            Value::Null => Ok(()),
+            other => Err(Failure::new(format!("{}: ending the screen capture: {other}", self.name))),
+        }
     }
 
     /// Grants (`"granted"`) or refuses (`"denied"`) a permission such as `clipboard-read` to the
