@@ -151,6 +151,7 @@ async fn share_screen(stage: &mut Stage) -> Result<()> {
     share_button(&a, true).await?;
     let screen = screen_track(&a).await?;
     println!("sharing: A's preview shows {screen:?}");
+    preview_style(&a, "screen", false).await?;
     // Were the fake screen shaped like the camera, nothing below could tell them apart.
     let own = moving_shape(&a, "local-video", "the screen, not the camera's shape", |p| !p.same_shape(&camera)).await?;
     let seen = shaped_like(&b, &own, "A's screen").await?;
@@ -202,6 +203,21 @@ async fn screen_track(a: &Browser) -> Result<TrackState> {
     .await
 }
 
+/// The computed `transform` of A's preview.
+const JS_PREVIEW_TRANSFORM: &str = "const v = document.getElementById('local-video'); \
+    arguments[arguments.length - 1](v ? getComputedStyle(v).transform : null);";
+
+/// A's preview says what it shows (`data-source`, and its label), and is mirrored only for the
+/// camera: a shared screen's text must read the right way round.
+async fn preview_style(a: &Browser, source: &str, mirrored: bool) -> Result<()> {
+    let marked = a.attr("local-video", "data-source").await?;
+    check(marked.as_deref() == Some(source), || format!("A: #local-video data-source {marked:?}, expected {source}"))?;
+    let transform = a.js_async(JS_PREVIEW_TRANSFORM).await?;
+    // A mirror is `matrix(-1, 0, 0, 1, 0, 0)`; none is `none`.
+    let is_mirrored = transform.as_str().is_some_and(|t| t.starts_with("matrix(-1"));
+    check(is_mirrored == mirrored, || format!("A: #local-video ({source}) has transform {transform}"))
+}
+
 /// After sharing ends (`why`): the button offers sharing again, A's preview is the camera, live
 /// and on, and B's picture has the camera's shape again and moves.
 async fn camera_is_back(a: &Browser, b: &Browser, camera: &Picture, why: &str) -> Result<()> {
@@ -212,6 +228,7 @@ async fn camera_is_back(a: &Browser, b: &Browser, camera: &Picture, why: &str) -
         Ok(if tracks == expected { Probe::Ready(()) } else { Probe::NotYet(format!("tracks {tracks:?}")) })
     })
     .await?;
+    preview_style(a, "camera", true).await?;
     let seen = shaped_like(b, camera, &format!("A's camera after {why}")).await?;
     frames_advancing(&[b]).await?;
     println!("{why}: B sees {seen}");

@@ -91,7 +91,7 @@ impl App {
         }
         if let Ok(preview) = MediaStream::new() {
             preview.add_track(&track);
-            self.ui.show_local(Some(&preview));
+            self.ui.show_local_screen(&preview);
         }
         self.screen = Some(track);
         self.refresh_controls();
