@@ -36,13 +36,19 @@ async fn turning_the_camera_off_shows_black_to_the_other_person_and_on_again_bri
     stage.finish(outcome).await;
 }
 
-async fn camera(stage: &mut Stage) -> Result<()> {
+/// A starts a call, B opens its link; both connected, each seeing the other's picture move.
+async fn in_a_call(stage: &mut Stage) -> Result<(Browser, Browser)> {
     let a = stage.open_browser("a").await?;
     let b = stage.open_browser("b").await?;
     let link = start_call(&a, &stage.server.base_url()).await?;
     b.goto(&link).await?;
     connected_with_media(&[&a, &b], STATE_LIMIT).await?;
     frames_advancing(&[&a, &b]).await?;
+    Ok((a, b))
+}
+
+async fn camera(stage: &mut Stage) -> Result<()> {
+    let (a, b) = in_a_call(stage).await?;
 
     // Before: the camera is on and B sees A's picture move.
     camera_button(&a, false).await?;
@@ -133,12 +139,7 @@ async fn sharing_the_screen_shows_it_to_the_other_person_and_stopping_brings_the
 /// like the fake camera (green, a turning pac-man, a timer) but 16:9 where the camera is 4:3. So
 /// the frame's shape, which survives the encoder scaling it, tells B's screen from B's camera.
 async fn share_screen(stage: &mut Stage) -> Result<()> {
-    let a = stage.open_browser("a").await?;
-    let b = stage.open_browser("b").await?;
-    let link = start_call(&a, &stage.server.base_url()).await?;
-    b.goto(&link).await?;
-    connected_with_media(&[&a, &b], STATE_LIMIT).await?;
-    frames_advancing(&[&a, &b]).await?;
+    let (a, b) = in_a_call(stage).await?;
 
     // Before: B sees A's camera; A's preview is the camera.
     share_button(&a, false).await?;
