@@ -94,7 +94,7 @@ async fn camera_button(a: &Browser, off: bool) -> Result<()> {
 /// camera on again must not need a new permission prompt.
 async fn camera_track(a: &Browser, enabled: bool) -> Result<()> {
     let tracks = a.video_tracks("local-video").await?;
-    let expected = [TrackState { enabled, ready_state: "live".to_owned(), surface: None }];
+    let expected = camera_tracks(enabled);
     check(tracks == expected, || format!("A: #local-video tracks {tracks:?}, expected {expected:?}"))
 }
 
@@ -190,6 +190,11 @@ async fn share_button(a: &Browser, sharing: bool) -> Result<()> {
     check(disabled.is_none(), || format!("A: #share-screen is disabled (sharing: {sharing})"))
 }
 
+/// What A's preview holds when it shows the camera: its one track, live, on or off.
+fn camera_tracks(enabled: bool) -> [TrackState; 1] {
+    [TrackState { enabled, ready_state: "live".to_owned(), surface: None }]
+}
+
 /// A's preview shows one live screen capture, not the camera.
 async fn screen_track(a: &Browser) -> Result<TrackState> {
     let what = "A: #local-video shows a live screen capture";
@@ -225,7 +230,7 @@ async fn camera_is_back(a: &Browser, b: &Browser, camera: &Picture, why: &str) -
     share_button(a, false).await?;
     poll(&format!("A: #local-video shows the camera after {why}"), STATE_LIMIT, Duration::from_millis(100), || async {
         let tracks = a.video_tracks("local-video").await?;
-        let expected = [TrackState { enabled: true, ready_state: "live".to_owned(), surface: None }];
+        let expected = camera_tracks(true);
         Ok(if tracks == expected { Probe::Ready(()) } else { Probe::NotYet(format!("tracks {tracks:?}")) })
     })
     .await?;

@@ -155,17 +155,20 @@ impl Ui {
 
     /// The camera preview: mirrored (by the stylesheet), as people expect to see themselves.
     pub fn show_local(&self, stream: Option<&MediaStream>) {
-        self.local_video.set_src_object(stream);
-        let _ = self.local_video.set_attribute("data-source", "camera");
-        let _ = self.local_video.set_attribute("aria-label", "Your camera");
+        self.preview(stream, "camera", "Your camera");
     }
 
     /// The screen being shared, in the preview's place: not mirrored, so its text reads the
     /// right way round, and shown whole rather than cropped to the camera's shape.
     pub fn show_local_screen(&self, stream: &MediaStream) {
-        self.local_video.set_src_object(Some(stream));
-        let _ = self.local_video.set_attribute("data-source", "screen");
-        let _ = self.local_video.set_attribute("aria-label", "Your shared screen");
+        self.preview(Some(stream), "screen", "Your shared screen");
+    }
+
+    /// The preview's stream, what it shows (`data-source`, which the stylesheet reads) and its label.
+    fn preview(&self, stream: Option<&MediaStream>, source: &str, label: &str) {
+        self.local_video.set_src_object(stream);
+        let _ = self.local_video.set_attribute("data-source", source);
+        let _ = self.local_video.set_attribute("aria-label", label);
     }
 
     pub fn show_remote(&self, stream: Option<&MediaStream>) {
