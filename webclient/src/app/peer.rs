@@ -88,6 +88,8 @@ impl App {
             }
             ServerMessage::Signal { from, data } => self.on_signal(from, data).await,
             ServerMessage::Error { code, message } => self.on_error(code, &message),
+            // Only the pre-call check asks for it, on a connection of its own.
+            ServerMessage::IceConfig { .. } => {}
         }
     }
 
@@ -150,7 +152,7 @@ impl App {
                 Some(call) => call.add_candidate(&candidate, sdp_mid.as_deref(), sdp_m_line_index).await,
                 None => Ok(()),
             },
-            Signal::EndOfCandidates => Ok(()),
+            Signal::EndOfCandidates | Signal::ConnectFailed { .. } => Ok(()),
         };
         if let Err(e) = result {
             log(&format!("signal failed: {e}"));
