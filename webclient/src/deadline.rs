@@ -71,6 +71,8 @@ pub struct Attempts {
     stage: Stage,
     /// When the current attempt's clock started; `None` until offer/answer.
     started: Option<f64>,
+    /// When the first attempt's clock started, kept across the restart.
+    first_started: Option<f64>,
     local_candidates: u32,
     remote_candidates: u32,
     local_done: bool,
@@ -88,6 +90,7 @@ impl Attempts {
         Attempts {
             stage: Stage::First,
             started: None,
+            first_started: None,
             local_candidates: 0,
             remote_candidates: 0,
             local_done: false,
@@ -104,6 +107,11 @@ impl Attempts {
         self.stage == Stage::GaveUp
     }
 
+    /// How long this call has been trying since its first offer/answer; `None` before it.
+    pub fn trying_for(&self, now: f64) -> Option<f64> {
+        self.first_started.map(|started| now - started)
+    }
+
     /// Whether the one restart has been used.
     pub fn restarted(&self) -> bool {
         self.stage == Stage::Second
@@ -117,6 +125,7 @@ impl Attempts {
         match input {
             Input::Negotiated { now } => {
                 self.started.get_or_insert(now);
+                self.first_started.get_or_insert(now);
                 Action::Nothing
             }
             Input::Connected => {
@@ -180,7 +189,8 @@ impl Attempts {
 
     /// The restart: a fresh clock and fresh gathering on both sides.
     fn begin_second(&mut self, now: f64) {
-        *self = Attempts { stage: Stage::Second, started: Some(now), ..Attempts::new() };
+        let first_started = self.first_started.or(Some(now));
+        *self = Attempts { stage: Stage::Second, started: Some(now), first_started, ..Attempts::new() };
     }
 }
 
@@ -216,6 +226,8 @@ mod tests {
         assert_eq!(a.on(Input::Tick { now: 21_000.0 }), Action::GiveUp);
         assert!(a.gave_up());
         assert_eq!(a.on(Input::Tick { now: 99_000.0 }), Action::Nothing, "gives up once");
+        assert_eq!(a.trying_for(21_000.0), Some(20_000.0), "counted from the first offer/answer");
+        assert_eq!(Attempts::new().trying_for(5.0), None);
     }
 
     #[test]

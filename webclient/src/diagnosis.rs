@@ -72,6 +72,8 @@ pub struct Evidence {
     pub relay_only: bool,
     pub errors: Vec<CandidateError>,
     pub local: Gathered,
+    /// Our gathering is complete.
+    pub local_done: bool,
     pub remote: Gathered,
     /// The other side said `end_of_candidates`.
     pub remote_done: bool,
@@ -80,6 +82,9 @@ pub struct Evidence {
     pub pairs_succeeded: u32,
     /// The other page gave up first and said why.
     pub remote_reason: Option<FailureReason>,
+    /// This page tried for a whole attempt: a browser that reports nothing in that time (no
+    /// candidate, no error, gathering never complete) is evidence too.
+    pub tried_long: bool,
 }
 
 impl Evidence {
@@ -90,31 +95,36 @@ impl Evidence {
         }
     }
 
-    /// Whether this page has anything of its own to judge by.
+    /// Whether this page has anything of its own to judge by: it gathered, or tried to.
     fn has_own(&self) -> bool {
-        self.local.total() > 0 || !self.errors.is_empty() || self.remote.total() > 0
+        self.local_done || self.local.total() > 0 || !self.errors.is_empty() || self.tried_long
     }
 }
 
-/// The cause, from this page's evidence; the other page's reason when this one has none.
+/// The cause, from this page's evidence; the other page's reason when this one has none (it
+/// had not started gathering when the other gave up).
 pub fn classify(e: &Evidence) -> FailureReason {
-    let remote_blocked = matches!(e.remote_reason, Some(FailureReason::TurnAuth | FailureReason::TurnUnreachable));
-    if e.turn_configured && e.local.relay == 0 {
-        if e.errors.iter().any(CandidateError::is_auth) {
-            return FailureReason::TurnAuth;
-        }
-        return FailureReason::TurnUnreachable;
+    if !e.has_own() {
+        return match e.remote_reason {
+            Some(FailureReason::Unknown) | None => FailureReason::NoPath,
+            Some(reason) => reason,
+        };
     }
-    if !e.turn_configured && e.has_own() {
+    if e.turn_configured && e.local.relay == 0 {
+        return if e.errors.iter().any(CandidateError::is_auth) {
+            FailureReason::TurnAuth
+        } else {
+            FailureReason::TurnUnreachable
+        };
+    }
+    if !e.turn_configured {
         return FailureReason::NoRelay;
     }
-    if e.local.relay > 0 && (remote_blocked || (e.remote_done && e.remote.relay == 0)) {
+    let they_said_blocked = matches!(e.remote_reason, Some(FailureReason::TurnAuth | FailureReason::TurnUnreachable));
+    if they_said_blocked || (e.remote_done && e.remote.relay == 0) {
         return FailureReason::PeerUnreachable;
     }
-    match e.remote_reason {
-        Some(reason) if !e.has_own() && reason != FailureReason::Unknown => reason,
-        _ => FailureReason::NoPath,
-    }
+    FailureReason::NoPath
 }
 
 /// What the person reads, and what to try.
@@ -144,9 +154,10 @@ pub fn details(reason: FailureReason, e: &Evidence) -> String {
     let mut lines = vec![
         format!("data-error: {}", reason.as_str()),
         format!("TURN configured: {}; relay only: {}", yes(e.turn_configured), yes(e.relay_only)),
-        format!("our candidates: {}", kinds(&e.local)),
+        format!("our candidates: {}{}", kinds(&e.local), if e.local_done { " (complete)" } else { "" }),
         format!("their candidates: {}{}", kinds(&e.remote), if e.remote_done { " (complete)" } else { "" }),
         format!("pairs tried: {}, succeeded: {}", e.pairs, e.pairs_succeeded),
+        format!("tried for a whole attempt: {}", yes(e.tried_long)),
     ];
     if let Some(theirs) = e.remote_reason {
         lines.push(format!("the other page gave up with: {}", theirs.as_str()));
@@ -208,11 +219,18 @@ mod tests {
             ..Evidence::default()
         };
         assert_eq!(classify(&e), FailureReason::TurnUnreachable);
-        // Even with nothing reported at all.
-        assert_eq!(
-            classify(&Evidence { turn_configured: true, ..Evidence::default() }),
-            FailureReason::TurnUnreachable
-        );
+        // Gathering finished with nothing and no error reported.
+        let silent = Evidence { turn_configured: true, local_done: true, ..Evidence::default() };
+        assert_eq!(classify(&silent), FailureReason::TurnUnreachable);
+        // Or never finished in a whole attempt (Chromium may keep retrying a silent relay), even
+        // when the other page gave up first with a vaguer reason.
+        let stuck = Evidence {
+            turn_configured: true,
+            tried_long: true,
+            remote_reason: Some(FailureReason::NoPath),
+            ..Evidence::default()
+        };
+        assert_eq!(classify(&stuck), FailureReason::TurnUnreachable);
     }
 
     #[test]
@@ -251,7 +269,8 @@ mod tests {
     #[test]
     fn with_nothing_of_its_own_a_page_repeats_the_other_pages_reason() {
         for reason in FailureReason::ALL {
-            let e = Evidence { remote_reason: Some(reason), ..Evidence::default() };
+            // Even with TURN configured: we never gathered, so we cannot judge our relay.
+            let e = Evidence { turn_configured: true, remote_reason: Some(reason), ..Evidence::default() };
             assert_eq!(classify(&e), reason);
         }
         let newer = Evidence { remote_reason: Some(FailureReason::Unknown), ..Evidence::default() };

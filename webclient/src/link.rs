@@ -12,6 +12,8 @@ pub struct Params {
     pub force_relay: bool,
     /// `signaling=<ws-or-wss-url>`: use this signaling server instead of `/ws` on the page's host.
     pub signaling: Option<String>,
+    /// `check`: show the pre-call connection check instead of the landing page.
+    pub check: bool,
 }
 
 impl Params {
@@ -24,6 +26,7 @@ impl Params {
             match key {
                 "room" => params.room = Some(RoomId::try_from(value.as_str()).map_err(|_| value)),
                 "ice" => params.force_relay = value == "relay",
+                "check" => params.check = true,
                 "signaling" if value.starts_with("ws://") || value.starts_with("wss://") => {
                     params.signaling = Some(value)
                 }
@@ -31,6 +34,14 @@ impl Params {
             }
         }
         params
+    }
+
+    /// The query string of the pre-call check, keeping a `signaling` override.
+    pub fn check_query(&self) -> String {
+        match &self.signaling {
+            Some(url) => format!("?check&signaling={}", percent_encode(url)),
+            None => "?check".to_owned(),
+        }
     }
 
     /// The query string for `room`, keeping the testing parameters so both ends use the same setup.
@@ -122,6 +133,16 @@ mod tests {
         assert_eq!(p.signaling.as_deref(), Some("ws://127.0.0.1:9000/ws"));
         assert_eq!(Params::parse(""), Params::default());
         assert!(!Params::parse("?ice=all").force_relay);
+    }
+
+    #[test]
+    fn the_check_page_is_asked_for_with_or_without_a_value() {
+        assert!(Params::parse("?check").check);
+        assert!(Params::parse("?check=1&signaling=ws%3A%2F%2Fh%2Fws").check);
+        assert!(!Params::parse("?room=r1").check);
+        let p = Params::parse("?check&signaling=ws%3A%2F%2Fh%3A1%2Fws");
+        assert_eq!(Params::parse(&p.check_query()), p);
+        assert_eq!(Params::default().check_query(), "?check");
     }
 
     #[test]
