@@ -192,6 +192,8 @@ async fn told_by_the_other(stage: &mut Stage) -> Result<()> {
     println!("a: `error` {} ms after connect_failed was sent", sent.elapsed().as_millis());
     let reason = data_error(&a).await?;
     check(reason.as_deref() == Some("turn-auth"), || format!("data-error {reason:?}, expected turn-auth"))?;
+    let status = a.status_text().await?;
+    check(status == "Could not connect", || format!("#status {status:?}"))?;
     let screen = a.js_async(JS_ERROR_SCREEN).await?;
     check(screen["details"].as_str().is_some_and(|d| d.contains("the other page gave up with: turn-auth")), || {
         format!("the details do not name the other page's reason: {screen}")
@@ -292,7 +294,18 @@ async fn connection_check(stage: &mut Stage) -> Result<()> {
     })
     .await?;
     a.screenshot("check").await?;
-    Ok(())
+
+    // The same page straight from its address, as a support person would send it.
+    a.goto(&format!("{}?check", stage.server.base_url())).await?;
+    poll("/?check runs the check", STATE_LIMIT, Duration::from_millis(200), || async {
+        let rows = a.js_async(JS_CHECK_ROWS).await?;
+        let signaling = rows.as_array().and_then(|r| r.iter().find(|r| r[0] == json!("signaling")).cloned());
+        match signaling {
+            Some(row) if row[1] == json!("pass") => Ok(Probe::Ready(())),
+            _ => Ok(Probe::NotYet(format!("rows {rows}"))),
+        }
+    })
+    .await
 }
 
 fn text(value: &Value) -> String {

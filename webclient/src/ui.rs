@@ -165,6 +165,7 @@ impl Ui {
             CallState::PeerLeft => "The other person left",
             CallState::Ended => "Call ended",
             CallState::Full => "Call full",
+            CallState::Error if failure.is_some() => "Could not connect",
             CallState::Error => "Problem",
         }));
     }
