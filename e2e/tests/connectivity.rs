@@ -9,7 +9,7 @@
 
 #[allow(dead_code, reason = "each test binary compiles the whole harness; this one uses part of it")]
 mod harness;
-#[allow(dead_code, reason = "each test binary compiles the whole stack; this one uses coturn only")]
+#[allow(dead_code, reason = "each test binary compiles the whole stack; this one uses part of it")]
 mod stack;
 
 use std::cell::Cell;
@@ -21,9 +21,11 @@ use harness::{check, poll, press_start_call, Browser, Context as _, Failure, Pro
 use serde_json::{json, Value};
 use shared::{ClientMessage, FailureReason, PeerId, RoomId, ServerMessage, Signal};
 use stack::coturn::{run_secret, Coturn, Ports};
+use stack::nginx::Nginx;
 use tokio_tungstenite::tungstenite::Message;
 
 use e2e::deploy::DeployPaths;
+use e2e::Paths;
 
 /// A state change driven by signaling on loopback: well under a second normally.
 const STATE_LIMIT: Duration = Duration::from_secs(15);
@@ -203,8 +205,9 @@ async fn told_by_the_other(stage: &mut Stage) -> Result<()> {
     Ok(())
 }
 
-/// The pre-call check from the landing page's button, against coturn on loopback offering TURN
-/// over UDP and TCP: camera, microphone (its meter moves), signaling and both TURN rows pass,
+/// The pre-call check from the landing page's button, served by nginx with the repository's
+/// configuration and headers (CSP included), against coturn on loopback offering TURN over
+/// UDP and TCP: camera, microphone (its meter moves), signaling and both TURN rows pass,
 /// TLS is skipped (not offered). STUN's result is printed: on loopback the reflexive address
 /// equals the host address, which Chromium does not report as a separate candidate.
 #[tokio::test]
@@ -223,10 +226,10 @@ async fn the_connection_check_shows_each_transport() {
         format!("stun:127.0.0.1:{port}"),
     ];
     let mut stage = Stage::start_with(NAME, args).await;
-    let outcome = match start_coturn(&stage, &ports, &secret).await {
-        Ok(coturn) => {
-            let outcome = connection_check(&mut stage).await;
-            drop(coturn);
+    let outcome = match start_stack(&stage, &ports, &secret).await {
+        Ok((coturn, nginx)) => {
+            let outcome = connection_check(&mut stage, &nginx.base_url()).await;
+            drop((coturn, nginx));
             outcome
         }
         Err(e) => Err(e),
@@ -234,14 +237,18 @@ async fn the_connection_check_shows_each_transport() {
     stage.finish(outcome).await;
 }
 
-async fn start_coturn(stage: &Stage, ports: &Ports, secret: &str) -> Result<Coturn> {
+async fn start_stack(stage: &Stage, ports: &Ports, secret: &str) -> Result<(Coturn, Nginx)> {
+    let paths = Paths::from_env().context("reading the test environment")?;
     let deploy = DeployPaths::from_env().context("reading the test environment")?;
-    Coturn::start(&deploy.repo, ports, secret, &stage.artifacts_dir()).await
+    let artifacts = stage.artifacts_dir();
+    let coturn = Coturn::start(&deploy.repo, ports, secret, &artifacts).await?;
+    let nginx = Nginx::start(&deploy, &paths.dist, stage.server.addr(), &artifacts).await?;
+    Ok((coturn, nginx))
 }
 
-async fn connection_check(stage: &mut Stage) -> Result<()> {
+async fn connection_check(stage: &mut Stage, base_url: &str) -> Result<()> {
     let a = stage.open_browser("a").await?;
-    a.goto(&stage.server.base_url()).await?;
+    a.goto(base_url).await?;
     poll("the check page opens from the landing page", STATE_LIMIT, Duration::from_millis(300), || async {
         let rows = a.js_async(JS_CHECK_ROWS).await?;
         if rows.as_array().is_some_and(|r| !r.is_empty()) {
@@ -294,9 +301,13 @@ async fn connection_check(stage: &mut Stage) -> Result<()> {
     })
     .await?;
     a.screenshot("check").await?;
+    let console = a.console_log().await?;
+    let refused: Vec<&String> =
+        console.iter().filter(|l| l.contains("Content Security Policy") || l.contains("Refused to")).collect();
+    check(refused.is_empty(), || format!("the browser refused something under nginx's headers: {refused:#?}"))?;
 
     // The same page straight from its address, as a support person would send it.
-    a.goto(&format!("{}?check", stage.server.base_url())).await?;
+    a.goto(&format!("{base_url}?check")).await?;
     poll("/?check runs the check", STATE_LIMIT, Duration::from_millis(200), || async {
         let rows = a.js_async(JS_CHECK_ROWS).await?;
         let signaling = rows.as_array().and_then(|r| r.iter().find(|r| r[0] == json!("signaling")).cloned());
