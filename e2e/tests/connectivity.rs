@@ -51,6 +51,10 @@ const JS_ERROR_SCREEN: &str = "const done = arguments[arguments.length - 1]; \
       details: (document.getElementById('error-details-text') || {}).textContent || '', \
       message: (document.getElementById('message') || {}).textContent || ''});";
 
+/// Opens the error screen's "Details for support" disclosure.
+const JS_OPEN_DETAILS: &str = "const done = arguments[arguments.length - 1]; \
+    const d = document.getElementById('error-details'); if (d) { d.open = true; } done(!!d);";
+
 /// `<body data-error>`, or null.
 const JS_DATA_ERROR: &str =
     "const done = arguments[arguments.length - 1]; done(document.body.getAttribute('data-error'));";
@@ -149,6 +153,60 @@ async fn no_path(stage: &mut Stage) -> Result<()> {
         check(reason.is_none(), || format!("{}: data-error {reason:?} stays after Try again", browser.name()))?;
     }
     a.screenshot("a-retrying").await?;
+    Ok(())
+}
+
+/// coturn refuses the credentials the signaling server hands out (the two were given different
+/// secrets, the classic deployment mistake): both pages say `turn-auth`, from the 401 their
+/// browsers report, and the details show it.
+#[tokio::test]
+#[ignore = "needs Chromium, coturn and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn refused_relay_credentials_are_named_on_both_pages() {
+    const NAME: &str = "turn_auth";
+    let ports = Ports::pick().unwrap_or_else(|e| panic!("{NAME}: {e}"));
+    let coturn_secret = run_secret();
+    let mut stage = Stage::start_with(NAME, ports.signaling_args("not-the-secret-coturn-has")).await;
+    let outcome = match start_coturn(&stage, &ports, &coturn_secret).await {
+        Ok(coturn) => {
+            let outcome = refused_credentials(&mut stage).await;
+            drop(coturn);
+            outcome
+        }
+        Err(e) => Err(e),
+    };
+    stage.finish(outcome).await;
+}
+
+async fn start_coturn(stage: &Stage, ports: &Ports, secret: &str) -> Result<Coturn> {
+    let deploy = DeployPaths::from_env().context("reading the test environment")?;
+    Coturn::start(&deploy.repo, ports, secret, &stage.artifacts_dir()).await
+}
+
+async fn refused_credentials(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a").await?;
+    let b = stage.open_browser("b").await?;
+    a.goto(&format!("{}?ice=relay", stage.server.base_url())).await?;
+    press_start_call(&a, STATE_LIMIT).await?;
+    a.wait_for_state("waiting", STATE_LIMIT).await?;
+    let link = a.call_link(STATE_LIMIT).await?;
+    let opened = Instant::now();
+    b.goto(&link).await?;
+    for browser in [&b, &a] {
+        browser.wait_for_state("error", FAILURE_LIMIT).await?;
+        println!("{}: `error` by {:.1} s after the link was opened", browser.name(), opened.elapsed().as_secs_f64());
+    }
+    for browser in [&a, &b] {
+        let reason = data_error(browser).await?;
+        let screen = browser.js_async(JS_ERROR_SCREEN).await?;
+        check(reason.as_deref() == Some("turn-auth"), || {
+            format!("{}: data-error {reason:?}, expected turn-auth; screen {screen}", browser.name())
+        })?;
+        let details = screen["details"].as_str().unwrap_or_default();
+        check(details.contains("candidate error 401"), || format!("{}: the details say {details:?}", browser.name()))?;
+        // Opened as a person asked by support would, so the screenshot shows the evidence.
+        browser.js_async(JS_OPEN_DETAILS).await?;
+        browser.screenshot(&format!("{}-turn-auth", browser.name())).await?;
+    }
     Ok(())
 }
 
