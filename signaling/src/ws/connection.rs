@@ -17,11 +17,12 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::close::{close_payload, CloseCode};
+use super::close::close_payload;
+use super::close_code::CloseCode;
 use super::codec::Writer;
 use super::error::ProtocolError;
 use super::frame::OpCode;
-use super::outbox;
+use super::outbox::{self, Outbound};
 use super::protocol::{Incoming, Reader};
 use crate::config::WsConfig;
 use crate::metrics::{add, Metrics};
@@ -38,14 +39,6 @@ const OUTBOUND_BATCH: usize = 64;
 pub enum Message<'a> {
     Text(&'a str),
     Binary(&'a [u8]),
-}
-
-/// Something another task wants sent on this connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outbound {
-    Text(String),
-    /// Start the close handshake with this code and reason.
-    Close(CloseCode, &'static str),
 }
 
 /// The application on top of the WebSocket: called once per data message, with the writer to

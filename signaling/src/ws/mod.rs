@@ -4,7 +4,8 @@
 //! - [`frame`]: header wire format, opcodes, masking;
 //! - [`codec`]: the streaming frame decoder and the outgoing frame buffer;
 //! - [`utf8`]: incremental UTF-8 validation for text split across frames;
-//! - [`close`]: close codes and close frame bodies;
+//! - [`close_code`]: close status codes;
+//! - [`close`]: close frame bodies;
 //! - [`protocol`]: frames to messages — fragmentation, control frames, limits;
 //! - [`handshake`]: the HTTP upgrade;
 //! - [`connection`]: the async driver over a `TcpStream`;
@@ -14,6 +15,7 @@
 //! Everything but `connection` is sans-IO: bytes in, decisions out.
 
 pub mod close;
+pub mod close_code;
 pub mod codec;
 pub mod connection;
 pub mod error;
@@ -23,7 +25,8 @@ pub mod outbox;
 pub mod protocol;
 pub mod utf8;
 
-pub use close::CloseCode;
+pub use close_code::CloseCode;
 pub use codec::Writer;
-pub use connection::{Ended, Handler, Message, Outbound, WebSocket};
+pub use connection::{Ended, Handler, Message, WebSocket};
 pub use error::ProtocolError;
+pub use outbox::Outbound;
