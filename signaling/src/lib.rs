@@ -2,9 +2,11 @@
 //! (health, metrics, static files) on the same port.
 //!
 //! Layout:
-//! - [`config`]: every limit, its default and why; the command line;
+//! - [`config`]: the command line, assembled into each layer's settings;
 //! - [`server`]: accept loop, connection cap, graceful shutdown;
-//! - [`http`]: request heads, routing, responses, static files — the connection before it upgrades;
+//! - [`service`]: what runs on an accepted WebSocket (the rooms, or the echo);
+//! - [`http`]: routing, health, metrics, static files — the connection before it upgrades;
+//! - [`http1`]: HTTP/1.1 request heads and responses, sans-IO (the front's and the handshake's);
 //! - [`ws`]: RFC 6455 and nothing else, mostly sans-IO;
 //! - [`session`]: one signaling connection: messages to room requests, rate limit;
 //! - [`engine`]: the room engine interface and its two implementations: in memory (one process)
@@ -21,6 +23,7 @@ pub mod config;
 pub mod echo;
 pub mod engine;
 pub mod http;
+pub mod http1;
 pub mod ice;
 pub mod metrics;
 pub mod rate;
@@ -28,8 +31,14 @@ pub mod read_buffer;
 pub mod room;
 pub mod rooms;
 pub mod server;
+pub mod service;
 pub mod session;
 pub mod ws;
 
-pub use config::{Args, RedisConfig, RoomsConfig, ServerConfig, WsConfig};
-pub use server::{run, Service};
+pub use config::Args;
+pub use engine::config::RoomsConfig;
+pub use engine::redis::config::RedisConfig;
+pub use http::config::HttpConfig;
+pub use server::{run, ServerConfig};
+pub use service::Service;
+pub use ws::WsConfig;

@@ -13,7 +13,7 @@ use shared::relay::RawValue;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tracing::{debug, warn};
 
-use crate::config::RoomsConfig;
+use crate::engine::config::RoomsConfig;
 use crate::engine::fresh_ids;
 use crate::metrics::{add, Metrics};
 use crate::room::{ConnId, Delivery, Joined, Left, Shard};

@@ -9,20 +9,33 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use crate::config::ServerConfig;
+use crate::http::config::HttpConfig;
 use crate::http::conn::{self, Context, OpenConnection};
 use crate::metrics::{add, Metrics};
-use crate::ws::WebSocket;
+use crate::service::Service;
 
-/// What runs on an accepted WebSocket: the rooms in the server, an echo in the conformance example.
-pub trait Service: Send + Sync + 'static {
-    /// Runs one session on `ws`. Borrowed, so the connection's task stores the `WebSocket` once.
-    fn session(&self, ws: &mut WebSocket) -> impl Future<Output = ()> + Send;
+/// See [`ServerConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// See [`ServerConfig::shutdown_grace`].
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-    /// Whether `GET /healthz` answers 200: false while the service cannot take new sessions'
-    /// requests (the Redis engine without Redis).
-    fn healthy(&self) -> bool {
-        true
+/// Settings of the accept loop, and of the HTTP front each connection gets.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Open TCP connections at most; beyond it new ones get `503` and are closed at once.
+    pub max_connections: usize,
+    /// How long open connections get to say goodbye on shutdown before they are dropped.
+    pub shutdown_grace: Duration,
+    pub http: HttpConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            http: HttpConfig::default(),
+        }
     }
 }
 
@@ -38,7 +51,7 @@ pub async fn run<S: Service>(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection task holds a clone of `alive`; when all are dropped, `recv` returns None.
     let (alive, mut all_done) = mpsc::channel::<()>(1);
-    let ctx = Context { config: config.clone(), metrics: metrics.clone(), service, shutdown: stop_rx };
+    let ctx = Context { config: Arc::new(config.http.clone()), metrics: metrics.clone(), service, shutdown: stop_rx };
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {

@@ -16,7 +16,7 @@ use crate::engine::{EngineConn, RoomEngine};
 use crate::metrics::Metrics;
 use crate::rate::{TokenBucket, Verdict};
 use crate::rooms::PeerHandle;
-use crate::server::Service;
+use crate::service::Service;
 use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
 
 /// The rooms service behind `/ws`, on either engine.

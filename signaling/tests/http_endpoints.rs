@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use signaling::http::static_files::WebRoot;
-use signaling::ServerConfig;
+use signaling::{HttpConfig, ServerConfig};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt as _;
 
@@ -38,7 +38,11 @@ fn site() -> io::Result<(TempDir, WebRoot)> {
 /// The echo server with `site()` as its web root. Keep the `TempDir` alive for the test.
 async fn start_with_site() -> io::Result<(TempDir, TestServer)> {
     let (dir, root) = site()?;
-    let server = start_echo(ServerConfig { web_root: Some(root), ..Default::default() }).await;
+    let server = start_echo(ServerConfig {
+        http: HttpConfig { web_root: Some(root), ..HttpConfig::default() },
+        ..ServerConfig::default()
+    })
+    .await;
     Ok((dir, server))
 }
 

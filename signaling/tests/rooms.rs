@@ -17,7 +17,7 @@ use rooms_support::*;
 use shared::{ClientMessage, ErrorCode, IceServer, PeerId, ServerMessage, Signal};
 use signaling::ice::{turn_credential, IceConfig};
 use signaling::rate::RateConfig;
-use signaling::{RoomsConfig, ServerConfig, WsConfig};
+use signaling::{HttpConfig, RoomsConfig, ServerConfig, WsConfig};
 use tokio::time::Instant;
 
 /// A realistic offer: CRLF line ends, a quote, a backslash, a tab, and non-ASCII text.
@@ -260,7 +260,8 @@ async fn keepalive_finds_a_dead_connection_and_tells_the_other_peer() {
         close_timeout: Duration::from_millis(200),
         ..WsConfig::default()
     };
-    let config = ServerConfig { ws: Arc::new(ws), ..ServerConfig::default() };
+    let config =
+        ServerConfig { http: HttpConfig { ws: Arc::new(ws), ..HttpConfig::default() }, ..ServerConfig::default() };
     let server = start_with(config, with_grace(Duration::ZERO)).await;
     let mut dead = RawPeer::connect(server.addr).await;
     // The server last hears from this peer when its join arrives, which is after this instant.

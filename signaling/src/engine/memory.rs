@@ -9,7 +9,7 @@ use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tracing::{debug, info, warn};
 
 use super::{joined_message, EngineConn, Flow, RoomEngine};
-use crate::config::RoomsConfig;
+use crate::engine::config::RoomsConfig;
 use crate::metrics::Metrics;
 use crate::room::ConnId;
 use crate::rooms::{JoinError, PeerHandle, Rooms};

@@ -18,11 +18,12 @@ use base64::Engine as _;
 use shared::relay::RawValue;
 use shared::{PeerId, ResumeToken, RoomId, ServerMessage};
 
-use crate::config::RoomsConfig;
+use crate::engine::config::RoomsConfig;
 use crate::metrics::Metrics;
 use crate::rooms::PeerHandle;
 use crate::ws::{CloseCode, Writer};
 
+pub mod config;
 pub mod memory;
 pub mod redis;
 

@@ -13,20 +13,20 @@ use tokio::sync::watch;
 use tokio::time::timeout;
 use tracing::{debug, info};
 
-use super::request::{Request, RequestError};
-use super::response::{Body, Response};
+use super::config::HttpConfig;
 use super::router::{route, Route};
 use super::static_files;
-use crate::config::ServerConfig;
+use crate::http1::request::{Request, RequestError};
+use crate::http1::response::{Body, Response};
 use crate::metrics::{add, Metrics};
 use crate::read_buffer;
-use crate::server::Service;
+use crate::service::Service;
 use crate::ws::codec::Writer;
 use crate::ws::{handshake, WebSocket};
 
 /// Everything a connection needs from the server.
 pub struct Context<S> {
-    pub config: Arc<ServerConfig>,
+    pub config: Arc<HttpConfig>,
     pub metrics: Arc<Metrics>,
     pub service: Arc<S>,
     pub shutdown: watch::Receiver<bool>,
@@ -116,7 +116,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<Web
 }
 
 /// Reads until `buf` holds a complete request head, or the head is refused.
-async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, config: &ServerConfig) -> std::io::Result<Head> {
+async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, config: &HttpConfig) -> std::io::Result<Head> {
     loop {
         match Request::parse(buf, config.max_header_size) {
             Ok(Some((request, head_len))) => return Ok(Head::Request(request, head_len)),

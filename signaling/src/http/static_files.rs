@@ -12,7 +12,7 @@ use thiserror::Error;
 use tokio::fs;
 
 use super::mime::{cache_control, content_type};
-use super::response::{reason_phrase, Body, Response};
+use crate::http1::response::{reason_phrase, Body, Response};
 
 /// The file served for `/` and for any directory.
 pub const INDEX: &str = "index.html";

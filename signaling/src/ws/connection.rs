@@ -20,11 +20,11 @@ use tokio::time::{sleep, sleep_until, Instant};
 use super::close::close_payload;
 use super::close_code::CloseCode;
 use super::codec::Writer;
+use super::config::WsConfig;
 use super::error::ProtocolError;
 use super::frame::OpCode;
 use super::outbox::{self, Outbound};
 use super::protocol::{Incoming, Reader};
-use crate::config::WsConfig;
 use crate::metrics::{add, Metrics};
 use crate::read_buffer;
 

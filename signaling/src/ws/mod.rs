@@ -7,6 +7,7 @@
 //! - [`close_code`]: close status codes;
 //! - [`close`]: close frame bodies;
 //! - [`protocol`]: frames to messages — fragmentation, control frames, limits;
+//! - [`config`]: the limits of one session;
 //! - [`handshake`]: the HTTP upgrade;
 //! - [`connection`]: the async driver over a `TcpStream`;
 //! - [`outbox`]: the bounded queue through which other tasks reach a connection;
@@ -17,6 +18,7 @@
 pub mod close;
 pub mod close_code;
 pub mod codec;
+pub mod config;
 pub mod connection;
 pub mod error;
 pub mod frame;
@@ -27,6 +29,7 @@ pub mod utf8;
 
 pub use close_code::CloseCode;
 pub use codec::Writer;
+pub use config::WsConfig;
 pub use connection::{Ended, Handler, Message, WebSocket};
 pub use error::ProtocolError;
 pub use outbox::Outbound;

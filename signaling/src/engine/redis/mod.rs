@@ -24,12 +24,14 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::{fresh_ids, EngineConn, Flow, RoomEngine};
-use crate::config::{RedisConfig, RoomsConfig};
+use crate::engine::config::RoomsConfig;
+use crate::engine::redis::config::RedisConfig;
 use crate::metrics::Metrics;
 use crate::room::ConnId;
 use crate::rooms::PeerHandle;
 use crate::ws::{CloseCode, Writer};
 
+pub mod config;
 pub mod scripts;
 mod worker;
 

@@ -32,7 +32,8 @@ use tracing::warn;
 
 use super::scripts::{self, Inbox, State};
 use super::Request;
-use crate::config::{RedisConfig, RoomsConfig};
+use crate::engine::config::RoomsConfig;
+use crate::engine::redis::config::RedisConfig;
 use crate::metrics::{add, Metrics};
 use crate::room::ConnId;
 use crate::rooms::PeerHandle;
