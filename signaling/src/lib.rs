@@ -8,11 +8,12 @@
 //! - [`http`]: routing, health, metrics, static files — the connection before it upgrades;
 //! - [`http1`]: HTTP/1.1 request heads and responses, sans-IO (the front's and the handshake's);
 //! - [`ws`]: RFC 6455 and nothing else, mostly sans-IO;
+//! - [`relay`]: client messages as the server reads them; a signal forwarded as its sender wrote it;
 //! - [`session`]: one signaling connection: messages to room requests, rate limit;
-//! - [`engine`]: the room engine interface and its two implementations: in memory (one process)
-//!   and through Redis (many processes sharing rooms);
-//! - [`rooms`]: the in-memory engine's sharded registry of rooms and delivery to connections;
-//! - [`room`]: room state and rules, pure and synchronous;
+//! - [`engine`]: the room engine interface and its two implementations: in memory (one process:
+//!   pure room state and a sharded registry) and through Redis (many processes sharing rooms);
+//! - [`node`]: the engine the settings ask for, started and served: what `main` runs;
+//! - [`health`]: the `--health-check` probe;
 //! - [`ice`]: STUN/TURN servers and TURN REST credentials for `joined`;
 //! - [`rate`]: the per-connection token bucket;
 //! - [`metrics`]: counters for `GET /metrics`;
@@ -22,14 +23,15 @@
 pub mod config;
 pub mod echo;
 pub mod engine;
+pub mod health;
 pub mod http;
 pub mod http1;
 pub mod ice;
 pub mod metrics;
+pub mod node;
 pub mod rate;
 pub mod read_buffer;
-pub mod room;
-pub mod rooms;
+pub mod relay;
 pub mod server;
 pub mod service;
 pub mod session;

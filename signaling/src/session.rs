@@ -7,15 +7,15 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use shared::relay::{parse_incoming, Incoming};
+use crate::relay::{parse_incoming, Incoming};
 use shared::{ErrorCode, ServerMessage};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::engine::{EngineConn, RoomEngine};
+use crate::engine::peer::PeerHandle;
+use crate::engine::{EngineConn, Replies, RoomEngine};
 use crate::metrics::Metrics;
 use crate::rate::{TokenBucket, Verdict};
-use crate::rooms::PeerHandle;
 use crate::service::Service;
 use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
 
@@ -48,6 +48,13 @@ impl<E: RoomEngine> Service for RoomService<E> {
 
     fn healthy(&self) -> bool {
         self.engine.healthy()
+    }
+}
+
+/// The engines answer into the session's WebSocket writer.
+impl Replies for Writer {
+    fn text(&mut self, json: &str) {
+        Writer::text(self, json);
     }
 }
 

@@ -57,7 +57,7 @@ pub enum Event {
 }
 
 /// Server close code: another connection took this seat with our resume token (another tab).
-const CLOSE_REPLACED: u16 = 4001;
+const CLOSE_REPLACED: u16 = shared::close::REPLACED;
 /// How long a `disconnected` media path may take to recover by itself before an ICE restart.
 const ICE_GRACE_MS: u32 = 2_500;
 /// Failed first connections to the signaling server before the page says it cannot reach it.

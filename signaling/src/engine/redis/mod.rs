@@ -11,33 +11,29 @@
 //! every session's requests — and so each peer's signals — in order end to end: Redis runs them in
 //! the order they were sent and publishes to each node's single subscription in that order.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::relay::RawValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use shared::relay::RawValue;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::{fresh_ids, EngineConn, Flow, RoomEngine};
+use super::peer::{fresh_ids, ConnIds};
+use super::{EngineConn, Flow, Replies, RoomEngine};
 use crate::engine::config::RoomsConfig;
+use crate::engine::peer::{ConnId, PeerHandle};
 use crate::engine::redis::config::RedisConfig;
 use crate::metrics::Metrics;
-use crate::room::ConnId;
-use crate::rooms::PeerHandle;
-use crate::ws::{CloseCode, Writer};
+use crate::ws::CloseCode;
 
 pub mod config;
 pub mod scripts;
 mod worker;
-
-/// Close code for a connection whose seat Redis no longer holds (freed by other nodes while this
-/// one was cut off from Redis, or lost with Redis' data and taken since): reconnect and join.
-pub const CLOSE_SEAT_LOST: CloseCode = CloseCode(4002);
 
 /// How long [`RoomEngine::close`] waits for the worker to finish the sessions' last requests.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
@@ -106,7 +102,7 @@ pub struct RedisEngine {
     /// Whether the node is registered in Redis and takes joins: set by the worker, read by
     /// `/healthz`, awaited at start-up ([`RedisEngine::registered`]).
     healthy: Arc<watch::Sender<bool>>,
-    next_conn: AtomicU64,
+    conn_ids: ConnIds,
     node: Arc<str>,
     client: redis::Client,
     config: RoomsConfig,
@@ -142,7 +138,7 @@ impl RedisEngine {
             tx,
             budget,
             healthy,
-            next_conn: AtomicU64::new(1),
+            conn_ids: ConnIds::default(),
             node,
             client,
             config,
@@ -170,7 +166,7 @@ impl RoomEngine for RedisEngine {
 
     fn open(self: &Arc<Self>, handle: PeerHandle) -> RedisConn {
         RedisConn {
-            conn: self.next_conn.fetch_add(1, Relaxed),
+            conn: self.conn_ids.next(),
             handle,
             opened: false,
             tx: self.tx.clone(),
@@ -229,7 +225,7 @@ pub struct RedisConn {
 
 impl RedisConn {
     /// Queues a request; `false` if it was refused (and answered so).
-    fn submit(&mut self, op: Op, reply: &mut Writer) -> bool {
+    fn submit(&mut self, op: Op, reply: &mut impl Replies) -> bool {
         let size = u32::try_from(op.size()).unwrap_or(u32::MAX);
         let Ok(permit) = self.budget.clone().try_acquire_many_owned(size) else {
             // Overload: refused at once. This answer may overtake answers still queued.
@@ -250,14 +246,14 @@ impl RedisConn {
         }
     }
 
-    fn refuse(&self, reply: &mut Writer, message: &str) {
+    fn refuse(&self, reply: &mut impl Replies, message: &str) {
         self.metrics.error_sent(ErrorCode::Unavailable.as_str());
         reply.text(&ServerMessage::error_with(ErrorCode::Unavailable, message).to_json());
     }
 }
 
 impl EngineConn for RedisConn {
-    fn join(&mut self, room: RoomId, resume: Option<ResumeToken>, reply: &mut Writer) -> Flow {
+    fn join(&mut self, room: RoomId, resume: Option<ResumeToken>, reply: &mut impl Replies) -> Flow {
         let Ok(fresh) = fresh_ids() else {
             warn!("the OS random source failed; cannot make a peer id");
             return Flow::Break((CloseCode::INTERNAL_ERROR, "internal error"));
@@ -266,15 +262,15 @@ impl EngineConn for RedisConn {
         Flow::Continue(())
     }
 
-    fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut Writer) {
+    fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut impl Replies) {
         self.submit(Op::Relay { to, data: data.to_owned() }, reply);
     }
 
-    fn leave(&mut self, reply: &mut Writer) {
+    fn leave(&mut self, reply: &mut impl Replies) {
         self.submit(Op::Leave, reply);
     }
 
-    fn reply(&mut self, message: &ServerMessage, reply: &mut Writer) {
+    fn reply(&mut self, message: &ServerMessage, reply: &mut impl Replies) {
         if self.opened {
             self.submit(Op::Reply(message.to_json()), reply);
         } else {
@@ -284,7 +280,7 @@ impl EngineConn for RedisConn {
 
     /// Once requests are queued, the close waits behind their answers (the session reads on but
     /// ignores everything until it comes).
-    fn hang_up(&mut self, code: CloseCode, reason: &'static str, reply: &mut Writer) -> Flow {
+    fn hang_up(&mut self, code: CloseCode, reason: &'static str, reply: &mut impl Replies) -> Flow {
         if self.opened && self.submit(Op::HangUp(code, reason), reply) {
             Flow::Continue(())
         } else {

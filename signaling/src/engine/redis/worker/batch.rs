@@ -1,8 +1,8 @@
 //! Batches: each queued request planned into its step (and its command), sent as one pipeline,
 //! and landed in order when Redis answers — or landed at once, failed, while Redis is away.
 
+use crate::relay::relayed_signal_json;
 use redis::{Pipeline, Value};
-use shared::relay::relayed_signal_json;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -10,11 +10,11 @@ use tracing::{debug, info};
 
 use super::{millis, room_key, unix_millis, Conn, Landed, Plan, Seat, Worker, UNREACHABLE};
 use crate::engine::joined_message;
+use crate::engine::peer::ConnId;
+use crate::engine::peer::CLOSE_REPLACED;
 use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
 use crate::engine::redis::{Op, Request};
 use crate::metrics::add;
-use crate::room::ConnId;
-use crate::rooms::CLOSE_REPLACED;
 use crate::ws::CloseCode;
 
 /// One request's part of a batch, landed in order when Redis has answered.

@@ -10,10 +10,11 @@ use tracing::{debug, info, warn};
 
 use super::link::Link;
 use super::{millis, random_id, room_key, Plan, Worker};
+use crate::engine::peer::ConnId;
+use crate::engine::peer::CLOSE_SEAT_LOST;
 use crate::engine::redis::scripts::{self, Script};
-use crate::engine::redis::{Op, Request, CLOSE_SEAT_LOST};
+use crate::engine::redis::{Op, Request};
 use crate::metrics::add;
-use crate::room::ConnId;
 
 /// Rooms per heartbeat script call, so one call never blocks Redis for long.
 const TICK_ROOMS: usize = 200;

@@ -33,10 +33,9 @@ use tracing::warn;
 use super::scripts::{self, Inbox, State};
 use super::Request;
 use crate::engine::config::RoomsConfig;
+use crate::engine::peer::{ConnId, PeerHandle};
 use crate::engine::redis::config::RedisConfig;
 use crate::metrics::{add, Metrics};
-use crate::room::ConnId;
-use crate::rooms::PeerHandle;
 
 mod batch;
 mod heartbeat;

@@ -1,70 +1,33 @@
-//! The server's rooms: [`room::Shard`]s behind their own locks, and delivery to connections.
+//! The in-memory engine's registry of rooms: [`Shard`]s behind their own locks, and delivery to
+//! connections.
 //!
 //! Rooms are spread over shards by a keyed hash of the room id, so a relay locks only its own
 //! room's shard and unrelated calls never wait for each other. A lock is held only for the pure
 //! state change; JSON encoding and queueing to connections happen after it is released.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use shared::relay::relayed_signal_json;
-use shared::relay::RawValue;
+use crate::relay::relayed_signal_json;
+use crate::relay::RawValue;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
-use tracing::{debug, warn};
+use tracing::debug;
 
+use super::room::{Delivery, Joined, Left, Shard};
 use crate::engine::config::RoomsConfig;
-use crate::engine::fresh_ids;
+use crate::engine::peer::{fresh_ids, ConnId, ConnIds, PeerHandle, CLOSE_REPLACED};
 use crate::metrics::{add, Metrics};
-use crate::room::{ConnId, Delivery, Joined, Left, Shard};
-use crate::ws::outbox::{self, SendError};
-use crate::ws::{CloseCode, Outbound};
-
-/// Close code for a connection whose seat was taken over by a newer one with the resume token
-/// (a reload, or a reconnect before the old connection was noticed dead).
-pub const CLOSE_REPLACED: CloseCode = CloseCode(4001);
 
 /// Shards: a power of two well above the core count, so two busy rooms rarely share a lock.
 const SHARDS: usize = 64;
-
-/// How a room reaches one connection: its bounded outbound queue.
-#[derive(Debug, Clone)]
-pub struct PeerHandle {
-    tx: outbox::Sender,
-}
-
-impl PeerHandle {
-    pub fn new(tx: outbox::Sender) -> Self {
-        PeerHandle { tx }
-    }
-
-    /// Queues a message; a full queue means the recipient stopped reading. The message is
-    /// dropped and counted, and the recipient's own send timeout disconnects it. Returns whether
-    /// it was queued (a closed queue is a connection ending: its seat follows).
-    pub fn send_text(&self, json: String, metrics: &Metrics) -> bool {
-        match self.tx.try_send(Outbound::Text(json)) {
-            Ok(()) => true,
-            Err(SendError::Full) => {
-                add(&metrics.relay_dropped, 1);
-                warn!("recipient queue full; message dropped");
-                false
-            }
-            Err(SendError::Closed) => false,
-        }
-    }
-
-    /// Asks the connection to close with `code`; a connection already ending ignores it.
-    pub fn close(&self, code: CloseCode, reason: &'static str) {
-        let _ = self.tx.try_send(Outbound::Close(code, reason));
-    }
-}
 
 pub struct Rooms {
     shards: Box<[Mutex<Shard<PeerHandle>>]>,
     /// Keyed with per-process random keys: clients choose room ids and must not be able to
     /// pile them all onto one shard.
     hasher: RandomState,
-    next_conn: AtomicU64,
+    conn_ids: ConnIds,
     pub config: RoomsConfig,
     metrics: Arc<Metrics>,
 }
@@ -74,7 +37,7 @@ impl Rooms {
         Rooms {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: RandomState::new(),
-            next_conn: AtomicU64::new(1),
+            conn_ids: ConnIds::default(),
             config,
             metrics,
         }
@@ -85,7 +48,7 @@ impl Rooms {
     }
 
     pub fn next_conn_id(&self) -> ConnId {
-        self.next_conn.fetch_add(1, Relaxed)
+        self.conn_ids.next()
     }
 
     fn shard(&self, room: &RoomId) -> MutexGuard<'_, Shard<PeerHandle>> {
