@@ -16,7 +16,8 @@
 //! - [`health`]: the `--health-check` probe;
 //! - [`ice`]: STUN/TURN servers and TURN REST credentials for `joined`;
 //! - [`rate`]: the per-connection token bucket;
-//! - [`metrics`]: counters for `GET /metrics`;
+//! - [`metrics`]: the one registry every layer registers its families in, encoded for `GET /metrics`;
+//! - [`listed`]: a metric family listed before its first sample;
 //! - [`read_buffer`]: the per-thread buffer every socket read goes into;
 //! - [`echo`]: the echo service the Autobahn conformance run talks to.
 
@@ -27,6 +28,7 @@ pub mod health;
 pub mod http;
 pub mod http1;
 pub mod ice;
+pub mod listed;
 pub mod metrics;
 pub mod node;
 pub mod rate;

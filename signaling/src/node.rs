@@ -30,8 +30,8 @@ impl Engine {
     /// in memory.
     pub fn start(rooms: RoomsConfig, redis: Option<RedisConfig>, metrics: &Arc<Metrics>) -> Result<Engine, StartError> {
         Ok(match redis {
-            None => Engine::Memory(Arc::new(Rooms::new(rooms, metrics.clone()))),
-            Some(redis) => Engine::Redis(RedisEngine::start(rooms, redis, metrics.clone())?),
+            None => Engine::Memory(Arc::new(Rooms::new(rooms, metrics))),
+            Some(redis) => Engine::Redis(RedisEngine::start(rooms, redis, metrics)?),
         })
     }
 

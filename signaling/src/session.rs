@@ -14,7 +14,6 @@ use tracing::{debug, warn};
 
 use crate::engine::peer::PeerHandle;
 use crate::engine::{EngineConn, Replies, RoomEngine};
-use crate::metrics::Metrics;
 use crate::rate::{TokenBucket, Verdict};
 use crate::service::Service;
 use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
@@ -39,7 +38,6 @@ impl<E: RoomEngine> Service for RoomService<E> {
             conn: self.engine.open(PeerHandle::new(tx)),
             bucket: TokenBucket::new(self.engine.config().rate, Instant::now()),
             max_signal_size: self.engine.config().max_signal_size,
-            metrics: self.engine.metrics().clone(),
             hanging_up: None,
         };
         let ended = ws.run(&mut session, Some(&mut rx)).await;
@@ -62,7 +60,6 @@ struct Session<C> {
     conn: C,
     bucket: TokenBucket,
     max_signal_size: usize,
-    metrics: Arc<Metrics>,
     /// The session asked to close and the close is on its way behind earlier answers: the
     /// messages ignored since, and the close itself if too many come before it.
     hanging_up: Option<(u32, (CloseCode, &'static str))>,
@@ -124,7 +121,6 @@ impl<C: EngineConn> Handler for Session<C> {
 impl<C: EngineConn> Session<C> {
     fn error(&mut self, reply: &mut Writer, code: ErrorCode, message: String) {
         debug!(code = code.as_str(), %message, "error sent");
-        self.metrics.error_sent(code.as_str());
         self.conn.reply(&ServerMessage::Error { code, message }, reply);
     }
 }

@@ -17,12 +17,12 @@ use crate::relay::RawValue;
 use shared::{PeerId, ResumeToken, RoomId, ServerMessage};
 
 use crate::engine::config::RoomsConfig;
-use crate::metrics::Metrics;
 use crate::ws::CloseCode;
 use peer::PeerHandle;
 
 pub mod config;
 pub mod memory;
+pub mod metrics;
 pub mod peer;
 pub mod redis;
 
@@ -53,8 +53,6 @@ pub trait RoomEngine: Send + Sync + 'static {
     fn open(self: &Arc<Self>, handle: PeerHandle) -> Self::Conn;
 
     fn config(&self) -> &RoomsConfig;
-
-    fn metrics(&self) -> &Arc<Metrics>;
 
     /// Whether the engine can take new joins (`GET /healthz` answers 503 when it cannot).
     fn healthy(&self) -> bool;

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use shared::{PeerId, ResumeToken};
 use tracing::warn;
 
-use crate::metrics::{add, Metrics};
+use super::metrics::RoomMetrics;
 use crate::ws::outbox::{self, SendError};
 use crate::ws::{CloseCode, Outbound};
 
@@ -51,11 +51,11 @@ impl PeerHandle {
     /// Queues a message; a full queue means the recipient stopped reading. The message is
     /// dropped and counted, and the recipient's own send timeout disconnects it. Returns whether
     /// it was queued (a closed queue is a connection ending: its seat follows).
-    pub fn send_text(&self, json: String, metrics: &Metrics) -> bool {
+    pub fn send_text(&self, json: String, metrics: &RoomMetrics) -> bool {
         match self.tx.try_send(Outbound::Text(json)) {
             Ok(()) => true,
             Err(SendError::Full) => {
-                add(&metrics.relay_dropped, 1);
+                metrics.relay_dropped.inc();
                 warn!("recipient queue full; message dropped");
                 false
             }
@@ -95,13 +95,13 @@ mod tests {
     fn a_full_queue_drops_and_counts_and_a_closed_one_refuses() {
         let (tx, mut rx) = outbox::channel(1);
         let handle = PeerHandle::new(tx);
-        let metrics = Metrics::default();
+        let metrics = RoomMetrics::default();
         assert!(handle.send_text("a".into(), &metrics));
         assert!(!handle.send_text("b".into(), &metrics));
-        assert_eq!(metrics.relay_dropped.load(Relaxed), 1);
+        assert_eq!(metrics.relay_dropped.get(), 1);
         assert_eq!(rx.try_recv(), Some(Outbound::Text("a".into())));
         drop(rx);
         assert!(!handle.send_text("c".into(), &metrics));
-        assert_eq!(metrics.relay_dropped.load(Relaxed), 1, "a closed queue is not a drop");
+        assert_eq!(metrics.relay_dropped.get(), 1, "a closed queue is not a drop");
     }
 }

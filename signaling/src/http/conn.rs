@@ -4,7 +4,6 @@
 //! Plain HTTP keeps the connection alive for further GET/HEAD requests; each head has the same
 //! deadline, so an idle or trickling client holds its slot for at most that long.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -14,20 +13,24 @@ use tokio::time::timeout;
 use tracing::{debug, info};
 
 use super::config::HttpConfig;
+use super::metrics::HttpMetrics;
 use super::router::{route, Route};
 use super::static_files;
 use crate::http1::request::{Request, RequestError};
 use crate::http1::response::{Body, Response};
-use crate::metrics::{add, Metrics};
+use crate::metrics::{Format, Metrics};
 use crate::read_buffer;
 use crate::service::Service;
 use crate::ws::codec::Writer;
-use crate::ws::{handshake, WebSocket};
+use crate::ws::{handshake, WebSocket, WsMetrics};
 
 /// Everything a connection needs from the server.
 pub struct Context<S> {
     pub config: Arc<HttpConfig>,
+    /// The registry `GET /metrics` encodes.
     pub metrics: Arc<Metrics>,
+    pub http: Arc<HttpMetrics>,
+    pub ws: Arc<WsMetrics>,
     pub service: Arc<S>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -37,6 +40,8 @@ impl<S> Clone for Context<S> {
         Context {
             config: self.config.clone(),
             metrics: self.metrics.clone(),
+            http: self.http.clone(),
+            ws: self.ws.clone(),
             service: self.service.clone(),
             shutdown: self.shutdown.clone(),
         }
@@ -88,7 +93,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<Web
             Head::Closed => return None,
             Head::Refused(response, reason) => {
                 info!(reason, status = response.status, "refused request");
-                ctx.metrics.handshake_failed(reason);
+                ctx.http.handshake_failed(reason);
                 let _ = write_response(&mut stream, response.header("Connection", "close")).await;
                 linger_close(stream).await;
                 return None;
@@ -100,7 +105,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<Web
                 return upgrade(stream, &request, early, ctx).await;
             }
             route => {
-                add(&ctx.metrics.http_requests, 1);
+                ctx.http.request();
                 // Bytes after the head are the next pipelined request: kept for the next turn.
                 buf.drain(..head_len);
                 let keep_alive =
@@ -164,10 +169,13 @@ async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) 
         Route::Health => Response::text(503, "unavailable: the room store cannot be reached")
             .header("Cache-Control", "no-store")
             .header("Retry-After", "2"),
-        Route::Metrics => Response::new(200)
-            .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-            .header("Cache-Control", "no-store")
-            .body(Body::Bytes(ctx.metrics.render().into_bytes())),
+        Route::Metrics => {
+            let format = Format::from_accept(request.header("Accept"));
+            Response::new(200)
+                .header("Content-Type", format.content_type())
+                .header("Cache-Control", "no-store")
+                .body(Body::Bytes(ctx.metrics.encode(format).into_bytes()))
+        }
         Route::StaticFile => match &ctx.config.web_root {
             Some(root) => static_files::serve(root, head_only, &request.target).await,
             None => Response::text(404, "not found"),
@@ -215,7 +223,7 @@ async fn upgrade<S: Service>(
         Ok(accept) => accept,
         Err(e) => {
             info!(reason = e.reason(), status = e.status(), "websocket handshake refused");
-            ctx.metrics.handshake_failed(e.reason());
+            ctx.http.handshake_failed(e.reason());
             let _ = write_response(&mut stream, e.response().header("Connection", "close")).await;
             linger_close(stream).await;
             return None;
@@ -223,7 +231,7 @@ async fn upgrade<S: Service>(
     };
     let mut writer = Writer::default();
     writer.raw(&handshake::switching_protocols(&accept).head_bytes());
-    Some(WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.metrics.clone(), ctx.shutdown.clone()))
+    Some(WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.ws.clone(), ctx.shutdown.clone()))
 }
 
 /// Closes after a refusal without losing the response: closing a socket that still has unread
@@ -250,21 +258,4 @@ async fn linger_close(mut stream: TcpStream) {
         }
     };
     let _ = timeout(LINGER, drain).await;
-}
-
-/// Counts an open TCP connection for as long as it lives.
-pub struct OpenConnection(Arc<Metrics>);
-
-impl OpenConnection {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        metrics.connections_open.fetch_add(1, Relaxed);
-        add(&metrics.connections_total, 1);
-        OpenConnection(metrics)
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.connections_open.fetch_sub(1, Relaxed);
-    }
 }

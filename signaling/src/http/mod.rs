@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod conn;
+pub mod metrics;
 pub mod mime;
 pub mod router;
 pub mod static_files;

@@ -10,6 +10,7 @@
 //! - [`config`]: the limits of one session;
 //! - [`handshake`]: the HTTP upgrade;
 //! - [`connection`]: the async driver over a `TcpStream`;
+//! - [`metrics`]: the families this layer counts (sessions, messages, bytes, closes);
 //! - [`outbox`]: the bounded queue through which other tasks reach a connection;
 //! - [`error`]: protocol violations and their close codes.
 //!
@@ -23,6 +24,7 @@ pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod metrics;
 pub mod outbox;
 pub mod protocol;
 pub mod utf8;
@@ -32,4 +34,5 @@ pub use codec::Writer;
 pub use config::WsConfig;
 pub use connection::{Ended, Handler, Message, WebSocket};
 pub use error::ProtocolError;
+pub use metrics::WsMetrics;
 pub use outbox::Outbound;

@@ -16,7 +16,6 @@ use registry::{JoinError, Rooms};
 use super::peer::{ConnId, PeerHandle};
 use super::{joined_message, EngineConn, Flow, Replies, RoomEngine};
 use crate::engine::config::RoomsConfig;
-use crate::metrics::Metrics;
 use crate::ws::CloseCode;
 
 pub mod registry;
@@ -31,10 +30,6 @@ impl RoomEngine for Rooms {
 
     fn config(&self) -> &RoomsConfig {
         &self.config
-    }
-
-    fn metrics(&self) -> &Arc<Metrics> {
-        Rooms::metrics(self)
     }
 
     fn healthy(&self) -> bool {
@@ -66,7 +61,7 @@ pub struct MemoryConn {
 impl MemoryConn {
     fn error(&self, reply: &mut impl Replies, code: ErrorCode, message: String) {
         debug!(conn = self.conn, code = code.as_str(), %message, "error sent");
-        self.rooms.metrics().error_sent(code.as_str());
+        self.rooms.metrics().error_sent(code);
         reply.text(&ServerMessage::Error { code, message }.to_json());
     }
 }
@@ -124,6 +119,9 @@ impl EngineConn for MemoryConn {
     }
 
     fn reply(&mut self, message: &ServerMessage, reply: &mut impl Replies) {
+        if let ServerMessage::Error { code, .. } = message {
+            self.rooms.metrics().error_sent(*code);
+        }
         reply.text(&message.to_json());
     }
 

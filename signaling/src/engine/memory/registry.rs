@@ -6,7 +6,6 @@
 //! state change; JSON encoding and queueing to connections happen after it is released.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::relay::relayed_signal_json;
@@ -16,8 +15,9 @@ use tracing::debug;
 
 use super::room::{Delivery, Joined, Left, Shard};
 use crate::engine::config::RoomsConfig;
+use crate::engine::metrics::RoomMetrics;
 use crate::engine::peer::{fresh_ids, ConnId, ConnIds, PeerHandle, CLOSE_REPLACED};
-use crate::metrics::{add, Metrics};
+use crate::metrics::Metrics;
 
 /// Shards: a power of two well above the core count, so two busy rooms rarely share a lock.
 const SHARDS: usize = 64;
@@ -29,11 +29,14 @@ pub struct Rooms {
     hasher: RandomState,
     conn_ids: ConnIds,
     pub config: RoomsConfig,
-    metrics: Arc<Metrics>,
+    metrics: RoomMetrics,
 }
 
 impl Rooms {
-    pub fn new(config: RoomsConfig, metrics: Arc<Metrics>) -> Self {
+    /// The rooms, their families registered in `registry`.
+    pub fn new(config: RoomsConfig, registry: &Metrics) -> Self {
+        let metrics = RoomMetrics::default();
+        registry.register(|r| metrics.register(r));
         Rooms {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: RandomState::new(),
@@ -43,7 +46,7 @@ impl Rooms {
         }
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub fn metrics(&self) -> &RoomMetrics {
         &self.metrics
     }
 
@@ -69,12 +72,12 @@ impl Rooms {
         let result = self.shard(room).join(room, conn, handle, resume, fresh, self.config.capacity);
         let joined = result.map_err(JoinError::Refused)?;
         if joined.room_created {
-            self.metrics.rooms_open.fetch_add(1, Relaxed);
+            self.metrics.rooms_open.inc();
         }
         if joined.resumed {
-            add(&self.metrics.resumes, 1);
+            self.metrics.resumes.inc();
         } else {
-            self.metrics.peers_seated.fetch_add(1, Relaxed);
+            self.metrics.peers_joined.inc();
         }
         if let Some(old) = &joined.replaced {
             old.close(CLOSE_REPLACED, "replaced by a newer connection");
@@ -88,7 +91,7 @@ impl Rooms {
     pub fn relay(&self, room: &RoomId, from: &PeerId, to: &PeerId, data: &RawValue) -> Result<(), ErrorCode> {
         let recipient = self.shard(room).route(room, from, to)?;
         if self.send_json(&recipient, relayed_signal_json(from, data)) {
-            add(&self.metrics.signals_relayed, 1);
+            self.metrics.signals_relayed.inc();
         }
         Ok(())
     }
@@ -122,10 +125,10 @@ impl Rooms {
     fn finish_leave(&self, left: Left<PeerHandle>) {
         self.deliver(&left.deliveries);
         if left.seat_freed {
-            self.metrics.peers_seated.fetch_sub(1, Relaxed);
+            self.metrics.peers_joined.dec();
         }
         if left.room_removed {
-            self.metrics.rooms_open.fetch_sub(1, Relaxed);
+            self.metrics.rooms_open.dec();
         }
     }
 

@@ -11,7 +11,6 @@
 //! every session's requests — and so each peer's signals — in order end to end: Redis runs them in
 //! the order they were sent and publishes to each node's single subscription in that order.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,8 +29,10 @@ use crate::engine::peer::{ConnId, PeerHandle};
 use crate::engine::redis::config::RedisConfig;
 use crate::metrics::Metrics;
 use crate::ws::CloseCode;
+use metrics::EngineMetrics;
 
 pub mod config;
+pub mod metrics;
 pub mod scripts;
 mod worker;
 
@@ -106,7 +107,7 @@ pub struct RedisEngine {
     node: Arc<str>,
     client: redis::Client,
     config: RoomsConfig,
-    metrics: Arc<Metrics>,
+    metrics: Arc<EngineMetrics>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -114,7 +115,7 @@ impl RedisEngine {
     /// Starts the node's worker (on the current tokio runtime). It connects in the background and
     /// keeps reconnecting: until it is registered in Redis the engine is unhealthy and refuses
     /// joins with `unavailable`.
-    pub fn start(config: RoomsConfig, redis: RedisConfig, metrics: Arc<Metrics>) -> Result<Arc<Self>, StartError> {
+    pub fn start(config: RoomsConfig, redis: RedisConfig, registry: &Metrics) -> Result<Arc<Self>, StartError> {
         let client = redis::Client::open(redis.url.as_str())?;
         let mut id = [0u8; 9];
         getrandom::fill(&mut id).map_err(StartError::Randomness)?;
@@ -122,7 +123,7 @@ impl RedisEngine {
         let healthy = Arc::new(watch::Sender::new(false));
         let (tx, rx) = mpsc::unbounded_channel();
         let budget = Arc::new(Semaphore::new(redis.queue_bytes));
-        metrics.redis.enabled.store(true, Relaxed);
+        let metrics = EngineMetrics::registered(registry);
         let worker = worker::Worker::new(worker::Setup {
             node: node.clone(),
             client: client.clone(),
@@ -179,10 +180,6 @@ impl RoomEngine for RedisEngine {
         &self.config
     }
 
-    fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
     fn healthy(&self) -> bool {
         *self.healthy.borrow()
     }
@@ -220,7 +217,7 @@ pub struct RedisConn {
     opened: bool,
     tx: mpsc::UnboundedSender<Request>,
     budget: Arc<Semaphore>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<EngineMetrics>,
 }
 
 impl RedisConn {
@@ -247,7 +244,7 @@ impl RedisConn {
     }
 
     fn refuse(&self, reply: &mut impl Replies, message: &str) {
-        self.metrics.error_sent(ErrorCode::Unavailable.as_str());
+        self.metrics.rooms.error_sent(ErrorCode::Unavailable);
         reply.text(&ServerMessage::error_with(ErrorCode::Unavailable, message).to_json());
     }
 }
@@ -271,6 +268,9 @@ impl EngineConn for RedisConn {
     }
 
     fn reply(&mut self, message: &ServerMessage, reply: &mut impl Replies) {
+        if let ServerMessage::Error { code, .. } = message {
+            self.metrics.rooms.error_sent(*code);
+        }
         if self.opened {
             self.submit(Op::Reply(message.to_json()), reply);
         } else {

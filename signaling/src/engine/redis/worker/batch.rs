@@ -12,9 +12,9 @@ use super::{millis, room_key, unix_millis, Conn, Landed, Plan, Seat, Worker, UNR
 use crate::engine::joined_message;
 use crate::engine::peer::ConnId;
 use crate::engine::peer::CLOSE_REPLACED;
+use crate::engine::redis::metrics::PublishFailure;
 use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
 use crate::engine::redis::{Op, Request};
-use crate::metrics::add;
 use crate::ws::CloseCode;
 
 /// One request's part of a batch, landed in order when Redis has answered.
@@ -310,7 +310,7 @@ impl Worker {
         };
         if resumed {
             self.take_over(&room, &peer, conn);
-            add(&self.metrics.resumes, 1);
+            self.metrics.rooms.resumes.inc();
         }
         info!(%room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
         let message = joined_message(&self.rooms, room.clone(), peer.clone(), peers, token.clone());
@@ -346,14 +346,18 @@ impl Worker {
         let reply = outcome.and_then(|value| scripts::relay_reply(&value).map_err(|e| e.to_string()));
         let unknown = || format!("{} is not a connected peer in this room", to.as_str());
         let text = match reply {
-            Ok(RelayReply::SameNode) => return add(&self.metrics.signals_relayed, 1),
+            Ok(RelayReply::SameNode) => {
+                self.metrics.rooms.signals_relayed.inc();
+                return;
+            }
             Ok(RelayReply::OtherNode) => {
-                add(&self.metrics.redis.cross_node_relays, 1);
-                return add(&self.metrics.signals_relayed, 1);
+                self.metrics.redis.cross_node_relays.inc();
+                self.metrics.rooms.signals_relayed.inc();
+                return;
             }
             Ok(RelayReply::UnknownPeer) => self.error(ErrorCode::UnknownPeer, unknown()),
             Ok(RelayReply::NodeGone) => {
-                add(&self.metrics.redis.publish_unheard, 1);
+                self.metrics.redis.publish_failed(PublishFailure::NodeGone);
                 self.error(ErrorCode::UnknownPeer, unknown())
             }
             Ok(RelayReply::NotInRoom) => {
@@ -365,7 +369,7 @@ impl Worker {
             }
             Err(e) => {
                 debug!(error = %e, "relay failed");
-                add(&self.metrics.redis.publish_errors, 1);
+                self.metrics.redis.publish_failed(PublishFailure::RedisError);
                 self.error(ErrorCode::Unavailable, UNREACHABLE.into())
             }
         };
@@ -393,7 +397,7 @@ impl Worker {
     }
 
     pub(super) fn land(&mut self, landed: Landed) -> Option<oneshot::Sender<()>> {
-        self.metrics.redis.round_trip.observe(landed.took);
+        self.metrics.redis.round_trip(landed.took);
         match (landed.plan, landed.result) {
             (Plan::Batch(steps), result) => {
                 let result = result.map_err(|e| {
