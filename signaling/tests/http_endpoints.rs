@@ -370,6 +370,26 @@ async fn connection_close_is_honoured_after_the_response() {
     server.shutdown().await;
 }
 
+/// A request smuggled behind a second `Content-Length` is never answered: whichever length a
+/// proxy in front believed, a request announcing a body (by any of its length headers) gets its
+/// one response and the connection closes, so the hidden request is not read as the next one.
+#[tokio::test]
+async fn a_request_hidden_behind_a_second_content_length_is_not_answered() {
+    let server = start_echo(ServerConfig::default()).await;
+    let hidden = get_request("/metrics");
+    let smuggling = format!(
+        "GET /healthz HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nContent-Length: {}\r\n\r\n{hidden}",
+        hidden.len()
+    );
+    let mut stream = connect(server.addr).await;
+    stream.write_all(smuggling.as_bytes()).await.expect("write");
+    let response = read_response(&mut stream, false).await;
+    assert_eq!(response.status, 200, "{}", response.head);
+    assert_eq!(response.header("Connection"), Some("close"));
+    assert_eq!(read_until_eof(&mut stream).await, b"", "no second response: the hidden request is not served");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order() -> io::Result<()> {
     let (_dir, server) = start_with_site().await?;
