@@ -291,6 +291,24 @@ async fn paths_out_of_the_web_root_are_404() -> io::Result<()> {
     Ok(())
 }
 
+/// Dotfiles an operator keeps beside the built client (`.env`, `.git/`) are never served.
+#[tokio::test]
+async fn hidden_files_under_the_web_root_are_404() -> io::Result<()> {
+    let (dir, server) = start_with_site().await?;
+    let www = dir.path().join("www");
+    std::fs::write(www.join(".env"), "TURN_SECRET=do-not-serve")?;
+    std::fs::create_dir_all(www.join(".git"))?;
+    std::fs::write(www.join(".git").join("config"), "[core]")?;
+    for path in ["/.env", "/.git/config", "/%2eenv", "/sub/../.env"] {
+        let response = http_get(server.addr, path).await;
+        assert_eq!(response.status, 404, "{path}: {}", response.head);
+        assert!(!response.body_text().contains("do-not-serve"), "{path}");
+    }
+    assert_eq!(http_get(server.addr, "/").await.status, 200, "the site itself is still served");
+    server.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test]
 async fn without_a_web_root_everything_else_is_404() {
     let server = start_echo(ServerConfig::default()).await;
