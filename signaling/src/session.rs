@@ -120,7 +120,9 @@ impl<C: EngineConn> Handler for Session<C> {
 
 impl<C: EngineConn> Session<C> {
     fn error(&mut self, reply: &mut Writer, code: ErrorCode, message: String) {
-        debug!(code = code.as_str(), %message, "error sent");
+        // `?`: the message may quote what a client sent (newlines included); Debug escapes it, so it
+        // stays inside this one log line.
+        debug!(code = code.as_str(), ?message, "error sent");
         self.conn.reply(&ServerMessage::Error { code, message }, reply);
     }
 }

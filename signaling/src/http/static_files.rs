@@ -54,13 +54,17 @@ pub enum PathError {
     /// A `..` that would climb above the root (→ 404, like a missing file).
     #[error("path climbs above the web root")]
     Escape,
+    /// A segment starting with `.` (`/.env`, `/.git/config`): hidden files are an operator's
+    /// secrets or tooling, never part of the built client (→ 404, as nginx is configured to).
+    #[error("hidden file or directory")]
+    Hidden,
 }
 
 impl PathError {
     pub fn status(self) -> u16 {
         match self {
             PathError::BadEscape | PathError::NotUtf8 => 400,
-            PathError::ForbiddenByte | PathError::Escape => 404,
+            PathError::ForbiddenByte | PathError::Escape | PathError::Hidden => 404,
         }
     }
 }
@@ -118,6 +122,7 @@ impl RequestPath {
                 ".." => {
                     segments.pop().ok_or(PathError::Escape)?;
                 }
+                hidden if hidden.starts_with('.') => return Err(PathError::Hidden),
                 _ => segments.push(segment.to_owned()),
             }
         }
@@ -223,14 +228,17 @@ async fn resolve(root: &WebRoot, request: &RequestPath) -> Result<(PathBuf, Stri
     }
 }
 
-/// Resolves every symlink in `path` and requires the result to lie under the root.
+/// Resolves every symlink in `path` and requires the result to lie under the root, and not in a
+/// hidden file or directory there (a symlink may lead to one that the URL did not name).
 async fn inside_root(root: &WebRoot, path: &Path) -> Result<PathBuf, ServeError> {
     let canonical = fs::canonicalize(path).await.map_err(ServeError::from_io)?;
-    if canonical.starts_with(&root.path) {
-        Ok(canonical)
-    } else {
-        Err(ServeError::Outside(canonical))
+    let Ok(relative) = canonical.strip_prefix(&root.path) else {
+        return Err(ServeError::Outside(canonical));
+    };
+    if relative.components().any(|c| c.as_os_str().as_encoded_bytes().starts_with(b".")) {
+        return Err(ServeError::Path(PathError::Hidden));
     }
+    Ok(canonical)
 }
 
 #[cfg(test)]
@@ -390,6 +398,25 @@ mod tests {
         ] {
             assert_eq!(get(&root, target).await?, (404, b"Not Found\n".to_vec()), "{target}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn hidden_segments_are_refused_however_spelled() {
+        for target in ["/.env", "/.git/config", "/sub/.hidden", "/%2eenv", "/a/../.env", "/.well-known/x"] {
+            assert_eq!(parsed(target), Err(PathError::Hidden), "{target}");
+        }
+        assert!(parsed("/app.v1.js").is_ok(), "a dot inside a name is fine");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn symlinks_to_hidden_files_are_404() -> io::Result<()> {
+        use std::os::unix::fs::symlink;
+        let (_dir, root) = site()?;
+        std::fs::write(root.path().join(".env"), "SECRET=1")?;
+        symlink(root.path().join(".env"), root.path().join("env.txt"))?;
+        assert_eq!(get(&root, "/env.txt").await?.0, 404);
         Ok(())
     }
 
