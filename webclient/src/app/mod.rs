@@ -15,7 +15,7 @@ use crate::browser::{self, log, sleep};
 use crate::call::Call;
 use crate::chat;
 use crate::error::WebError;
-use crate::link::{default_signaling_url, room_id_from, Params};
+use crate::link::{room_id_from, signaling_url, Params};
 use crate::media::{self, LocalMedia};
 use crate::signaling::Signaling;
 use crate::state::{Facts, Phase, Problem};
@@ -131,8 +131,10 @@ impl App {
         let ui = Ui::new(&tx)?;
         let location = browser::location()?;
         let params = Params::parse(&location.search);
-        let signaling_url =
-            params.signaling.clone().unwrap_or_else(|| default_signaling_url(&location.protocol, &location.host));
+        let (signaling_url, ignored) = signaling_url(params.signaling.as_deref(), &location.protocol, &location.host);
+        if let Some(url) = ignored {
+            ui.note(&format!("Ignored the link's signaling server {url}: only this page's own server is used."));
+        }
         Ok(App {
             tx,
             ui,
