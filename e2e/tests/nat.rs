@@ -476,6 +476,25 @@ async fn call(lab: &mut Lab, name: &str, scenario: &Scenario, expect: &Expect) -
     if let Some(transport) = expect.relay {
         relayed_over(lab, transport)?;
     }
+    if scenario.https_on_443 {
+        nginx_sees_the_homes(lab)?;
+    }
+    Ok(())
+}
+
+/// Through the stream proxy's PROXY protocol header, nginx's HTTPS server logs each request with
+/// the home router's public address, never the proxy's own loopback address.
+fn nginx_sees_the_homes(lab: &Lab) -> Result<()> {
+    let log = std::fs::read_to_string(lab.log("nginx")).context("reading nginx's log")?;
+    let clients: Vec<&str> =
+        log.lines().filter(|line| line.contains("\"GET ")).filter_map(|line| line.split_whitespace().next()).collect();
+    let homes = [HOME_A.wan.to_string(), HOME_B.wan.to_string()];
+    check(!clients.is_empty() && clients.iter().all(|client| homes.iter().any(|home| home == client)), || {
+        format!("nginx logged requests from {clients:?}, expected only the homes {homes:?}")
+    })?;
+    for home in &homes {
+        check(clients.contains(&home.as_str()), || format!("nginx logged no request from {home}"))?;
+    }
     Ok(())
 }
 
