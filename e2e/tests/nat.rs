@@ -483,7 +483,8 @@ async fn call(lab: &mut Lab, name: &str, scenario: &Scenario, expect: &Expect) -
 }
 
 /// Through the stream proxy's PROXY protocol header, nginx's HTTPS server logs each request with
-/// the home router's public address, never the proxy's own loopback address.
+/// the home router's public address, never the proxy's own loopback address; and `/metrics`,
+/// allowed from loopback and private networks only, is refused to a client over 443.
 fn nginx_sees_the_homes(lab: &Lab) -> Result<()> {
     let log = std::fs::read_to_string(lab.log("nginx")).context("reading nginx's log")?;
     let clients: Vec<&str> =
@@ -494,6 +495,15 @@ fn nginx_sees_the_homes(lab: &Lab) -> Result<()> {
     })?;
     for home in &homes {
         check(clients.contains(&home.as_str()), || format!("nginx logged no request from {home}"))?;
+    }
+    // So the loopback-only /metrics rule holds for HTTPS clients too, while /healthz answers.
+    let ns = lab.network.names().home(&HOME_A);
+    let ca = lab.artifacts.join("certs/ca.pem").display().to_string();
+    for (path, expected) in [("/metrics", "403"), ("/healthz", "200")] {
+        let url = format!("https://{PUBLIC_HOST}{path}");
+        let argv = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--cacert", &ca, &url];
+        let status = lab.network.output(&ns, &argv)?;
+        check(status == expected, || format!("GET {url} from home A answered {status}, expected {expected}"))?;
     }
     Ok(())
 }
