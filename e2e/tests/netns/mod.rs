@@ -48,7 +48,10 @@ impl Network {
     /// A fresh network named after this process, with `scenario`'s rules loaded. The rulesets
     /// are also written to `artifacts` for whoever reads a failure.
     pub fn build(scenario: &Scenario, artifacts: &Path) -> Result<Network> {
-        let names = Names::new(format!("cnat{}", std::process::id()));
+        // Unique per run and per case, so cases may even run in parallel threads.
+        static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let run_number = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let names = Names::new(format!("cnat{}x{run_number}", std::process::id()));
         let work = tempfile::Builder::new().prefix("e2e-nat-").tempdir().context("creating the NAT work dir")?;
         let network =
             Network { names, work, processes: Vec::new(), forwarders: Vec::new(), etc_dirs: Vec::new(), built: true };
@@ -182,6 +185,8 @@ impl Network {
         for dir in self.etc_dirs.drain(..) {
             let _ = std::fs::remove_dir_all(&dir);
         }
+        // Only if no other namespace has files there (remove_dir fails on a non-empty directory).
+        let _ = std::fs::remove_dir(NETNS_ETC);
     }
 }
 
