@@ -106,7 +106,8 @@ fn select<'a>(all: &[&'a str], only: &[String], skip: &[String]) -> Result<Vec<&
 /// nginx and coturn (seconds; no daemon is started) run the deployment files in that step too,
 /// nginx with its stream module (`libnginx-mod-stream`, dynamic in Debian: nginx.conf's `stream`
 /// block, TURN over TLS sharing port 443); nftables builds the simulated home routers of the NAT
-/// tests; docker-compose 1.29 validates the compose files in the `deploy` step; redis-server (run
+/// tests, whose TLS case makes its certificates with openssl and fetches through 443 with curl
+/// (both usually present already); docker-compose 1.29 validates the compose files in the `deploy` step; redis-server (run
 /// in the foreground by the tests, never as a service) backs the multi-node tests.
 const APT_PACKAGES: &[&str] = &[
     "chromium",
@@ -115,6 +116,8 @@ const APT_PACKAGES: &[&str] = &[
     "libnginx-mod-stream",
     "coturn",
     "nftables",
+    "openssl",
+    "curl",
     "docker-compose",
     "redis-server",
 ];
