@@ -6,8 +6,15 @@
 //! second person opening the link to the first remote frame.
 //!
 //! Ignored by plain `cargo test`: they need root, `ip netns`, nft, Chromium, coturn, nginx and a
-//! built `dist/`. The `browser` step of `cargo xtask test` runs them. Every namespace and process
-//! is removed when a case ends, passed or failed.
+//! built `dist/`. The `browser` step of `cargo xtask test` runs them, except the two written
+//! ahead of the web client's issue-14 work (giving up with `data-error`, the pre-call check),
+//! which it skips by name until that work lands (`PENDING` in xtask/src/test/browser.rs). Every
+//! namespace and process is removed when a case ends, passed or failed.
+//!
+//! Lab facts: the page on the public address is plain HTTP, made a secure context for Chromium
+//! with `--unsafely-treat-insecure-origin-as-secure`; the TLS case's test CA is trusted with
+//! `--ignore-certificate-errors-spki-list`, which Chromium honours for TURN over TLS as well as
+//! for the page and its WebSocket.
 
 #[allow(dead_code)]
 mod harness;
@@ -205,7 +212,10 @@ const JS_CHECK_RESULT: &str = "const done = arguments[arguments.length - 1]; \
 async fn precall_check(lab: &mut Lab) -> Result<()> {
     let a = lab.open_browser("a", &HOME_A).await?;
     a.goto(&format!("{}?check", lab.page)).await?;
-    for (check_name, expected) in [("turn-udp", "fail"), ("turn-tcp", "pass")] {
+    // UDP is dropped at the router: no server-reflexive address and no relay over UDP; TCP
+    // reaches coturn; this server offers no TURN over TLS.
+    let expectations = [("stun", "fail"), ("turn-udp", "fail"), ("turn-tcp", "pass"), ("turn-tls", "skipped")];
+    for (check_name, expected) in expectations {
         let what = format!("a: [data-check={check_name}] {expected}");
         poll(&what, CONNECT_LIMIT, Duration::from_millis(200), || async {
             let value = a.js_async_with(JS_CHECK_RESULT, vec![serde_json::json!(check_name)]).await?;
