@@ -18,7 +18,7 @@
 //! - [`ids`]: [`RoomId`] (validated), [`PeerId`], [`ResumeToken`].
 //! - [`error`]: [`ErrorCode`] for the wire, [`ParseError`] for parsing.
 //! - [`limits`]: sizes both ends agree on.
-//! - [`relay`]: a signal's payload forwarded exactly as its sender wrote it.
+//! - [`close`]: the application's WebSocket close codes (4001, 4002).
 //!
 //! # Example
 //! How the server reads a client message and answers a bad one:
@@ -41,11 +41,11 @@
 //! change: the protocol only grows.
 
 pub mod client;
+pub mod close;
 pub mod error;
 pub mod failure;
 pub mod ids;
 pub mod limits;
-pub mod relay;
 pub mod server;
 pub mod signal;
 

@@ -8,17 +8,16 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use shared::relay::{parse_incoming, Incoming};
+use crate::relay::{parse_incoming, Incoming};
 use shared::{ErrorCode, ServerMessage};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::engine::{fresh_ids, EngineConn, RoomEngine};
+use crate::engine::peer::{fresh_ids, PeerHandle};
+use crate::engine::{EngineConn, Replies, RoomEngine};
 use crate::ice::IceConfig;
-use crate::metrics::Metrics;
 use crate::rate::{TokenBucket, Verdict};
-use crate::rooms::PeerHandle;
-use crate::server::Service;
+use crate::service::Service;
 use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
 
 /// The rooms service behind `/ws`, on either engine.
@@ -41,7 +40,6 @@ impl<E: RoomEngine> Service for RoomService<E> {
             conn: self.engine.open(PeerHandle::new(tx)),
             bucket: TokenBucket::new(self.engine.config().rate, Instant::now()),
             max_signal_size: self.engine.config().max_signal_size,
-            metrics: self.engine.metrics().clone(),
             ice: self.engine.config().ice.clone(),
             hanging_up: None,
         };
@@ -54,11 +52,17 @@ impl<E: RoomEngine> Service for RoomService<E> {
     }
 }
 
+/// The engines answer into the session's WebSocket writer.
+impl Replies for Writer {
+    fn text(&mut self, json: &str) {
+        Writer::text(self, json);
+    }
+}
+
 struct Session<C> {
     conn: C,
     bucket: TokenBucket,
     max_signal_size: usize,
-    metrics: Arc<Metrics>,
     /// For `ice_config`, the pre-call check's request: a copy of a few short strings per session.
     ice: IceConfig,
     /// The session asked to close and the close is on its way behind earlier answers: the
@@ -136,8 +140,9 @@ impl<C: EngineConn> Session<C> {
     }
 
     fn error(&mut self, reply: &mut Writer, code: ErrorCode, message: String) {
-        debug!(code = code.as_str(), %message, "error sent");
-        self.metrics.error_sent(code.as_str());
+        // `?`: the message may quote what a client sent (newlines included); Debug escapes it, so it
+        // stays inside this one log line.
+        debug!(code = code.as_str(), ?message, "error sent");
         self.conn.reply(&ServerMessage::Error { code, message }, reply);
     }
 }

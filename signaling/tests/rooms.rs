@@ -17,7 +17,7 @@ use rooms_support::*;
 use shared::{ClientMessage, ErrorCode, IceServer, PeerId, ServerMessage, Signal};
 use signaling::ice::{turn_credential, IceConfig};
 use signaling::rate::RateConfig;
-use signaling::{RoomsConfig, ServerConfig, WsConfig};
+use signaling::{HttpConfig, RoomsConfig, ServerConfig, WsConfig};
 use tokio::time::Instant;
 
 /// A realistic offer: CRLF line ends, a quote, a backslash, a tab, and non-ASCII text.
@@ -194,6 +194,29 @@ async fn signals_to_strangers_or_before_joining_are_refused_and_joining_twice_is
     server.shutdown().await;
 }
 
+/// A member repeating `join` (inside the allowed burst) is answered `already_joined` each time,
+/// from the engine's own state, without holding up anyone else: a stranger's join sent right
+/// after the burst is answered within the usual wait. (On Redis, each of these local answers once
+/// ended a batch that sent nothing, so the worker slept until its next heartbeat: 150 repeats
+/// held every other join on the node for minutes.)
+#[tokio::test]
+async fn repeated_joins_from_a_member_are_refused_without_delaying_other_joins() {
+    let server = start(RoomsConfig::default()).await;
+    let (mut a, _, mut b, _) = pair(&server, "busy").await;
+    let repeats = vec![ClientMessage::Join { room: room_id("busy"), resume: None }; 150];
+    a.send_all_at_once(&repeats).await;
+
+    let mut stranger = server.client().await;
+    assert!(stranger.join("elsewhere").await.peers.is_empty(), "the stranger's join is served");
+    for _ in 0..repeats.len() {
+        a.expect_error(ErrorCode::AlreadyJoined).await;
+    }
+    b.expect_silence(QUIET).await;
+    assert_eq!(server.counts().await, (2, 3), "no repeated join changed a room");
+    drop((a, b, stranger));
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn leave_tells_the_other_peer_at_once_whatever_the_resume_grace() {
     let server = start(with_grace(Duration::from_secs(60))).await;
@@ -260,7 +283,8 @@ async fn keepalive_finds_a_dead_connection_and_tells_the_other_peer() {
         close_timeout: Duration::from_millis(200),
         ..WsConfig::default()
     };
-    let config = ServerConfig { ws: Arc::new(ws), ..ServerConfig::default() };
+    let config =
+        ServerConfig { http: HttpConfig { ws: Arc::new(ws), ..HttpConfig::default() }, ..ServerConfig::default() };
     let server = start_with(config, with_grace(Duration::ZERO)).await;
     let mut dead = RawPeer::connect(server.addr).await;
     // The server last hears from this peer when its join arrives, which is after this instant.

@@ -8,6 +8,7 @@ use web_sys::{
 
 use crate::app::{Event, Sender};
 use crate::browser::{element, window};
+use crate::chat;
 use crate::error::WebError;
 use crate::state::{CallState, Facts};
 use crate::stats::Summary;
@@ -237,6 +238,13 @@ impl Ui {
         });
         item.set_text_content(Some(text));
         let _ = self.chat_log.append_child(&item);
+        // A flood from the other side costs bounded memory: the oldest lines go first.
+        while self.chat_log.child_element_count() > chat::MAX_LINES {
+            match self.chat_log.first_element_child() {
+                Some(oldest) => oldest.remove(),
+                None => break,
+            }
+        }
         self.chat_log.set_scroll_top(self.chat_log.scroll_height());
     }
 

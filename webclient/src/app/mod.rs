@@ -18,7 +18,7 @@ use crate::call::Call;
 use crate::chat;
 use crate::diagnosis::CandidateError;
 use crate::error::WebError;
-use crate::link::{default_signaling_url, room_id_from, Params};
+use crate::link::{room_id_from, signaling_url, Params};
 use crate::media::{self, LocalMedia};
 use crate::signaling::Signaling;
 use crate::state::{Facts, Phase, Problem};
@@ -66,7 +66,7 @@ pub enum Event {
 }
 
 /// Server close code: another connection took this seat with our resume token (another tab).
-const CLOSE_REPLACED: u16 = 4001;
+const CLOSE_REPLACED: u16 = shared::close::REPLACED;
 /// How long a `disconnected` media path may take to recover by itself before an ICE restart.
 const ICE_GRACE_MS: u32 = 2_500;
 /// Failed first connections to the signaling server before the page says it cannot reach it.
@@ -141,8 +141,10 @@ impl App {
         let ui = Ui::new(&tx)?;
         let location = browser::location()?;
         let params = Params::parse(&location.search);
-        let signaling_url =
-            params.signaling.clone().unwrap_or_else(|| default_signaling_url(&location.protocol, &location.host));
+        let (signaling_url, ignored) = signaling_url(params.signaling.as_deref(), &location.protocol, &location.host);
+        if let Some(url) = ignored {
+            ui.note(&format!("Ignored the link's signaling server {url}: only this page's own server is used."));
+        }
         Ok(App {
             tx,
             ui,
