@@ -6,10 +6,8 @@
 //! second person opening the link to the first remote frame.
 //!
 //! Ignored by plain `cargo test`: they need root, `ip netns`, nft, Chromium, coturn, nginx and a
-//! built `dist/`. The `browser` step of `cargo xtask test` runs them, except the two written
-//! ahead of the web client's issue-14 work (giving up with `data-error`, the pre-call check),
-//! which it skips by name until that work lands (`PENDING` in xtask/src/test/browser.rs). Every
-//! namespace and process is removed when a case ends, passed or failed.
+//! built `dist/`. The `browser` step of `cargo xtask test` runs them all. Every namespace and
+//! process is removed when a case ends, passed or failed.
 //!
 //! Lab facts: the page on the public address is plain HTTP, made a secure context for Chromium
 //! with `--unsafely-treat-insecure-origin-as-secure`; the TLS case's test CA is trusted with
@@ -130,10 +128,10 @@ async fn only_tcp_443_connects_through_turn_over_tls_on_the_443_multiplexer() {
     call_case("nat_only_443", scenario, Expect { path: "relay", relay: Some(Transport::Tls) }).await;
 }
 
-/// Written against the contract of issue 14 (`data-error`, the `connect_failed` signal, the 30 s
-/// deadline); the web client's side of it is another branch's work.
+/// The contract of issue 14: `data-error`, the `connect_failed` signal, the 30 s deadline (see
+/// docs/CONNECTIVITY.md).
 #[tokio::test]
-#[ignore = "needs connect_failed client work (issue 14: deadline, data-error); then root, ip netns, nft, Chromium, coturn"]
+#[ignore = "needs root, ip netns, nft, Chromium, coturn and a built dist/: run by `cargo xtask test` (browser step)"]
 async fn nothing_but_signaling_reachable_both_pages_say_why() {
     let scenario = Scenario {
         mapping: Mapping::EndpointIndependent,
@@ -184,10 +182,9 @@ async fn both_pages_give_up(lab: &mut Lab, scenario: &Scenario) -> Result<()> {
     Ok(())
 }
 
-/// Written against the pre-call check's contract of issue 14 (`/?check`, `data-check`,
-/// `data-result`); the page itself is another branch's work.
+/// The pre-call check's contract of issue 14 (`/?check`, `data-check`, `data-result`).
 #[tokio::test]
-#[ignore = "needs the pre-call check client work (issue 14: /?check); then root, ip netns, nft, Chromium, coturn"]
+#[ignore = "needs root, ip netns, nft, Chromium, coturn and a built dist/: run by `cargo xtask test` (browser step)"]
 async fn precall_check_behind_a_udp_blocking_nat_fails_udp_and_passes_tcp() {
     let scenario = Scenario {
         mapping: Mapping::EndpointIndependent,
