@@ -466,6 +466,48 @@ async fn joined_lists_the_stun_server_and_a_turn_server_with_fresh_credentials()
     server.shutdown().await;
 }
 
+/// The pre-call check asks for the ICE servers without joining a room: it gets the same list
+/// `joined` carries, with working credentials of its own, and no seat is taken.
+#[tokio::test]
+async fn ice_config_answers_the_ice_servers_without_joining() {
+    let ice = IceConfig {
+        stun_urls: vec!["stun:stun.example.org:3478".into()],
+        turn_urls: vec!["turn:turn.example.org:3478?transport=tcp".into(), "turns:turn.example.org:443".into()],
+        turn_secret: Some("connect-test-secret".into()),
+        turn_ttl: Duration::from_secs(3600),
+    };
+    let server = start(RoomsConfig { ice, ..RoomsConfig::default() }).await;
+    let mut client = server.client().await;
+    client.send(&ClientMessage::IceConfig).await;
+    let ServerMessage::IceConfig { ice_servers } = client.recv().await else { panic!("expected ice_config") };
+    let [stun, turn] = ice_servers.as_slice() else { panic!("expected a STUN and a TURN entry, got {ice_servers:?}") };
+    assert_eq!(stun, &IceServer::stun("stun:stun.example.org:3478"));
+    assert_eq!(turn.urls, ["turn:turn.example.org:3478?transport=tcp", "turns:turn.example.org:443"]);
+    let username = turn.username.as_deref().expect("TURN username");
+    assert_eq!(turn.credential.as_deref(), Some(turn_credential(b"connect-test-secret", username).as_str()));
+    // Each request mints its own username.
+    client.send(&ClientMessage::IceConfig).await;
+    let ServerMessage::IceConfig { ice_servers: again } = client.recv().await else { panic!("expected ice_config") };
+    assert_ne!(again[1].username, turn.username);
+    assert_eq!(server.counts().await, (0, 0), "asking for ICE servers takes no seat");
+    // The connection can still join afterwards.
+    assert_eq!(client.join("after-check").await.peers, []);
+    drop(client);
+    server.shutdown().await;
+}
+
+/// `connect_failed`, the page that gave up telling the other, is relayed like any signal.
+#[tokio::test]
+async fn connect_failed_is_relayed_to_the_other_peer() {
+    let server = start(RoomsConfig::default()).await;
+    let (mut a, a_joined, mut b, b_joined) = pair(&server, "gave-up").await;
+    let data = Signal::ConnectFailed { reason: shared::FailureReason::TurnUnreachable };
+    a.send(&ClientMessage::Signal { to: b_joined.peer_id.clone(), data: data.clone() }).await;
+    assert_eq!(b.recv().await, ServerMessage::Signal { from: a_joined.peer_id.clone(), data });
+    drop((a, b));
+    server.shutdown().await;
+}
+
 /// The payload is relayed as the sender wrote it: fields this server does not know (a newer
 /// client's) reach the other peer, so the protocol can grow without a server upgrade.
 #[tokio::test]

@@ -17,6 +17,8 @@ pub struct Params {
     /// `signaling=<ws-or-wss-url>`: a signaling URL other than `/ws` on the page's host; used only
     /// if it is on the page's own host (see [`signaling_url`]).
     pub signaling: Option<String>,
+    /// `check`: show the pre-call connection check instead of the landing page.
+    pub check: bool,
 }
 
 impl Params {
@@ -29,6 +31,7 @@ impl Params {
             match key {
                 "room" => params.room = Some(RoomId::try_from(value.as_str()).map_err(|_| value)),
                 "ice" => params.force_relay = value == "relay",
+                "check" => params.check = true,
                 "signaling" if value.starts_with("ws://") || value.starts_with("wss://") => {
                     params.signaling = Some(value)
                 }
@@ -36,6 +39,12 @@ impl Params {
             }
         }
         params
+    }
+
+    /// The query string of the pre-call check. Like the link to share, it never carries a
+    /// `signaling=` override (see [`signaling_url`]).
+    pub fn check_query(&self) -> String {
+        "?check".to_owned()
     }
 
     /// The query string for `room`, keeping `ice=relay` so both ends use the same setup. Never
@@ -133,6 +142,16 @@ mod tests {
         assert_eq!(p.signaling.as_deref(), Some("ws://127.0.0.1:9000/ws"));
         assert_eq!(Params::parse(""), Params::default());
         assert!(!Params::parse("?ice=all").force_relay);
+    }
+
+    #[test]
+    fn the_check_page_is_asked_for_with_or_without_a_value() {
+        assert!(Params::parse("?check").check);
+        assert!(Params::parse("?check=1&signaling=ws%3A%2F%2Fh%2Fws").check);
+        assert!(!Params::parse("?room=r1").check);
+        let p = Params::parse("?check&signaling=ws%3A%2F%2Fh%3A1%2Fws");
+        assert_eq!(Params::parse(&p.check_query()), Params { check: true, ..Params::default() });
+        assert_eq!(Params::default().check_query(), "?check");
     }
 
     #[test]
