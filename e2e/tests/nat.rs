@@ -130,10 +130,10 @@ async fn only_tcp_443_connects_through_turn_over_tls_on_the_443_multiplexer() {
     call_case("nat_only_443", scenario, Expect { path: "relay", relay: Some(Transport::Tls) }).await;
 }
 
-/// Written against the contract of issue 14 (`data-error`, the `connect_failed` signal, the 30 s
-/// deadline); the web client's side of it is another branch's work.
+/// The contract of `docs/CONNECTIVITY.md`: `data-error`, the `connect_failed` signal and the
+/// deadline, so both pages give up, with the reason, within 30 s of the link being opened.
 #[tokio::test]
-#[ignore = "needs connect_failed client work (issue 14: deadline, data-error); then root, ip netns, nft, Chromium, coturn"]
+#[ignore = "needs root, ip netns, nft, Chromium, coturn and a built dist/: run by `cargo xtask test` (browser step)"]
 async fn nothing_but_signaling_reachable_both_pages_say_why() {
     let scenario = Scenario {
         mapping: Mapping::EndpointIndependent,
@@ -184,10 +184,10 @@ async fn both_pages_give_up(lab: &mut Lab, scenario: &Scenario) -> Result<()> {
     Ok(())
 }
 
-/// Written against the pre-call check's contract of issue 14 (`/?check`, `data-check`,
-/// `data-result`); the page itself is another branch's work.
+/// The pre-call check's contract (`/?check`, `data-check`, `data-result`) behind a network that
+/// drops UDP.
 #[tokio::test]
-#[ignore = "needs the pre-call check client work (issue 14: /?check); then root, ip netns, nft, Chromium, coturn"]
+#[ignore = "needs root, ip netns, nft, Chromium, coturn and a built dist/: run by `cargo xtask test` (browser step)"]
 async fn precall_check_behind_a_udp_blocking_nat_fails_udp_and_passes_tcp() {
     let scenario = Scenario {
         mapping: Mapping::EndpointIndependent,
