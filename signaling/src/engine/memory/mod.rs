@@ -19,7 +19,7 @@ use crate::engine::config::RoomsConfig;
 use crate::ws::CloseCode;
 
 pub mod registry;
-pub mod room;
+mod room;
 
 impl RoomEngine for Rooms {
     type Conn = MemoryConn;

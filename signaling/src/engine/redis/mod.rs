@@ -32,8 +32,8 @@ use crate::ws::CloseCode;
 use metrics::EngineMetrics;
 
 pub mod config;
-pub mod metrics;
-pub mod scripts;
+mod metrics;
+mod scripts;
 mod worker;
 
 /// How long [`RoomEngine::close`] waits for the worker to finish the sessions' last requests.
