@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::relay::{parse_incoming, Incoming};
 use shared::{ErrorCode, ServerMessage};
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, field, info_span, warn, Instrument as _};
 
 use crate::engine::config::RoomsConfig;
 use crate::engine::peer::PeerHandle;
@@ -35,9 +35,17 @@ impl<E: RoomEngine> Service for RoomService<E> {
         // Bounded: a recipient that stops reading fills its queue, and further messages to it are
         // dropped and counted (see `PeerHandle::send_text`) instead of growing memory without limit.
         let (tx, mut rx) = outbox::channel(self.engine.config().outbound_queue);
-        let mut session = Session::new(self.engine.open(PeerHandle::new(tx)), self.engine.config());
-        let ended = ws.run(&mut session, Some(&mut rx)).await;
-        session.conn.end(ended.label()).await;
+        // Everything logged for this connection, here, in the engine and in the WebSocket layer,
+        // carries its peer and room once it has a seat.
+        let span = info_span!("session", peer = field::Empty, room = field::Empty);
+        let handle = PeerHandle::new(tx, span.clone());
+        let mut session = Session::new(self.engine.open(handle), self.engine.config());
+        async {
+            let ended = ws.run(&mut session, Some(&mut rx)).await;
+            session.conn.end(ended.label()).await;
+        }
+        .instrument(span)
+        .await;
     }
 
     fn healthy(&self) -> bool {

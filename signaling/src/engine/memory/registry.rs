@@ -174,7 +174,7 @@ mod tests {
 
     fn handle() -> (PeerHandle, Receiver) {
         let (tx, rx) = outbox::channel(8);
-        (PeerHandle::new(tx), rx)
+        (PeerHandle::new(tx, tracing::Span::none()), rx)
     }
 
     fn room(id: &str) -> RoomId {

@@ -312,6 +312,9 @@ impl Worker {
             self.take_over(&room, &peer, conn);
             self.metrics.rooms.resumes.inc();
         }
+        if let Some(handle) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()) {
+            handle.seated(&room, &peer);
+        }
         info!(%room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
         let message = joined_message(&self.rooms, room.clone(), peer.clone(), peers, token.clone());
         self.send(conn, message.to_json());
