@@ -13,8 +13,8 @@ use crate::engine::joined_message;
 use crate::engine::peer::ConnId;
 use crate::engine::peer::CLOSE_REPLACED;
 use crate::engine::redis::metrics::PublishFailure;
+use crate::engine::redis::request::{Op, Request};
 use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
-use crate::engine::redis::{Op, Request};
 use crate::ws::CloseCode;
 
 /// One request's part of a batch, landed in order when Redis has answered.
