@@ -6,6 +6,7 @@
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::relay::{parse_incoming, Incoming};
 use shared::{ErrorCode, ServerMessage};
@@ -13,8 +14,9 @@ use tokio::time::Instant;
 use tracing::{debug, field, info_span, warn, Instrument as _};
 
 use crate::engine::config::RoomsConfig;
-use crate::engine::peer::PeerHandle;
+use crate::engine::peer::{fresh_ids, PeerHandle};
 use crate::engine::{EngineConn, Replies, RoomEngine};
+use crate::ice::IceConfig;
 use crate::rate::{TokenBucket, Verdict};
 use crate::service::Service;
 use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
@@ -64,6 +66,8 @@ struct Session<C> {
     conn: C,
     bucket: TokenBucket,
     max_signal_size: usize,
+    /// For `ice_config`, the pre-call check's request: a copy of a few short strings per session.
+    ice: IceConfig,
     /// The session asked to close and the close is on its way behind earlier answers: the
     /// messages ignored since, and the close itself if too many come before it.
     hanging_up: Option<(u32, (CloseCode, &'static str))>,
@@ -75,6 +79,7 @@ impl<C> Session<C> {
             conn,
             bucket: TokenBucket::new(config.rate, Instant::now()),
             max_signal_size: config.max_signal_size,
+            ice: config.ice.clone(),
             hanging_up: None,
         }
     }
@@ -128,14 +133,31 @@ impl<C: EngineConn> Handler for Session<C> {
             Ok(Incoming::Signal { to, data }) => self.conn.relay(to, data, reply),
             Ok(Incoming::Join { room, resume }) => return self.conn.join(room, resume, reply),
             Ok(Incoming::Leave) => self.conn.leave(reply),
+            Ok(Incoming::IceConfig) => self.ice_config(reply),
         }
         ControlFlow::Continue(())
     }
 }
 
 impl<C: EngineConn> Session<C> {
+    /// The ICE servers `joined` would carry, for a client that has not joined (the pre-call
+    /// check). The TURN username carries a fresh random id instead of a peer id: the credential
+    /// is as short-lived as a joined peer's, and anyone may join a room to get one anyway.
+    fn ice_config(&mut self, reply: &mut Writer) {
+        let message = match fresh_ids() {
+            Ok((id, _)) => ServerMessage::IceConfig { ice_servers: self.ice.servers_for(&id, SystemTime::now()) },
+            Err(e) => {
+                warn!(error = %e, "no random source for an ice_config answer");
+                ServerMessage::error(ErrorCode::Unavailable)
+            }
+        };
+        self.conn.reply(&message, reply);
+    }
+
     fn error(&mut self, reply: &mut Writer, code: ErrorCode, message: String) {
-        debug!(code = code.as_str(), %message, "error sent");
+        // `?`: the message may quote what a client sent (newlines included); Debug escapes it, so it
+        // stays inside this one log line.
+        debug!(code = code.as_str(), ?message, "error sent");
         self.conn.reply(&ServerMessage::Error { code, message }, reply);
     }
 }

@@ -75,10 +75,22 @@ impl Browser {
     ) -> Result<Browser> {
         std::fs::create_dir_all(profile).context(format!("creating {}", profile.display()))?;
         let args = if devices { e2e::chromium_args(profile) } else { e2e::chromium_args_without_devices(profile) };
+        Browser::open_with_args(name, &driver.url(), &paths.chromium, args, artifacts).await
+    }
+
+    /// A session of `chromium` with exactly `args`, through the chromedriver at `driver_url`
+    /// (which may run in another network namespace: see `tests/nat.rs`).
+    pub async fn open_with_args(
+        name: &str,
+        driver_url: &str,
+        chromium: &Path,
+        args: Vec<String>,
+        artifacts: PathBuf,
+    ) -> Result<Browser> {
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
-                "binary": paths.chromium,
+                "binary": chromium,
                 "args": args,
             },
             // Keeps the page's console messages for the failure report (see `console_log`).
@@ -87,11 +99,10 @@ impl Browser {
         let Value::Object(capabilities) = capabilities else {
             return Err(Failure::new("capabilities must be a JSON object"));
         };
-        let what = format!("opening browser session {name} via {}", driver.url());
+        let what = format!("opening browser session {name} via {driver_url}");
         let mut builder = ClientBuilder::native();
         builder.capabilities(capabilities);
-        let url = driver.url();
-        let client = tokio::time::timeout(SESSION_LIMIT, builder.connect(&url))
+        let client = tokio::time::timeout(SESSION_LIMIT, builder.connect(driver_url))
             .await
             .map_err(|_| Failure::new(format!("{what}: no session within {} s", SESSION_LIMIT.as_secs())))?
             .context(&what)?;
@@ -230,7 +241,19 @@ impl Browser {
 
     /// Runs an asynchronous script: its last argument is the callback that delivers the result.
     pub async fn js_async(&self, script: &str) -> Result<Value> {
-        self.client.execute_async(script, vec![]).await.context(format!("{}: running an async script", self.name))
+        self.js_async_with(script, vec![]).await
+    }
+
+    /// [`Browser::js_async`] with `args` before the callback.
+    pub async fn js_async_with(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.client.execute_async(script, args).await.context(format!("{}: running an async script", self.name))
+    }
+
+    /// An attribute of `<body>` (e.g. `data-error`); `None` if absent.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only nat.rs uses this")]
+    pub async fn attr_of_body(&self, name: &str) -> Result<Option<String>> {
+        let script = "return document.body ? document.body.getAttribute(arguments[0]) : null;";
+        self.js_string(script, vec![json!(name)]).await
     }
 
     pub async fn title(&self) -> Result<String> {

@@ -155,10 +155,13 @@ fn request_error_response(e: RequestError) -> Response {
     Response::text(e.status(), &e.to_string())
 }
 
-/// GET and HEAD carry no body; one announced anyway would be misread as the next request.
+/// GET and HEAD carry no body; one announced anyway would be misread as the next request. Every
+/// `Content-Length` counts, not just the first: a proxy in front may have believed another one
+/// (RFC 9112 §6.3 makes differing lengths unrecoverable), so any non-zero length ends the
+/// connection after the response rather than reading what follows as a request.
 fn has_body(request: &Request) -> bool {
     request.header("Transfer-Encoding").is_some()
-        || request.header("Content-Length").is_some_and(|v| v.trim_ascii() != b"0")
+        || request.headers_named("Content-Length").any(|v| v.trim_ascii() != b"0")
 }
 
 async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) -> Response {

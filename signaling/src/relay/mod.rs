@@ -28,6 +28,8 @@ pub enum Incoming<'a> {
     Join { room: RoomId, resume: Option<ResumeToken> },
     /// A valid `leave`.
     Leave,
+    /// A valid `ice_config` request.
+    IceConfig,
 }
 
 /// Parses one client text message, reading a `signal` without building its typed form.
@@ -44,6 +46,7 @@ pub fn parse_incoming(text: &str) -> Result<Incoming<'_>, ParseError> {
         },
         ClientMessage::Join { room, resume } => Ok(Incoming::Join { room, resume }),
         ClientMessage::Leave => Ok(Incoming::Leave),
+        ClientMessage::IceConfig => Ok(Incoming::IceConfig),
     }
 }
 
@@ -183,6 +186,7 @@ mod tests {
                     assert_eq!(ClientMessage::Join { room, resume }, typed, "{text}");
                 }
                 (Ok(Incoming::Leave), Ok(typed)) => assert_eq!(ClientMessage::Leave, typed, "{text}"),
+                (Ok(Incoming::IceConfig), Ok(typed)) => assert_eq!(ClientMessage::IceConfig, typed, "{text}"),
                 (Err(ours), Err(typed)) => assert_eq!(ours, typed, "{text}"),
                 (ours, typed) => panic!("{text}: {ours:?} vs {typed:?}"),
             }

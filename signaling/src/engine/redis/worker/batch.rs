@@ -46,37 +46,48 @@ impl Step {
 impl Worker {
     /// Sends the pending requests as one pipeline, up to the first one that depends on a join
     /// still in it (that connection's next request waits for the join's answer).
+    ///
+    /// A batch answered entirely from local state (an `already_joined`, a parse error) sends
+    /// nothing to Redis, so no reply would come back to wake the worker for the rest of the
+    /// queue: such a batch is landed at once and the next one planned, until one goes to Redis or
+    /// the queue is empty. Only a join that goes to Redis makes its connection's next request wait.
     pub(super) fn start_batch(&mut self) -> Option<oneshot::Sender<()>> {
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        let mut steps = Vec::new();
-        let mut joining = Vec::new();
-        while let Some(request) = self.pending.front() {
-            if joining.contains(&request.conn) {
-                break;
-            }
-            if matches!(request.op, Op::Close(_)) {
-                if steps.is_empty() {
-                    let Some(Request { op: Op::Close(done), .. }) = self.pending.pop_front() else { break };
-                    let mut pipe = redis::pipe();
-                    pipe.cmd("DEL").arg(format!("{}{}", scripts::NODE_PREFIX, self.node));
-                    self.launch(pipe, Plan::Close(done));
-                    return None;
+        loop {
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            let mut steps = Vec::new();
+            let mut joining = Vec::new();
+            while let Some(request) = self.pending.front() {
+                if joining.contains(&request.conn) {
+                    break;
                 }
-                break;
+                if matches!(request.op, Op::Close(_)) {
+                    if steps.is_empty() {
+                        let Some(Request { op: Op::Close(done), .. }) = self.pending.pop_front() else { break };
+                        let mut pipe = redis::pipe();
+                        pipe.cmd("DEL").arg(format!("{}{}", scripts::NODE_PREFIX, self.node));
+                        self.launch(pipe, Plan::Close(done));
+                        return None;
+                    }
+                    break;
+                }
+                let Some(request) = self.pending.pop_front() else { break };
+                let conn = request.conn;
+                let planned = steps.len();
+                self.plan(request, Some(&mut pipe), &mut steps);
+                if steps[planned..].iter().any(|step| matches!(step, Step::Join { .. })) {
+                    joining.push(conn);
+                }
             }
-            let Some(request) = self.pending.pop_front() else { break };
-            if matches!(request.op, Op::Join { .. }) {
-                joining.push(request.conn);
+            if steps.iter().any(Step::has_command) {
+                self.launch(pipe, Plan::Batch(steps));
+                return None;
             }
-            self.plan(request, Some(&mut pipe), &mut steps);
-        }
-        if steps.iter().any(Step::has_command) {
-            self.launch(pipe, Plan::Batch(steps));
-        } else {
             self.land_batch(steps, Ok(Vec::new()));
+            if self.pending.is_empty() {
+                return None;
+            }
         }
-        None
     }
 
     /// Without Redis: every pending request is answered from local state at once.
