@@ -8,13 +8,14 @@ Usage: cargo xtask <command> [options]
 Commands:
   test [--only STEP[,STEP]] [--skip STEP[,STEP]]
         Run every check CI runs, in order, stopping at the first failure:
-          ensure    install missing tools: rustfmt, clippy, nightly, cargo-fuzz, the wasm32
-                    target, wasm-bindgen-cli 0.2.129, trunk 0.21.14 (~20 minutes on a fresh
-                    machine, skipped once present), wasm-opt 132 (npm's binaryen, into
-                    target/tools/binaryen; needs Node.js and npm) and apt's chromium,
-                    chromium-driver, nginx, coturn and docker-compose
+          ensure    install missing tools: rustfmt, clippy, nightly, cargo-cycles 0.2.0,
+                    cargo-fuzz, the wasm32 target, wasm-bindgen-cli 0.2.129, trunk 0.21.14
+                    (~20 minutes on a fresh machine, skipped once present), wasm-opt 132
+                    (npm's binaryen, into target/tools/binaryen; needs Node.js and npm) and
+                    apt's chromium, chromium-driver, nginx, coturn and docker-compose
           fmt       cargo fmt --all -- --check
           clippy    cargo clippy --workspace --all-targets -- -D warnings
+          modules   cargo-cycles on signaling/: its module graph must stay acyclic
           web       build the web client: cargo fetch, then trunk build --release into dist/
           test      unit and integration tests: cargo test --workspace
           browser   end-to-end calls between headless Chromium peers (the e2e crate) against

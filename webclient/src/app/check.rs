@@ -24,7 +24,7 @@ const METER_EVERY_MS: u32 = 100;
 impl App {
     /// "Test my connection": the check, at its own address.
     pub(super) fn open_check(&mut self) {
-        if let Err(e) = browser::push_url(self.params.check_query()) {
+        if let Err(e) = browser::push_url(&self.params.check_query()) {
             log(&format!("cannot update the address bar: {e}"));
         }
         self.params.check = true;

@@ -15,6 +15,7 @@ use crate::web;
 
 /// Under the target directory, so `cargo clean` removes it and git ignores it.
 const ARTIFACTS: &str = "e2e-artifacts";
+
 pub fn run(ctx: &Ctx) -> Result<(), Error> {
     let ws = &ctx.ws;
     let dist = ws.join(web::DIST);

@@ -30,6 +30,7 @@ const STEPS: &[Step] = &[
     Step { name: "ensure", run: ensure_tools },
     Step { name: "fmt", run: fmt },
     Step { name: "clippy", run: clippy },
+    Step { name: "modules", run: modules },
     Step { name: "web", run: web_build },
     Step { name: "test", run: unit_and_integration },
     Step { name: "browser", run: browser::run },
@@ -38,6 +39,12 @@ const STEPS: &[Step] = &[
     Step { name: "fuzz", run: fuzz::run },
     Step { name: "bench", run: bench_quick },
 ];
+
+/// The module-cycle checker, pinned: 0.2.0 builds with rustc 1.95 here (7 min on a busy 2-core
+/// machine, 1 min 40 s of CPU). cargo-modules 0.27's `dependencies --acyclic` was tried and
+/// rejected: it checks the item graph before its filters apply, so any method that names its
+/// own type (`Args::to_config`) is a cycle, and it took 38 min to build here.
+const CARGO_CYCLES_VERSION: &str = "0.2.0";
 
 /// Tools the steps below call; installed only when missing (see `ensure`).
 const TOOLS: &[Tool] = &[
@@ -58,6 +65,14 @@ const TOOLS: &[Tool] = &[
         check: Check::OutputLine(&["rustup", "toolchain", "list"], ensure::is_plain_nightly),
         install: &["rustup", "toolchain", "install", "nightly", "--profile", "minimal"],
         note: None,
+    },
+    Tool {
+        name: "cargo-cycles",
+        check: Check::OutputLine(&["cargo-cycles", "--version"], |line| {
+            ensure::reports_version(line, "cargo-cycles", CARGO_CYCLES_VERSION)
+        }),
+        install: &["cargo", "install", "--locked", "cargo-cycles", "--version", CARGO_CYCLES_VERSION],
+        note: Some("builds from source: about 2 CPU-minutes"),
     },
     Tool {
         name: "cargo-fuzz",
@@ -141,6 +156,15 @@ fn clippy(ctx: &Ctx) -> Result<(), Error> {
     process::run(&mut ctx.ws.command(&argv))
 }
 
+/// The signaling crate's modules import each other without cycles: `ws/` below `http/`, the
+/// engines below the session, and so on (docs/ARCHITECTURE.md). cargo-cycles follows `mod`
+/// declarations and `crate::` paths, and exits non-zero naming each cycle and its lines.
+fn modules(ctx: &Ctx) -> Result<(), Error> {
+    let crate_dir = ctx.ws.root().join("signaling");
+    let crate_dir = crate_dir.to_string_lossy();
+    process::run(&mut ctx.ws.command(&["cargo-cycles", "--workspace", &crate_dir]))
+}
+
 /// Every benchmark at small sizes: proves the benchmarks run and lose no message; no timing.
 fn bench_quick(ctx: &Ctx) -> Result<(), Error> {
     crate::bench::quick(&ctx.ws)
@@ -154,7 +178,8 @@ fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    const ALL: &[&str] = &["ensure", "fmt", "clippy", "web", "test", "browser", "deploy", "autobahn", "fuzz", "bench"];
+    const ALL: &[&str] =
+        &["ensure", "fmt", "clippy", "modules", "web", "test", "browser", "deploy", "autobahn", "fuzz", "bench"];
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -187,7 +212,7 @@ mod tests {
     #[test]
     fn skip_removes_and_wins_over_only() {
         assert_eq!(
-            sel(&[], &["fuzz", "autobahn", "browser", "deploy", "bench"]).ok(),
+            sel(&[], &["modules", "fuzz", "autobahn", "browser", "deploy", "bench"]).ok(),
             Some(vec!["ensure", "fmt", "clippy", "web", "test"])
         );
         assert_eq!(sel(&["browser", "web"], &[]).ok(), Some(vec!["web", "browser"]));
@@ -201,7 +226,7 @@ mod tests {
                 Err(Error::Usage(msg)) => {
                     assert_eq!(
                         msg,
-                        "unknown step `lint`; steps are: ensure, fmt, clippy, web, test, browser, deploy, autobahn, fuzz, bench"
+                        "unknown step `lint`; steps are: ensure, fmt, clippy, modules, web, test, browser, deploy, autobahn, fuzz, bench"
                     )
                 }
                 other => panic!("expected a usage error, got {other:?}"),
