@@ -24,7 +24,7 @@ Commands:
           deploy    docker-compose config -q of docker-compose.yml (and with
                     docker-compose.tls.yml) from .env.example, which must document every
                     variable the compose files use
-          autobahn  Autobahn|Testsuite against the signaling `echo` example
+          autobahn  `cargo xtask autobahn` (below)
           fuzz      every fuzz target in signaling/fuzz, for XTASK_FUZZ_SECS each
           bench     `cargo xtask bench --quick`: every benchmark at small sizes; fails if
                     anything does not run or a message is lost (no timing is asserted)
@@ -43,6 +43,14 @@ Commands:
         the load generator to CPU 1. Writes docs/BENCHMARKS.md and docs/bench/*.svg (~10
         minutes; run it on a quiet machine). --quick: small sizes and one repetition, report
         in target/bench/quick.md (~1-2 minutes).
+  autobahn
+        RFC 6455 conformance: installs the Autobahn|Testsuite fuzzing client (25.10.1 and
+        its pinned dependencies, from PyPI) into a Python 2.7 virtualenv under
+        target/autobahn (needs pyenv's or the system's Python 2.7; ~30 s once, skipped while
+        the pins are unchanged), runs case groups 1-10 (not 12-13: permessage-deflate is not
+        implemented) against the signaling `echo` example in release mode on a free loopback
+        port, prints the counts per behaviour and fails on any FAILED or missing case (~30 s).
+        Report: target/autobahn/reports/index.html.
   help  Show this message.
 
 Environment:
@@ -59,6 +67,7 @@ pub enum Command {
     Serve(ServeArgs),
     Web,
     Bench(BenchArgs),
+    Autobahn,
 }
 
 /// Step names exactly as typed; checked against the step list when steps are selected.
@@ -92,6 +101,8 @@ pub fn parse(args: &[String]) -> Result<Command, Error> {
         "web" if rest.is_empty() => Ok(Command::Web),
         "web" => Err(Error::Usage(format!("`web` takes no arguments, got `{}`", rest.join(" ")))),
         "bench" => parse_bench(rest).map(Command::Bench),
+        "autobahn" if rest.is_empty() => Ok(Command::Autobahn),
+        "autobahn" => Err(Error::Usage(format!("`autobahn` takes no arguments, got `{}`", rest.join(" ")))),
         other => Err(Error::Usage(format!("unknown command `{other}`"))),
     }
 }
@@ -248,6 +259,15 @@ mod tests {
         assert_eq!(parse_str("bench").ok(), Some(Command::Bench(BenchArgs { quick: false })));
         assert_eq!(parse_str("bench --quick").ok(), Some(Command::Bench(BenchArgs { quick: true })));
         assert_eq!(parse_str("bench --help").ok(), Some(Command::Help));
+    }
+
+    #[test]
+    fn autobahn_takes_no_arguments() {
+        assert_eq!(parse_str("autobahn").ok(), Some(Command::Autobahn));
+        assert_eq!(
+            usage_error("autobahn ws://127.0.0.1:9001"),
+            "`autobahn` takes no arguments, got `ws://127.0.0.1:9001`"
+        );
     }
 
     #[test]

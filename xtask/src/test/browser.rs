@@ -4,13 +4,12 @@
 //! inside a network namespace with nothing but loopback, so ICE cannot pick a real interface and
 //! nothing leaves the machine; everything is built before entering it and cargo runs offline inside.
 
-use std::path::Path;
-
 use super::Ctx;
 use crate::csp;
 use crate::error::Error;
 use crate::process;
 use crate::web;
+use crate::workspace::fresh_dir;
 
 /// Under the target directory, so `cargo clean` removes it and git ignores it.
 const ARTIFACTS: &str = "e2e-artifacts";
@@ -83,14 +82,6 @@ fn require(argv: &[&str], what: &str, hint: &'static str) -> Result<(), Error> {
     }
 }
 
-/// An empty directory at `dir`: screenshots of an earlier run must not pass for this run's.
-fn fresh_dir(dir: &Path) -> Result<(), Error> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,15 +101,5 @@ mod tests {
             Err(Error::Missing { what, hint }) => assert_eq!((what.as_str(), hint), ("the thing", "install it")),
             other => panic!("expected Missing, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn fresh_dir_empties_an_existing_directory() {
-        let dir = std::env::temp_dir().join(format!("xtask-fresh-dir-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("old")).expect("create");
-        std::fs::write(dir.join("old/a.png"), b"x").expect("write");
-        fresh_dir(&dir).expect("fresh");
-        assert_eq!(std::fs::read_dir(&dir).expect("list").count(), 0);
-        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }
