@@ -96,6 +96,34 @@ mod tests {
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 
+    /// The value of the first `key = "value"` line of a TOML file (enough for these flat files).
+    fn toml_string(text: &str, key: &str) -> Option<String> {
+        text.lines().find_map(|line| {
+            let (k, v) = line.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+        })
+    }
+
+    /// One toolchain everywhere: `rust-toolchain.toml`, the workspace's `rust-version` (its
+    /// major.minor) and the Rust image of every Dockerfile, so a container builds with the
+    /// toolchain CI proved and does not download another one.
+    #[test]
+    fn the_toolchain_is_pinned_once() {
+        let ws = Workspace::locate().expect("xtask has a parent");
+        let read = |path: &str| std::fs::read_to_string(ws.join(path)).expect(path);
+        let channel = toml_string(&read("rust-toolchain.toml"), "channel").expect("a channel");
+        assert_eq!(channel.split('.').count(), 3, "pin an exact release, not {channel}");
+        let rust_version = toml_string(&read("Cargo.toml"), "rust-version").expect("a rust-version");
+        assert!(format!("{channel}.").starts_with(&format!("{rust_version}.")), "{rust_version} vs {channel}");
+        for dockerfile in ["signaling/Dockerfile", "nginx/Dockerfile"] {
+            let image = read(dockerfile)
+                .lines()
+                .find_map(|line| line.strip_prefix("FROM rust:")?.split('-').next().map(str::to_owned))
+                .expect(dockerfile);
+            assert_eq!(image, channel, "{dockerfile}");
+        }
+    }
+
     #[test]
     fn command_runs_from_root() {
         let ws = Workspace::locate().expect("xtask has a parent");
