@@ -1,5 +1,5 @@
-//! One headless Chromium session over WebDriver, and the page's DOM contract as typed helpers:
-//! call state, the call link, videos, controls, chat, status and stats.
+//! One headless browser session (Chromium or Firefox) over WebDriver, and the page's DOM contract
+//! as typed helpers: call state, the call link, videos, controls, chat, status and stats.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -8,7 +8,7 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use super::driver::ChromeDriver;
+use super::driver::{BrowserKind, Driver};
 use super::{check, poll, Context as _, Failure, Probe, Result};
 use e2e::Paths;
 
@@ -53,37 +53,46 @@ pub struct VideoSample {
     pub paused: bool,
 }
 
+/// Where a session's console messages can be read.
+#[derive(Clone)]
+enum Console {
+    /// chromedriver's log endpoint (collected under `goog:loggingPrefs`).
+    Chromedriver,
+    /// Firefox prints them to its stdout, which is this geckodriver log.
+    DriverLog(PathBuf),
+}
+
 /// One browser; clones share the session.
 #[derive(Clone)]
 pub struct Browser {
     name: String,
+    kind: BrowserKind,
     client: Client,
     artifacts: PathBuf,
+    console: Console,
 }
 
 impl Browser {
-    /// Opens a session of Chromium with the flags of [`e2e::chromium_args`] (without the fake
-    /// camera and microphone unless `devices`) and `profile` as its fresh user-data-dir;
-    /// screenshots and logs go to `artifacts`.
+    /// Opens a session of the browser `driver` drives: Chromium with the flags of
+    /// [`e2e::chromium_args`] (without the fake camera and microphone unless `devices`) and
+    /// `profile` as its fresh user-data-dir, or Firefox with [`e2e::firefox::PREFS`] in a fresh
+    /// profile geckodriver creates (always with fake devices); screenshots and logs go to `artifacts`.
     pub async fn open(
         name: &str,
-        driver: &ChromeDriver,
+        driver: &Driver,
         paths: &Paths,
         profile: &Path,
         artifacts: PathBuf,
         devices: bool,
     ) -> Result<Browser> {
         std::fs::create_dir_all(profile).context(format!("creating {}", profile.display()))?;
-        let args = if devices { e2e::chromium_args(profile) } else { e2e::chromium_args_without_devices(profile) };
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": paths.chromium,
-                "args": args,
-            },
-            // Keeps the page's console messages for the failure report (see `console_log`).
-            "goog:loggingPrefs": { "browser": "ALL" },
-        });
+        let (capabilities, console) = match driver.kind() {
+            BrowserKind::Chromium => (chromium_capabilities(paths, profile, devices), Console::Chromedriver),
+            BrowserKind::Firefox if devices => {
+                (firefox_capabilities(paths), Console::DriverLog(driver.log_path().to_path_buf()))
+            }
+            BrowserKind::Firefox => return Err(Failure::new("Firefox sessions always have the fake devices")),
+        };
         let Value::Object(capabilities) = capabilities else {
             return Err(Failure::new("capabilities must be a JSON object"));
         };
@@ -95,11 +104,22 @@ impl Browser {
             .await
             .map_err(|_| Failure::new(format!("{what}: no session within {} s", SESSION_LIMIT.as_secs())))?
             .context(&what)?;
-        Ok(Browser { name: name.to_owned(), client, artifacts })
+        let browser = Browser { name: name.to_owned(), kind: driver.kind(), client, artifacts, console };
+        if browser.kind == BrowserKind::Firefox {
+            // Chromium gets its size from `--window-size`; Firefox over WebDriver's window rect.
+            let (width, height) = e2e::WINDOW_SIZE;
+            browser.client.set_window_size(width, height).await.context(format!("{name}: sizing the window"))?;
+        }
+        Ok(browser)
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    #[allow(dead_code, reason = "each test binary compiles the harness; only cross_browser.rs uses this")]
+    pub fn kind(&self) -> BrowserKind {
+        self.kind
     }
 
     /// Ends the WebDriver session, which quits this Chromium.
@@ -296,8 +316,13 @@ impl Browser {
         Ok(path)
     }
 
-    /// The page's console messages since the last call (chromedriver's log endpoint drains them).
+    /// The page's console messages: for Chromium those since the last call (chromedriver's log
+    /// endpoint drains them), for Firefox all of them so far (from geckodriver's log).
     pub async fn console_log(&self) -> Result<Vec<String>> {
+        if let Console::DriverLog(path) = &self.console {
+            let log = std::fs::read_to_string(path).context(format!("{}: reading {}", self.name, path.display()))?;
+            return Ok(e2e::firefox::console_lines(&log));
+        }
         let entries = self.client.issue_cmd(BrowserLog).await.context(format!("{}: reading the console", self.name))?;
         let entries = entries.as_array().cloned().unwrap_or_default();
         Ok(entries
@@ -363,6 +388,42 @@ impl Browser {
         })?;
         Ok(sample)
     }
+}
+
+/// Chromium: the flags of [`e2e::chromium_args`], with or without the fake devices.
+fn chromium_capabilities(paths: &Paths, profile: &Path, devices: bool) -> Value {
+    let args = if devices { e2e::chromium_args(profile) } else { e2e::chromium_args_without_devices(profile) };
+    json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": paths.chromium,
+            "args": args,
+        },
+        // Keeps the page's console messages for the failure report (see `console_log`).
+        "goog:loggingPrefs": { "browser": "ALL" },
+    })
+}
+
+/// Firefox: headless, with the preferences of [`e2e::firefox::PREFS`].
+fn firefox_capabilities(paths: &Paths) -> Value {
+    let prefs: serde_json::Map<String, Value> = e2e::firefox::PREFS
+        .iter()
+        .map(|(name, value)| {
+            let value = match *value {
+                e2e::firefox::Pref::Bool(b) => json!(b),
+                e2e::firefox::Pref::Int(i) => json!(i),
+            };
+            ((*name).to_owned(), value)
+        })
+        .collect();
+    json!({
+        "browserName": "firefox",
+        "moz:firefoxOptions": {
+            "binary": paths.firefox,
+            "args": e2e::firefox::FIREFOX_ARGS,
+            "prefs": prefs,
+        },
+    })
 }
 
 fn shown<T: std::fmt::Debug>(result: Result<T>) -> String {
