@@ -8,19 +8,21 @@ Usage: cargo xtask <command> [options]
 Commands:
   test [--only STEP[,STEP]] [--skip STEP[,STEP]]
         Run every check CI runs, in order, stopping at the first failure:
-          ensure    install missing tools: rustfmt, clippy, nightly, cargo-fuzz, the wasm32
-                    target, wasm-bindgen-cli 0.2.129, trunk 0.21.14 (~20 minutes on a fresh
-                    machine, skipped once present), wasm-opt 132 (npm's binaryen, into
-                    target/tools/binaryen; needs Node.js and npm) and apt's chromium,
-                    chromium-driver, nginx, coturn and docker-compose
+          ensure    install missing tools: rustfmt, clippy, nightly, cargo-fuzz, geckodriver
+                    0.37.1, the wasm32 target, wasm-bindgen-cli 0.2.129, trunk 0.21.14 (~20
+                    minutes on a fresh machine, skipped once present), wasm-opt 132 (npm's
+                    binaryen, into target/tools/binaryen; needs Node.js and npm) and apt's
+                    chromium, chromium-driver, firefox-esr, nginx, coturn, docker-compose and
+                    redis-server
           fmt       cargo fmt --all -- --check
           clippy    cargo clippy --workspace --all-targets -- -D warnings
           web       build the web client: cargo fetch, then trunk build --release into dist/
           test      unit and integration tests: cargo test --workspace
-          browser   end-to-end calls between headless Chromium peers (the e2e crate) against
-                    the signaling server serving dist/, and relayed through nginx and coturn
-                    running the repository's nginx/ and turn/ files, in a loopback-only network
-                    namespace (needs root); screenshots and logs in target/e2e-artifacts
+          browser   end-to-end calls between headless Chromium peers and between Chromium
+                    and Firefox (the e2e crate) against the signaling server serving dist/,
+                    and relayed through nginx and coturn running the repository's nginx/ and
+                    turn/ files, in a loopback-only network namespace (needs root);
+                    screenshots and logs in target/e2e-artifacts
           deploy    docker-compose config -q of docker-compose.yml (and with
                     docker-compose.tls.yml) from .env.example, which must document every
                     variable the compose files use

@@ -1,4 +1,5 @@
-//! The `browser` step: the e2e crate's end-to-end calls between headless Chromium peers, against
+//! The `browser` step: the e2e crate's end-to-end calls between headless Chromium peers and
+//! between Chromium and Firefox, against
 //! the debug signaling binary serving the `web` step's `dist/`, and through Debian's nginx and
 //! coturn running the repository's deployment files with the `web` step's CSP snippet. They run
 //! inside a network namespace with nothing but loopback, so ICE cannot pick a real interface and
@@ -37,6 +38,10 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
     }
     let driver_hint = "install it with `apt-get install chromium-driver` (the ensure step does)";
     require(&["chromedriver", "--version"], "chromedriver", driver_hint)?;
+    let firefox_hint = "install it with `apt-get install firefox-esr` (the ensure step does)";
+    require(&["firefox-esr", "--version"], "firefox-esr", firefox_hint)?;
+    let gecko_hint = "install it with `cargo install --locked geckodriver --version 0.37.1` (the ensure step does)";
+    require(&["geckodriver", "--version"], "geckodriver", gecko_hint)?;
     require(&["nginx", "-v"], "nginx", "install it with `apt-get install nginx` (the ensure step does)")?;
     let coturn_hint = "install it with `apt-get install coturn` (the ensure step does)";
     require(&["turnserver", "--version"], "coturn's turnserver", coturn_hint)?;

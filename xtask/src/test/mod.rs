@@ -64,7 +64,22 @@ const TOOLS: &[Tool] = &[
         install: &["cargo", "install", "--locked", "cargo-fuzz"],
         note: Some("builds from source: a few minutes"),
     },
+    Tool {
+        name: "geckodriver 0.37.1",
+        check: Check::OutputLine(&["geckodriver", "--version"], is_pinned_geckodriver),
+        install: &["cargo", "install", "--locked", "geckodriver", "--version", GECKODRIVER_VERSION],
+        note: Some("builds from source: a few minutes"),
+    },
 ];
+
+/// Firefox's WebDriver server for the cross-browser calls of the `browser` step; not a Debian
+/// package, so from crates.io at a version proven with Firefox ESR here.
+const GECKODRIVER_VERSION: &str = "0.37.1";
+
+/// `geckodriver 0.37.1 (…)`, the first line of `geckodriver --version`.
+fn is_pinned_geckodriver(line: &str) -> bool {
+    ensure::reports_version(line, "geckodriver", GECKODRIVER_VERSION)
+}
 
 pub fn run(ws: Workspace, args: &TestArgs) -> Result<(), Error> {
     let names: Vec<&'static str> = STEPS.iter().map(|step| step.name).collect();
@@ -101,11 +116,12 @@ fn select<'a>(all: &[&'a str], only: &[String], skip: &[String]) -> Result<Vec<&
     Ok(selected)
 }
 
-/// Debian packages: Chromium and the matching chromedriver (~1 minute) for the `browser` step;
-/// nginx and coturn (seconds; no daemon is started) run the deployment files in that step too;
+/// Debian packages: Chromium and the matching chromedriver (~1 minute) and Firefox ESR (the other
+/// browser of the cross-browser calls) for the `browser` step; nginx and coturn (seconds; no daemon is started) run the deployment files in that step too;
 /// docker-compose 1.29 validates the compose files in the `deploy` step; redis-server (run in the
 /// foreground by the tests, never as a service) backs the multi-node tests.
-const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "nginx", "coturn", "docker-compose", "redis-server"];
+const APT_PACKAGES: &[&str] =
+    &["chromium", "chromium-driver", "firefox-esr", "nginx", "coturn", "docker-compose", "redis-server"];
 
 fn ensure_tools(ctx: &Ctx) -> Result<(), Error> {
     TOOLS.iter().try_for_each(|tool| ensure::ensure_tool(&ctx.ws, tool))?;
@@ -161,6 +177,14 @@ mod tests {
         for name in ALL {
             assert!(crate::cli::USAGE.contains(&format!("  {name} ")), "usage lacks {name}");
         }
+    }
+
+    #[test]
+    fn only_the_pinned_geckodriver_counts_as_present() {
+        assert!(is_pinned_geckodriver("geckodriver 0.37.1 (a1b2c3d4 2025-09-01)"));
+        assert!(is_pinned_geckodriver("geckodriver 0.37.1"));
+        assert!(!is_pinned_geckodriver("geckodriver 0.36.0 (…)"));
+        assert!(!is_pinned_geckodriver("The source code of this program is available from"));
     }
 
     #[test]
