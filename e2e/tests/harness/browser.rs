@@ -122,7 +122,7 @@ impl Browser {
         self.kind
     }
 
-    /// Ends the WebDriver session, which quits this Chromium.
+    /// Ends the WebDriver session, which quits this browser.
     pub async fn close(self) -> Result<()> {
         self.client.close().await.context(format!("closing session {}", self.name))
     }

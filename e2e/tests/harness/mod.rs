@@ -1,6 +1,7 @@
 //! The browser-test harness: a [`Stage`] owns the signaling server, the WebDriver servers and
-//! every browser session (Chromium or Firefox) of one test; it turns a failed scenario into screenshots, page state and logs
-//! of every session before panicking, and closes everything on the way out.
+//! every browser session (Chromium or Firefox) of one test; it turns a failed scenario into
+//! screenshots, page state and logs of every session before panicking, and closes everything on
+//! the way out.
 //!
 //! Every wait is bounded and every step returns a [`Result`] rather than panicking, so a failure
 //! always reaches the diagnostics.
