@@ -46,7 +46,7 @@ pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's `chromium-driver` package puts it on `PATH`.
 pub const DEFAULT_CHROMEDRIVER: &str = "chromedriver";
 
-/// Flags that make a WebRTC call work headless on loopback (measured, see TOOLING.md); the
+/// Flags under which a WebRTC call works headless on loopback (the comments say why each is here); the
 /// per-session `--user-data-dir` and the window size are added by [`chromium_args`].
 pub const CHROMIUM_FLAGS: &[&str] = &[
     "--headless=new",
