@@ -48,10 +48,11 @@ Commands:
   autobahn
         RFC 6455 conformance: installs the Autobahn|Testsuite fuzzing client (25.10.1 and
         its pinned dependencies, from PyPI) into a Python 2.7 virtualenv under
-        target/autobahn (needs pyenv's or the system's Python 2.7; ~30 s once, skipped while
-        the pins are unchanged), runs case groups 1-10 (not 12-13: permessage-deflate is not
-        implemented) against the signaling `echo` example in release mode on a free loopback
-        port, prints the counts per behaviour and fails on any FAILED or missing case (~30 s).
+        target/autobahn (needs pyenv's or the system's Python 2.7; about a minute once,
+        skipped while the pins are unchanged), runs case groups 1-10 (not 12-13:
+        permessage-deflate is not implemented) against the signaling `echo` example in
+        release mode on a free loopback port, prints the counts per behaviour and fails on
+        any FAILED or missing case (~30 s).
         Report: target/autobahn/reports/index.html.
   help  Show this message.
 

@@ -72,7 +72,7 @@ pub const SUITE_PINS: &[&str] = &[
     "argparse==1.4.0",
 ];
 
-/// Each pip or virtualenv call downloads and builds a few wheels (~25 s for all of them here);
+/// Each pip or virtualenv call downloads and builds a few wheels (about a minute for all of them here);
 /// a stalled download must not hold CI for the runner's whole budget.
 const STEP_LIMIT: Duration = Duration::from_secs(15 * 60);
 /// `wstest --help` and the version probe answer in about a second.
@@ -111,7 +111,7 @@ impl Suite {
             println!("    Autobahn|Testsuite present ({SUITE}, {})", self.venv().display());
             return Ok(());
         }
-        println!("    Autobahn|Testsuite missing, installing {SUITE} into {} (~30 s)", self.venv().display());
+        println!("    Autobahn|Testsuite missing, installing {SUITE} into {} (about a minute)", self.venv().display());
         let python = find_python27()?;
         println!("    Python 2.7: {}", python.display());
         if self.dir.exists() {
