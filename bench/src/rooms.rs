@@ -64,6 +64,8 @@ impl<M: From<String>> Session<M> {
             Ok(ClientMessage::Join { room, .. }) => Some(self.join(room)),
             Ok(ClientMessage::Signal { to, data }) => self.signal(&to, data),
             Ok(ClientMessage::Leave) => self.leave(),
+            // The reference servers hand out no STUN or TURN servers.
+            Ok(ClientMessage::IceConfig) => Some(ServerMessage::IceConfig { ice_servers: Vec::new() }),
         };
         reply.map(|message| message.to_json())
     }

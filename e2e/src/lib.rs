@@ -17,6 +17,10 @@
 //!   the repository's nginx config and coturn with its `turnserver.conf` — and a call relayed
 //!   through both; the pure parts are [`nginx`] (config rewriting), [`coturn`] (command line,
 //!   STUN, log), [`http`] (response headers) and [`deploy`] (paths, CSP, signaling log)
+//! - `tests/nat.rs` and `tests/netns/`: calls between browsers behind simulated home routers
+//!   (network namespaces, nftables NAT) to a server on a simulated internet; the pure part is
+//!   [`netns`] (addresses, `ip` commands, nftables rulesets), and `src/bin/netns-bridge.rs` lets
+//!   the test reach a chromedriver inside a namespace through a Unix socket
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +28,7 @@ pub mod coturn;
 pub mod deploy;
 pub mod firefox;
 pub mod http;
+pub mod netns;
 pub mod nginx;
 
 use std::fmt;

@@ -73,6 +73,24 @@ impl fmt::Display for RewriteError {
 
 impl std::error::Error for RewriteError {}
 
+/// Debian builds the stream module (nginx.conf's `stream` block) as a dynamic module
+/// (`libnginx-mod-stream`); the official nginx images have it built in.
+pub const DEBIAN_STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
+
+/// The TLS front of docker-compose.tls.yml: its two templates with what the image's entrypoint
+/// fills in, and the addresses that differ on this machine.
+#[derive(Debug, Clone)]
+pub struct TlsLayout {
+    /// `${PUBLIC_HOST}`: the page's name.
+    pub public_host: String,
+    /// `${TURN_HOST}`: the name routed to coturn's TLS listener.
+    pub turn_host: String,
+    /// Holds `fullchain.pem` and `privkey.pem`, in place of `/etc/nginx/certs`.
+    pub certs: PathBuf,
+    /// coturn's TLS listener, in place of `host.docker.internal:${TURN_TLS_PORT}`.
+    pub turn_tls: SocketAddr,
+}
+
 /// Paths that exist only in the container. `/etc/nginx/mime.types` is kept: Debian's nginx has it.
 const CONTAINER_PATHS: &[&str] = &["/etc/nginx/", "/usr/share/nginx/", "/tmp/"];
 const KEPT_PATHS: &[&str] = &["/etc/nginx/mime.types"];
@@ -93,8 +111,13 @@ pub fn plan(layout: &Layout, snippets: &[String]) -> Vec<ConfigFile> {
             source: "nginx/nginx.conf".into(),
             dest: "nginx.conf".into(),
             rewrites: vec![
+                Rewrite::required(
+                    "worker_processes auto;",
+                    format!("load_module {DEBIAN_STREAM_MODULE};\nworker_processes auto;"),
+                ),
                 Rewrite::required("server signaling:8080;", format!("server {};", layout.upstream)),
                 Rewrite::required("/etc/nginx/conf.d/", format!("{prefix}/conf.d/")),
+                Rewrite::required("/etc/nginx/stream-conf.d/", format!("{prefix}/stream-conf.d/")),
                 // The pid file and the temp directories of a non-root nginx.
                 Rewrite::required("/tmp/", format!("{prefix}/")),
             ],
@@ -119,6 +142,47 @@ pub fn plan(layout: &Layout, snippets: &[String]) -> Vec<ConfigFile> {
         });
     }
     files
+}
+
+/// The two templates docker-compose.tls.yml mounts, as the image's entrypoint renders them
+/// (`*.template` into `conf.d/`, `*.stream-template` into `stream-conf.d/`), for this machine.
+/// Debian's nginx 1.22 predates the `http2` directive (1.25.1): it is commented out, so HTTP/1.1
+/// is served; nothing else changes.
+pub fn plan_tls(layout: &Layout, tls: &TlsLayout) -> Vec<ConfigFile> {
+    let prefix = layout.prefix.display();
+    let port = layout.port;
+    let certs = format!("{}/", tls.certs.display());
+    let ipv6 = |listen: &str| {
+        if layout.ipv6 {
+            listen.to_owned()
+        } else {
+            format!("# no IPv6 on this machine: {listen}")
+        }
+    };
+    vec![
+        ConfigFile {
+            source: "nginx/connect-tls.conf.template".into(),
+            dest: "conf.d/connect-tls.conf".into(),
+            rewrites: vec![
+                Rewrite::required("${PUBLIC_HOST}", tls.public_host.clone()),
+                Rewrite::required("listen 8080;", format!("listen {port};")),
+                Rewrite::required("listen [::]:8080;", ipv6(&format!("listen [::]:{port};"))),
+                Rewrite::required("http2 on;", "# http2 on; (not in Debian's nginx 1.22)"),
+                Rewrite::required("/etc/nginx/certs/", certs),
+                Rewrite::required("/etc/nginx/snippets/", format!("{prefix}/snippets/")),
+                Rewrite::required("/usr/share/nginx/html", layout.dist.display().to_string()),
+            ],
+        },
+        ConfigFile {
+            source: "nginx/connect-tls.stream-template".into(),
+            dest: "stream-conf.d/connect-tls.conf".into(),
+            rewrites: vec![
+                Rewrite::required("${TURN_HOST}", tls.turn_host.clone()),
+                Rewrite::required("host.docker.internal:${TURN_TLS_PORT}", tls.turn_tls.to_string()),
+                Rewrite::required("listen [::]:8443;", ipv6("listen [::]:8443;")),
+            ],
+        },
+    ]
 }
 
 /// `text` (the content of `file`) with every rewrite applied. Fails if a required text is missing
@@ -173,7 +237,8 @@ mod tests {
         rewrite(name, text, &file.rewrites)
     }
 
-    const NGINX_CONF: &str = "pid /tmp/nginx.pid;\nhttp {\n    include /etc/nginx/mime.types;\n    \
+    const NGINX_CONF: &str = "worker_processes auto;\npid /tmp/nginx.pid;\n\
+        stream {\n    include /etc/nginx/stream-conf.d/*.conf;\n}\nhttp {\n    include /etc/nginx/mime.types;\n    \
         proxy_temp_path /tmp/nginx-proxy;\n    upstream signaling {\n        server signaling:8080;\n    }\n    \
         include /etc/nginx/conf.d/*.conf;\n}\n";
     const CONNECT_CONF: &str = "server {\n    listen 8080 default_server;\n    listen [::]:8080 default_server;\n    \
@@ -184,7 +249,9 @@ mod tests {
         let out = rewritten("nginx.conf", NGINX_CONF, true).expect("rewritten");
         assert_eq!(
             out,
-            "pid /tmp/e2e-nginx/nginx.pid;\nhttp {\n    include /etc/nginx/mime.types;\n    \
+            "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\nworker_processes auto;\n\
+             pid /tmp/e2e-nginx/nginx.pid;\nstream {\n    include /tmp/e2e-nginx/stream-conf.d/*.conf;\n}\n\
+             http {\n    include /etc/nginx/mime.types;\n    \
              proxy_temp_path /tmp/e2e-nginx/nginx-proxy;\n    upstream signaling {\n        server 127.0.0.1:4100;\n    \
              }\n    include /tmp/e2e-nginx/conf.d/*.conf;\n}\n"
         );
@@ -222,6 +289,48 @@ mod tests {
         );
         let extra = format!("{NGINX_CONF}ssl_certificate /etc/nginx/certs/a.pem;\n");
         assert!(matches!(rewritten("nginx.conf", &extra, true), Err(RewriteError::ContainerPath { .. })));
+    }
+
+    fn tls() -> TlsLayout {
+        TlsLayout {
+            public_host: "call.connect.test".into(),
+            turn_host: "turn.connect.test".into(),
+            certs: "/tmp/e2e-certs".into(),
+            turn_tls: "127.0.0.1:5349".parse().expect("address"),
+        }
+    }
+
+    const TLS_SERVER: &str = "server {\n    listen 8080;\n    listen [::]:8080;\n    server_name ${PUBLIC_HOST};\n}\n\
+        server {\n    listen 127.0.0.1:8444 ssl proxy_protocol;\n    http2 on;\n    server_name ${PUBLIC_HOST};\n    \
+        ssl_certificate /etc/nginx/certs/fullchain.pem;\n    root /usr/share/nginx/html;\n    \
+        include /etc/nginx/snippets/connect-app.conf;\n}\n";
+    const TLS_STREAM: &str = "map $ssl_preread_server_name $route {\n    ${TURN_HOST} 127.0.0.1:8445;\n}\n\
+        server {\n    listen 8443;\n    listen [::]:8443;\n}\n\
+        server {\n    listen 127.0.0.1:8445 proxy_protocol;\n    proxy_pass host.docker.internal:${TURN_TLS_PORT};\n}\n";
+
+    #[test]
+    fn the_tls_templates_get_names_certificates_and_the_turn_listener() {
+        let files = plan_tls(&layout(false), &tls());
+        let dests: Vec<String> = files.iter().map(|f| f.dest.display().to_string()).collect();
+        assert_eq!(dests, ["conf.d/connect-tls.conf", "stream-conf.d/connect-tls.conf"]);
+        let server = rewrite("connect-tls.conf.template", TLS_SERVER, &files[0].rewrites).expect("rewritten");
+        assert_eq!(
+            server,
+            "server {\n    listen 4200;\n    # no IPv6 on this machine: listen [::]:4200;\n    \
+             server_name call.connect.test;\n}\nserver {\n    listen 127.0.0.1:8444 ssl proxy_protocol;\n    \
+             # http2 on; (not in Debian's nginx 1.22)\n    server_name call.connect.test;\n    \
+             ssl_certificate /tmp/e2e-certs/fullchain.pem;\n    root /w/dist;\n    \
+             include /tmp/e2e-nginx/snippets/connect-app.conf;\n}\n"
+        );
+        let stream = rewrite("connect-tls.stream-template", TLS_STREAM, &files[1].rewrites).expect("rewritten");
+        assert!(stream.contains("    turn.connect.test 127.0.0.1:8445;\n"), "{stream}");
+        assert!(
+            stream.contains("proxy_pass 127.0.0.1:5349;")
+                && stream.contains("# no IPv6 on this machine: listen [::]:8443;")
+        );
+        let with_ipv6 = plan_tls(&layout(true), &tls());
+        let stream = rewrite("connect-tls.stream-template", TLS_STREAM, &with_ipv6[1].rewrites).expect("rewritten");
+        assert!(stream.contains("\n    listen [::]:8443;\n"), "{stream}");
     }
 
     #[test]

@@ -140,6 +140,8 @@ async fn call(stage: &mut Stage) -> Result<()> {
     b.send_chat("hello from B", STATE_LIMIT).await?;
     a.wait_for_chat("hello from B", STATE_LIMIT).await?;
     time.mark("chat delivered both ways");
+    chat_flood_is_bounded_and_direction_overrides_dropped(&a, &b).await?;
+    time.mark("a chat flood from A: B keeps the newest lines only");
 
     a.click("toggle-mic").await?;
     a.wait_for_attr("toggle-mic", "aria-pressed", "true", STATE_LIMIT).await?;
@@ -261,4 +263,34 @@ fn wasm_path_is_found_in_trunk_output() {
     assert_eq!(wasm_path(page).as_deref(), Some("/webclient-1a2b_bg.wasm"));
     assert_eq!(wasm_path("init('./x_bg.wasm')").as_deref(), Some("/x_bg.wasm"));
     assert_eq!(wasm_path("<p>no module</p>"), None);
+}
+
+/// Submits the chat form `count` times, yielding to the page between submits so the app sends
+/// each line before the input changes again.
+const JS_CHAT_FLOOD: &str = r#"
+const done = arguments[arguments.length - 1];
+const input = document.getElementById('chat-input');
+const form = document.getElementById('chat-form');
+(async () => {
+  for (let i = 0; i < 600; i++) {
+    input.value = 'flood ' + i;
+    form.requestSubmit();
+    await new Promise(r => setTimeout(r, 0));
+  }
+  input.value = 'file\u202Efdp.exe';
+  form.requestSubmit();
+  done(true);
+})();
+"#;
+
+/// The other side keeps a bounded chat log (the newest lines) and shows no bidirectional
+/// override a sender put in.
+async fn chat_flood_is_bounded_and_direction_overrides_dropped(a: &Browser, b: &Browser) -> Result<()> {
+    a.js_async(JS_CHAT_FLOOD).await?;
+    b.wait_for_chat("filefdp.exe", STATE_LIMIT).await?;
+    let log = b.chat_log().await?;
+    check(log.len() <= 500, || format!("B's chat log holds {} lines, more than 500", log.len()))?;
+    check(log.iter().any(|l| l.contains("flood 599")), || "the newest flood line is kept".into())?;
+    check(!log.iter().any(|l| l.ends_with("flood 0")), || "the oldest flood line was dropped".into())?;
+    check(!log.iter().any(|l| l.contains('\u{202E}')), || "no override character is shown".into())
 }

@@ -36,6 +36,10 @@ pub enum ClientMessage {
     },
     /// `{"type":"leave"}`: give up the seat for good (no resume).
     Leave,
+    /// `{"type":"ice_config"}`: ask for the STUN and TURN servers (with fresh TURN credentials)
+    /// without joining a room, for the pre-call connection check. Answered with
+    /// [`ServerMessage::IceConfig`](crate::ServerMessage::IceConfig).
+    IceConfig,
 }
 
 impl ClientMessage {
@@ -146,6 +150,11 @@ mod tests {
     #[test]
     fn leave_golden() {
         assert_wire(ClientMessage::Leave, r#"{"type":"leave"}"#);
+    }
+
+    #[test]
+    fn ice_config_golden() {
+        assert_wire(ClientMessage::IceConfig, r#"{"type":"ice_config"}"#);
     }
 
     #[test]

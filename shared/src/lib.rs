@@ -9,15 +9,16 @@
 //! serde and serde_json: no I/O, no runtime, no OS APIs.
 //!
 //! # Layout
-//! - [`client`]: [`ClientMessage`] (`join`, `signal`, `leave`) and
+//! - [`client`]: [`ClientMessage`] (`join`, `signal`, `leave`, `ice_config`) and
 //!   [`ClientMessage::parse`], which tells an invalid room from a bad message.
 //! - [`server`]: [`ServerMessage`] (`joined`, `peer_joined`, `peer_left`, `signal`,
-//!   `error`) and [`IceServer`].
+//!   `error`, `ice_config`) and [`IceServer`].
 //! - [`signal`]: [`Signal`], the WebRTC payload the server relays untouched.
+//! - [`failure`]: [`FailureReason`], why a call found no media path (`connect_failed`).
 //! - [`ids`]: [`RoomId`] (validated), [`PeerId`], [`ResumeToken`].
 //! - [`error`]: [`ErrorCode`] for the wire, [`ParseError`] for parsing.
 //! - [`limits`]: sizes both ends agree on.
-//! - [`relay`]: a signal's payload forwarded exactly as its sender wrote it.
+//! - [`close`]: the application's WebSocket close codes (4001, 4002).
 //!
 //! # Example
 //! How the server reads a client message and answers a bad one:
@@ -40,10 +41,11 @@
 //! change: the protocol only grows.
 
 pub mod client;
+pub mod close;
 pub mod error;
+pub mod failure;
 pub mod ids;
 pub mod limits;
-pub mod relay;
 pub mod server;
 pub mod signal;
 
@@ -52,6 +54,7 @@ mod testing;
 
 pub use client::ClientMessage;
 pub use error::{ErrorCode, ParseError};
+pub use failure::FailureReason;
 pub use ids::{InvalidRoomId, PeerId, ResumeToken, RoomId};
 pub use limits::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_ROOM_CAPACITY, PEER_ID_MAX_LEN, ROOM_ID_MAX_LEN};
 pub use server::{IceServer, ServerMessage};

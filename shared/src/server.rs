@@ -47,6 +47,12 @@ pub enum ServerMessage {
         /// The payload exactly as the sender sent it.
         data: Signal,
     },
+    /// The answer to `ice_config`: the same STUN and TURN servers `joined` would carry, with TURN
+    /// credentials issued for this request alone.
+    IceConfig {
+        /// STUN and TURN servers to give to `RTCPeerConnection`.
+        ice_servers: Vec<IceServer>,
+    },
     /// A request was refused; the connection stays open.
     Error {
         /// What went wrong, for programs.
@@ -202,6 +208,23 @@ mod tests {
         let message = ServerMessage::Signal { from: PeerId::new("p1"), data: Signal::Answer { sdp: "v=0".into() } };
         let json = r#"{"type":"signal","from":"p1","data":{"kind":"answer","sdp":"v=0"}}"#;
         assert_wire(message, json);
+    }
+
+    #[test]
+    fn ice_config_golden() {
+        let message = ServerMessage::IceConfig {
+            ice_servers: vec![IceServer::turn(
+                vec!["turn:t.example:3478?transport=udp".into(), "turns:t.example:443?transport=tcp".into()],
+                "1700000000:x",
+                "c2VjcmV0",
+            )],
+        };
+        let json = concat!(
+            r#"{"type":"ice_config","ice_servers":[{"urls":["turn:t.example:3478?transport=udp","#,
+            r#""turns:t.example:443?transport=tcp"],"username":"1700000000:x","credential":"c2VjcmV0"}]}"#
+        );
+        assert_wire(message, json);
+        assert_wire(ServerMessage::IceConfig { ice_servers: vec![] }, r#"{"type":"ice_config","ice_servers":[]}"#);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::failure::FailureReason;
+
 /// One step of WebRTC negotiation, tagged by `kind`.
 ///
 /// Field names follow the browser's `RTCSessionDescriptionInit` and `RTCIceCandidateInit`
@@ -37,6 +39,12 @@ pub enum Signal {
     },
     /// `{"kind":"end_of_candidates"}`: the sender has gathered all its candidates.
     EndOfCandidates,
+    /// `{"kind":"connect_failed","reason":"no-path"}`: the sender gave up connecting (its deadline
+    /// passed after one ICE restart) and tells the other page, which then stops waiting too.
+    ConnectFailed {
+        /// Why, as the sender judged it; also its page's `data-error`.
+        reason: FailureReason,
+    },
 }
 
 #[cfg(test)]
@@ -99,6 +107,21 @@ mod tests {
     #[test]
     fn end_of_candidates_golden() {
         assert_golden(&Signal::EndOfCandidates, r#"{"kind":"end_of_candidates"}"#);
+    }
+
+    #[test]
+    fn connect_failed_golden() {
+        for reason in FailureReason::ALL {
+            let json = format!(r#"{{"kind":"connect_failed","reason":"{}"}}"#, reason.as_str());
+            assert_golden(&Signal::ConnectFailed { reason }, &json);
+        }
+    }
+
+    #[test]
+    fn connect_failed_needs_a_reason_and_reads_a_newer_one() {
+        assert!(parse::<Signal>(r#"{"kind":"connect_failed"}"#).is_err());
+        let newer = parse::<Signal>(r#"{"kind":"connect_failed","reason":"captive-portal","at":3}"#);
+        assert_eq!(newer, Ok(Signal::ConnectFailed { reason: FailureReason::Unknown }));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use signaling::metrics::Metrics;
-use signaling::{ServerConfig, WsConfig};
+use signaling::{HttpConfig, ServerConfig, WsConfig};
 
 const MAX_MESSAGE: usize = 64 << 20;
 
@@ -33,7 +33,10 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let ws = WsConfig { max_message_size: MAX_MESSAGE, max_outbound_bytes: MAX_MESSAGE + 64, ..WsConfig::default() };
-    let config = ServerConfig { ws_path: None, ws: Arc::new(ws), ..ServerConfig::default() };
+    let config = ServerConfig {
+        http: HttpConfig { ws_path: None, ws: Arc::new(ws), ..HttpConfig::default() },
+        ..ServerConfig::default()
+    };
     println!("echo: listening on {}", listener.local_addr().unwrap_or(addr));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

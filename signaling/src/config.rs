@@ -1,7 +1,9 @@
-//! Every limit and setting of the server, its default, and why that default.
+//! The command line: every flag (`clap`, each also read from `SIGNALING_<FLAG>`) parsed into
+//! [`Args`] and assembled into each layer's own settings — [`ServerConfig`] (with the HTTP front's
+//! and the WebSocket layer's), [`RoomsConfig`], [`RedisConfig`].
 //!
-//! The command line (`clap`, each flag also read from `SIGNALING_<FLAG>`) is parsed into [`Args`]
-//! and turned into the runtime [`ServerConfig`], which the rest of the crate reads.
+//! Each layer defines its settings, their defaults and why; a flag's default here is that
+//! layer's default constant, so every default is written once.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,155 +12,16 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::engine::config::{RoomsConfig, DEFAULT_RESUME_GRACE};
+use crate::engine::redis::config::{RedisConfig, DEFAULT_NODE_TTL};
+use crate::http::config::{HttpConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE};
 use crate::http::static_files::WebRoot;
-use crate::ice::IceConfig;
-use crate::rate::RateConfig;
+use crate::ice::{IceConfig, DEFAULT_TURN_TTL};
+use crate::rate::{RateConfig, DEFAULT_BURST, DEFAULT_PER_SEC};
+use crate::server::{ServerConfig, DEFAULT_MAX_CONNECTIONS};
+use crate::ws::config::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL};
 use crate::ws::handshake::OriginPolicy;
-
-/// Limits of one WebSocket session.
-#[derive(Debug, Clone)]
-pub struct WsConfig {
-    /// Largest data message accepted, after reassembly (→ close 1009). Signaling messages are a few
-    /// KiB (an SDP offer is the biggest), so 1 MiB is generous and still bounds a hostile peer.
-    pub max_message_size: usize,
-    /// Bytes queued for a peer before we stop reading from it and stop taking its outbound
-    /// messages. Memory per connection stays under this plus one message.
-    pub max_outbound_bytes: usize,
-    /// Quiet time after which the server pings, so NATs and proxies keep the path open and a dead
-    /// peer is noticed. 15 s: well under the 60 s idle cut of common proxies (nginx's default).
-    pub ping_interval: Duration,
-    /// Nothing received (not even a pong) for this long → the connection is dead and reaped.
-    /// 40 s: two missed pings plus slack for a slow network.
-    pub idle_timeout: Duration,
-    /// Output pending without progress for this long → the peer stopped reading; disconnect.
-    pub send_timeout: Duration,
-    /// How long the close handshake may take before the socket is dropped anyway.
-    pub close_timeout: Duration,
-}
-
-impl Default for WsConfig {
-    fn default() -> Self {
-        WsConfig {
-            max_message_size: 1 << 20,
-            max_outbound_bytes: 256 * 1024,
-            ping_interval: Duration::from_secs(15),
-            idle_timeout: Duration::from_secs(40),
-            send_timeout: Duration::from_secs(20),
-            close_timeout: Duration::from_secs(3),
-        }
-    }
-}
-
-/// Settings of the HTTP front and the accept loop.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// The path WebSocket upgrades are served on; `None` accepts any path (the echo example).
-    pub ws_path: Option<String>,
-    pub web_root: Option<WebRoot>,
-    pub allowed_origins: OriginPolicy,
-    /// Open TCP connections at most; beyond it new ones get `503` and are closed at once.
-    pub max_connections: usize,
-    /// Largest request head (→ 431). 8 KiB like nginx's default `large_client_header_buffers` line.
-    pub max_header_size: usize,
-    /// A request head must be complete within this time, or the client is dropped (→ 408):
-    /// the defence against a slow header trickle holding a connection slot forever.
-    pub handshake_timeout: Duration,
-    /// How long open connections get to say goodbye on shutdown before they are dropped.
-    pub shutdown_grace: Duration,
-    pub ws: Arc<WsConfig>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            ws_path: Some("/ws".to_owned()),
-            web_root: None,
-            allowed_origins: OriginPolicy::Any,
-            max_connections: 10_000,
-            max_header_size: 8 * 1024,
-            handshake_timeout: Duration::from_secs(10),
-            shutdown_grace: Duration::from_secs(5),
-            ws: Arc::new(WsConfig::default()),
-        }
-    }
-}
-
-/// Rules of the rooms and the signaling protocol.
-#[derive(Debug, Clone)]
-pub struct RoomsConfig {
-    /// Peers per room: a 1:1 call is two.
-    pub capacity: usize,
-    /// How long a dropped connection keeps its seat for a resume. 15 s covers a reload or a
-    /// Wi-Fi hand-over; longer would keep a ghost in the room after someone really left.
-    pub resume_grace: Duration,
-    /// Largest signaling message answered with `message_too_large` instead of being processed.
-    /// Below the WebSocket limit, so an oversized signal gets an error and the connection lives.
-    pub max_signal_size: usize,
-    pub rate: RateConfig,
-    /// Messages queued for one connection by others (signals, presence). A call needs a few dozen
-    /// at once (an answer and its candidates); a queue that fills means the reader is stuck.
-    pub outbound_queue: usize,
-    pub ice: IceConfig,
-}
-
-impl Default for RoomsConfig {
-    fn default() -> Self {
-        RoomsConfig {
-            capacity: shared::DEFAULT_ROOM_CAPACITY as usize,
-            resume_grace: Duration::from_secs(15),
-            max_signal_size: shared::DEFAULT_MAX_MESSAGE_BYTES,
-            rate: RateConfig::default(),
-            outbound_queue: 256,
-            ice: IceConfig { turn_ttl: Duration::from_secs(86_400), ..IceConfig::default() },
-        }
-    }
-}
-
-/// The Redis engine (`--redis-url`): rooms shared by every server that uses the same Redis.
-#[derive(Clone)]
-pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]`; may hold a password, so it is never logged.
-    pub url: String,
-    /// A node that stops refreshing its liveness key for this long is dead: the other nodes mark
-    /// its peers away (resumable on any node) and free their seats after the resume grace. 10 s:
-    /// three missed heartbeats (one every third of it), so a busy node is not declared dead.
-    pub node_ttl: Duration,
-    /// Bytes of requests of all sessions waiting for the node's Redis worker (each counted as its
-    /// payload plus 256 for its bookkeeping); beyond it requests are refused with `unavailable`.
-    /// 64 MiB holds some 150,000 candidates arriving at the same instant — the call set-up bursts
-    /// of a thousand calls at once — while Redis answers a batch per round trip; it is what four
-    /// connections' outbound queues may hold at worst.
-    pub queue_bytes: usize,
-    /// Requests sent to Redis in one pipelined round trip: large enough that a node's relays cost
-    /// one round trip per batch, small enough that one batch stays well under a millisecond.
-    pub batch: usize,
-    /// Longest wait for a Redis answer before the connection is considered lost.
-    pub response_timeout: Duration,
-}
-
-impl RedisConfig {
-    pub fn new(url: impl Into<String>) -> Self {
-        RedisConfig {
-            url: url.into(),
-            node_ttl: Duration::from_secs(10),
-            queue_bytes: 64 << 20,
-            batch: 256,
-            response_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-impl std::fmt::Debug for RedisConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisConfig")
-            .field("url", &"<redacted>")
-            .field("node_ttl", &self.node_ttl)
-            .field("queue_bytes", &self.queue_bytes)
-            .field("batch", &self.batch)
-            .field("response_timeout", &self.response_timeout)
-            .finish()
-    }
-}
+use crate::ws::WsConfig;
 
 /// The `signaling` command line.
 #[derive(Debug, Parser)]
@@ -175,37 +38,37 @@ pub struct Args {
     #[arg(long, env = "SIGNALING_ALLOWED_ORIGINS", default_value = "")]
     pub allowed_origins: String,
     /// Largest WebSocket message accepted, in bytes (larger: close 1009).
-    #[arg(long, env = "SIGNALING_MAX_MESSAGE_SIZE", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(125..))]
+    #[arg(long, env = "SIGNALING_MAX_MESSAGE_SIZE", default_value_t = DEFAULT_MAX_MESSAGE_SIZE as u32, value_parser = clap::value_parser!(u32).range(125..))]
     pub max_message_size: u32,
     /// Most simultaneous TCP connections.
-    #[arg(long, env = "SIGNALING_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "SIGNALING_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
     /// Largest HTTP request head, in bytes (larger: 431).
-    #[arg(long, env = "SIGNALING_MAX_HEADER_SIZE", default_value_t = 8192, value_parser = clap::value_parser!(u32).range(256..))]
+    #[arg(long, env = "SIGNALING_MAX_HEADER_SIZE", default_value_t = DEFAULT_MAX_HEADER_SIZE as u32, value_parser = clap::value_parser!(u32).range(256..))]
     pub max_header_size: u32,
     /// Seconds a client has to send a complete request head.
-    #[arg(long, env = "SIGNALING_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "SIGNALING_HANDSHAKE_TIMEOUT_SECS", default_value_t = DEFAULT_HANDSHAKE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub handshake_timeout_secs: u64,
     /// Seconds of silence before the server pings a client.
-    #[arg(long, env = "SIGNALING_PING_INTERVAL_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "SIGNALING_PING_INTERVAL_SECS", default_value_t = DEFAULT_PING_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub ping_interval_secs: u64,
     /// Seconds without hearing from a client before it is considered gone.
-    #[arg(long, env = "SIGNALING_IDLE_TIMEOUT_SECS", default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "SIGNALING_IDLE_TIMEOUT_SECS", default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,
     /// Peers per room.
-    #[arg(long, env = "SIGNALING_MAX_ROOM_SIZE", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, env = "SIGNALING_MAX_ROOM_SIZE", default_value_t = shared::DEFAULT_ROOM_CAPACITY, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_room_size: u32,
     /// Seconds a dropped connection keeps its seat for a resume (0: free it at once).
-    #[arg(long, env = "SIGNALING_RESUME_GRACE_SECS", default_value_t = 15)]
+    #[arg(long, env = "SIGNALING_RESUME_GRACE_SECS", default_value_t = DEFAULT_RESUME_GRACE.as_secs())]
     pub resume_grace_secs: u64,
     /// Largest signaling message, in bytes; larger ones get the error `message_too_large`.
     #[arg(long, env = "SIGNALING_MAX_SIGNAL_SIZE", default_value_t = shared::DEFAULT_MAX_MESSAGE_BYTES as u32, value_parser = clap::value_parser!(u32).range(64..))]
     pub max_signal_size: u32,
     /// Sustained messages per second per connection; more get `rate_limited`.
-    #[arg(long, env = "SIGNALING_RATE_LIMIT_PER_SEC", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "SIGNALING_RATE_LIMIT_PER_SEC", default_value_t = DEFAULT_PER_SEC, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_per_sec: u32,
     /// Messages a connection may send in a burst.
-    #[arg(long, env = "SIGNALING_RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "SIGNALING_RATE_LIMIT_BURST", default_value_t = DEFAULT_BURST, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_burst: u32,
     /// Comma-separated STUN URLs for `joined.ice_servers` (e.g. stun:turn.example.org:3478).
     #[arg(long, env = "SIGNALING_STUN_URLS", default_value = "")]
@@ -222,7 +85,7 @@ pub struct Args {
     #[arg(long)]
     pub health_check: bool,
     /// Seconds TURN credentials stay valid.
-    #[arg(long, env = "SIGNALING_TURN_TTL_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(60..))]
+    #[arg(long, env = "SIGNALING_TURN_TTL_SECS", default_value_t = DEFAULT_TURN_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(60..))]
     pub turn_ttl_secs: u64,
     /// Share rooms through this Redis (redis://host:port, or redis://:password@host:port/db) with
     /// every server using it, so peers on different servers behind one load balancer meet.
@@ -231,7 +94,7 @@ pub struct Args {
     pub redis_url: Option<String>,
     /// Seconds after which a server that stopped refreshing its Redis liveness key is dead; its
     /// peers get the resume grace, then `peer_left`.
-    #[arg(long, env = "SIGNALING_REDIS_NODE_TTL_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=300))]
+    #[arg(long, env = "SIGNALING_REDIS_NODE_TTL_SECS", default_value_t = DEFAULT_NODE_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(2..=300))]
     pub redis_node_ttl_secs: u64,
 }
 
@@ -276,15 +139,15 @@ impl Args {
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             ..defaults
         };
-        Ok(ServerConfig {
+        let http = HttpConfig {
             web_root,
             allowed_origins: OriginPolicy::parse(&self.allowed_origins),
-            max_connections: self.max_connections as usize,
             max_header_size: self.max_header_size as usize,
             handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
             ws: Arc::new(ws),
-            ..ServerConfig::default()
-        })
+            ..HttpConfig::default()
+        };
+        Ok(ServerConfig { max_connections: self.max_connections as usize, http, ..ServerConfig::default() })
     }
 
     /// The Redis engine's settings, or `None` for rooms in memory (no URL, or an empty one).
@@ -341,10 +204,10 @@ mod tests {
         let args = Args::try_parse_from(["signaling"]).unwrap();
         assert_eq!(args.listen, "127.0.0.1:8080".parse().unwrap());
         let config = args.to_config().unwrap();
-        assert_eq!(config.ws.max_message_size, 1 << 20);
-        assert_eq!(config.ws_path.as_deref(), Some("/ws"));
-        assert_eq!(config.allowed_origins, OriginPolicy::Any);
-        assert_eq!(config.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(config.http.ws.max_message_size, 1 << 20);
+        assert_eq!(config.http.ws_path.as_deref(), Some("/ws"));
+        assert_eq!(config.http.allowed_origins, OriginPolicy::Any);
+        assert_eq!(config.http.handshake_timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -363,8 +226,8 @@ mod tests {
         .unwrap();
         let config = args.to_config().unwrap();
         assert_eq!(config.max_connections, 5);
-        assert_eq!(config.ws.max_message_size, 65536);
-        assert!(matches!(config.allowed_origins, OriginPolicy::List(ref l) if l.len() == 2));
+        assert_eq!(config.http.ws.max_message_size, 65536);
+        assert!(matches!(config.http.allowed_origins, OriginPolicy::List(ref l) if l.len() == 2));
         assert!(Args::try_parse_from(["signaling", "--max-connections", "0"]).is_err());
         assert!(Args::try_parse_from(["signaling", "--listen", "nonsense"]).is_err());
         let bad =

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 
 use tracing::debug;
 
-use crate::server::Service;
+use crate::service::Service;
 use crate::ws::{CloseCode, Handler, Message, WebSocket, Writer};
 
 #[derive(Debug, Default, Clone, Copy)]

@@ -13,6 +13,9 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use shared::{IceServer, PeerId};
 
+/// How long issued TURN credentials stay valid by default: a day covers the longest call.
+pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(86_400);
+
 #[derive(Clone, Default)]
 pub struct IceConfig {
     pub stun_urls: Vec<String>,

@@ -2,34 +2,47 @@
 //! (health, metrics, static files) on the same port.
 //!
 //! Layout:
-//! - [`config`]: every limit, its default and why; the command line;
+//! - [`config`]: the command line, assembled into each layer's settings;
 //! - [`server`]: accept loop, connection cap, graceful shutdown;
-//! - [`http`]: request heads, routing, responses, static files — the connection before it upgrades;
+//! - [`service`]: what runs on an accepted WebSocket (the rooms, or the echo);
+//! - [`http`]: routing, health, metrics, static files — the connection before it upgrades;
+//! - [`http1`]: HTTP/1.1 request heads and responses, sans-IO (the front's and the handshake's);
 //! - [`ws`]: RFC 6455 and nothing else, mostly sans-IO;
+//! - [`relay`]: client messages as the server reads them; a signal forwarded as its sender wrote it;
 //! - [`session`]: one signaling connection: messages to room requests, rate limit;
-//! - [`engine`]: the room engine interface and its two implementations: in memory (one process)
-//!   and through Redis (many processes sharing rooms);
-//! - [`rooms`]: the in-memory engine's sharded registry of rooms and delivery to connections;
-//! - [`room`]: room state and rules, pure and synchronous;
+//! - [`engine`]: the room engine interface and its two implementations: in memory (one process:
+//!   pure room state and a sharded registry) and through Redis (many processes sharing rooms);
+//! - [`node`]: the engine the settings ask for, started and served: what `main` runs;
+//! - [`health`]: the `--health-check` probe;
 //! - [`ice`]: STUN/TURN servers and TURN REST credentials for `joined`;
 //! - [`rate`]: the per-connection token bucket;
-//! - [`metrics`]: counters for `GET /metrics`;
+//! - [`metrics`]: the one registry every layer registers its families in, encoded for `GET /metrics`;
+//! - [`listed`]: a metric family listed before its first sample;
 //! - [`read_buffer`]: the per-thread buffer every socket read goes into;
 //! - [`echo`]: the echo service the Autobahn conformance run talks to.
 
 pub mod config;
 pub mod echo;
 pub mod engine;
+pub mod health;
 pub mod http;
+pub mod http1;
 pub mod ice;
+pub mod listed;
 pub mod metrics;
+pub mod node;
 pub mod rate;
 pub mod read_buffer;
-pub mod room;
-pub mod rooms;
+pub mod relay;
 pub mod server;
+pub mod service;
 pub mod session;
 pub mod ws;
 
-pub use config::{Args, RedisConfig, RoomsConfig, ServerConfig, WsConfig};
-pub use server::{run, Service};
+pub use config::Args;
+pub use engine::config::RoomsConfig;
+pub use engine::redis::config::RedisConfig;
+pub use http::config::HttpConfig;
+pub use server::{run, ServerConfig};
+pub use service::Service;
+pub use ws::WsConfig;

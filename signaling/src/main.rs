@@ -9,12 +9,9 @@ use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
-use signaling::engine::redis::RedisEngine;
-use signaling::engine::RoomEngine;
 use signaling::metrics::Metrics;
-use signaling::rooms::Rooms;
-use signaling::session::RoomService;
-use signaling::{Args, RedisConfig, RoomsConfig, ServerConfig};
+use signaling::node::Engine;
+use signaling::Args;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,7 +24,14 @@ async fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     if args.health_check {
-        return health_check(args.listen);
+        return match signaling::health::probe(args.listen) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("health check of {} failed: {e}", args.listen);
+                ExitCode::FAILURE
+            }
+        };
     }
     let configs = args.to_config().and_then(|c| Ok((c, args.rooms_config()?, args.redis_config()?)));
     let (config, rooms_config, redis_config) = match configs {
@@ -44,35 +48,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = Arc::new(config);
-    let code = match redis_config {
-        None => {
-            let Some(listener) = listen(&args).await else { return ExitCode::FAILURE };
-            let metrics = Arc::new(Metrics::default());
-            let rooms = Arc::new(Rooms::new(rooms_config, metrics.clone()));
-            serve(listener, config, metrics, rooms, shutdown).await;
-            ExitCode::SUCCESS
-        }
-        Some(redis) => on_redis(&args, config, rooms_config, redis, shutdown).await,
-    };
-    info!("stopped");
-    code
-}
-
-/// The Redis engine: registered in Redis before the port opens, so a join that comes the moment
-/// it accepts is served rather than refused with `unavailable`. With Redis down at start-up the
-/// server listens anyway after as long as one Redis answer may take: unhealthy (`/healthz` 503)
-/// and refusing joins until the worker gets through, as in any outage.
-async fn on_redis(
-    args: &Args,
-    config: Arc<ServerConfig>,
-    rooms_config: RoomsConfig,
-    redis: RedisConfig,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> ExitCode {
-    let wait = redis.response_timeout;
+    let wait = redis_config.as_ref().map(|redis| redis.response_timeout);
     let metrics = Arc::new(Metrics::default());
-    let engine = match RedisEngine::start(rooms_config, redis, metrics.clone()) {
+    let engine = match Engine::start(rooms_config, redis_config, &metrics) {
         Ok(engine) => engine,
         Err(e) => {
             error!("{e}");
@@ -80,21 +58,28 @@ async fn on_redis(
         }
     };
     tokio::pin!(shutdown);
-    let registered = tokio::select! {
-        () = &mut shutdown => {
-            engine.close().await;
-            return ExitCode::SUCCESS;
+    // The Redis engine is registered in Redis before the port opens, so a join that comes the
+    // moment it accepts is served rather than refused with `unavailable`. With Redis down at
+    // start-up the server listens anyway after as long as one Redis answer may take: unhealthy
+    // (`/healthz` 503) and refusing joins until the engine gets through, as in any outage.
+    if let Some(wait) = wait {
+        let registered = tokio::select! {
+            () = &mut shutdown => {
+                engine.close().await;
+                return ExitCode::SUCCESS;
+            }
+            registered = engine.registered(wait) => registered,
+        };
+        if !registered {
+            warn!("Redis is not reachable yet; listening anyway, unhealthy until it is");
         }
-        registered = engine.registered(wait) => registered,
-    };
-    if !registered {
-        warn!("Redis is not reachable yet; listening anyway, unhealthy until it is");
     }
-    let Some(listener) = listen(args).await else {
+    let Some(listener) = listen(&args).await else {
         engine.close().await;
         return ExitCode::FAILURE;
     };
-    serve(listener, config, metrics, engine, shutdown).await;
+    engine.serve(listener, Arc::new(config), metrics, shutdown).await;
+    info!("stopped");
     ExitCode::SUCCESS
 }
 
@@ -110,46 +95,6 @@ async fn listen(args: &Args) -> Option<TcpListener> {
         Err(e) => {
             error!("cannot listen on {}: {e}", args.listen);
             None
-        }
-    }
-}
-
-/// Runs the server on `engine` until `shutdown`, then lets the engine finish its sessions' last
-/// requests.
-async fn serve<E: RoomEngine>(
-    listener: TcpListener,
-    config: Arc<ServerConfig>,
-    metrics: Arc<Metrics>,
-    engine: Arc<E>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let service = Arc::new(RoomService::new(engine.clone()));
-    signaling::run(listener, config, metrics, service, shutdown).await;
-    engine.close().await;
-}
-
-/// `--health-check`: one bounded `GET /healthz` against our own listen address.
-fn health_check(listen: std::net::SocketAddr) -> ExitCode {
-    use std::io::{Read as _, Write as _};
-    use std::time::Duration;
-    let mut addr = listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
-    }
-    let probe = || -> std::io::Result<bool> {
-        let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-        let mut head = [0u8; 12];
-        stream.read_exact(&mut head)?;
-        Ok(head.starts_with(b"HTTP/1.1 200"))
-    };
-    match probe() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("health check of {addr} failed: {e}");
-            ExitCode::FAILURE
         }
     }
 }

@@ -28,11 +28,21 @@ pub struct RateConfig {
     pub flood_after: u32,
 }
 
+/// Sustained messages per second by default: with [`DEFAULT_BURST`], a whole call setup (offer,
+/// answer, a hundred candidates) fits in the burst, and a runaway client is stopped within seconds.
+pub const DEFAULT_PER_SEC: u32 = 50;
+/// Messages allowed at once by default; see [`DEFAULT_PER_SEC`].
+pub const DEFAULT_BURST: u32 = 200;
+/// Refusals in a row before the connection closes, by default.
+pub const DEFAULT_FLOOD_AFTER: u32 = 100;
+
 impl Default for RateConfig {
-    /// 50/s sustained and bursts of 200: a whole call setup (offer, answer, a hundred candidates)
-    /// fits in the burst, and a runaway client is stopped within seconds.
     fn default() -> Self {
-        RateConfig { per_sec: 50.0, burst: 200.0, flood_after: 100 }
+        RateConfig {
+            per_sec: f64::from(DEFAULT_PER_SEC),
+            burst: f64::from(DEFAULT_BURST),
+            flood_after: DEFAULT_FLOOD_AFTER,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The accept loop: connection cap, one task per connection, and graceful shutdown fan-out.
 
 use std::future::Future;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,20 +9,39 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use crate::config::ServerConfig;
-use crate::http::conn::{self, Context, OpenConnection};
-use crate::metrics::{add, Metrics};
-use crate::ws::WebSocket;
+use crate::http::config::HttpConfig;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
-/// What runs on an accepted WebSocket: the rooms in the server, an echo in the conformance example.
-pub trait Service: Send + Sync + 'static {
-    /// Runs one session on `ws`. Borrowed, so the connection's task stores the `WebSocket` once.
-    fn session(&self, ws: &mut WebSocket) -> impl Future<Output = ()> + Send;
+use crate::http::conn::{self, Context};
+use crate::http::metrics::HttpMetrics;
+use crate::metrics::Metrics;
+use crate::service::Service;
+use crate::ws::WsMetrics;
 
-    /// Whether `GET /healthz` answers 200: false while the service cannot take new sessions'
-    /// requests (the Redis engine without Redis).
-    fn healthy(&self) -> bool {
-        true
+/// See [`ServerConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// See [`ServerConfig::shutdown_grace`].
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Settings of the accept loop, and of the HTTP front each connection gets.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Open TCP connections at most; beyond it new ones get `503` and are closed at once.
+    pub max_connections: usize,
+    /// How long open connections get to say goodbye on shutdown before they are dropped.
+    pub shutdown_grace: Duration,
+    pub http: HttpConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            http: HttpConfig::default(),
+        }
     }
 }
 
@@ -38,7 +57,17 @@ pub async fn run<S: Service>(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection task holds a clone of `alive`; when all are dropped, `recv` returns None.
     let (alive, mut all_done) = mpsc::channel::<()>(1);
-    let ctx = Context { config: config.clone(), metrics: metrics.clone(), service, shutdown: stop_rx };
+    let counted = Arc::new(ServerMetrics::default());
+    let http = Arc::new(HttpMetrics::default());
+    let ws = Arc::new(WsMetrics::default());
+    metrics.register(|registry| {
+        counted.register(registry);
+        http.register(registry);
+        ws.register(registry);
+    });
+    let ctx = Context { config: Arc::new(config.http.clone()), metrics, http, ws, service, shutdown: stop_rx };
+    // The connection cap's own count: decided on here, never read back from a metric.
+    let open_now = Arc::new(AtomicUsize::new(0));
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -54,15 +83,15 @@ pub async fn run<S: Service>(
                 continue;
             }
         };
-        let open = metrics.connections_open.load(Relaxed);
-        if open >= i64::try_from(config.max_connections).unwrap_or(i64::MAX) {
-            add(&metrics.connections_refused, 1);
+        let open = open_now.load(Relaxed);
+        if open >= config.max_connections {
+            counted.refused.inc();
             debug!(%addr, open, "connection refused: at max connections");
             refuse(stream);
             continue;
         }
         let _ = stream.set_nodelay(true); // signaling messages are small and latency-bound
-        let guard = OpenConnection::new(metrics.clone());
+        let guard = OpenConnection::new(open_now.clone(), counted.clone());
         let ctx = ctx.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
@@ -72,12 +101,11 @@ pub async fn run<S: Service>(
         });
     }
     drop(listener);
-    let open = metrics.connections_open.load(Relaxed);
-    info!(open, "shutting down: closing connections");
+    info!(open = open_now.load(Relaxed), "shutting down: closing connections");
     let _ = stop_tx.send(true);
     drop(alive);
     if tokio::time::timeout(config.shutdown_grace, all_done.recv()).await.is_err() {
-        warn!(open = metrics.connections_open.load(Relaxed), "shutdown grace over; dropping the rest");
+        warn!(open = open_now.load(Relaxed), "shutdown grace over; dropping the rest");
     }
 }
 
@@ -86,4 +114,46 @@ fn refuse(stream: TcpStream) {
     const BUSY: &[u8] =
         b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
     let _ = stream.try_write(BUSY);
+}
+
+/// What the accept loop counts: connections open, accepted, and refused at the cap.
+#[derive(Debug, Default)]
+struct ServerMetrics {
+    open: Gauge,
+    total: Counter,
+    refused: Counter,
+}
+
+impl ServerMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register("signaling_connections_open", "TCP connections open now", self.open.clone());
+        registry.register("signaling_connections", "TCP connections accepted", self.total.clone());
+        registry.register(
+            "signaling_connections_refused",
+            "Connections refused at the max-connections limit",
+            self.refused.clone(),
+        );
+    }
+}
+
+/// Counts an open TCP connection for as long as it lives: in the cap's count and the gauge.
+struct OpenConnection {
+    open_now: Arc<AtomicUsize>,
+    metrics: Arc<ServerMetrics>,
+}
+
+impl OpenConnection {
+    fn new(open_now: Arc<AtomicUsize>, metrics: Arc<ServerMetrics>) -> Self {
+        open_now.fetch_add(1, Relaxed);
+        metrics.open.inc();
+        metrics.total.inc();
+        OpenConnection { open_now, metrics }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.open_now.fetch_sub(1, Relaxed);
+        self.metrics.open.dec();
+    }
 }

@@ -6,17 +6,18 @@
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use shared::relay::{parse_incoming, Incoming};
+use crate::relay::{parse_incoming, Incoming};
 use shared::{ErrorCode, ServerMessage};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::engine::{EngineConn, RoomEngine};
-use crate::metrics::Metrics;
+use crate::engine::peer::{fresh_ids, PeerHandle};
+use crate::engine::{EngineConn, Replies, RoomEngine};
+use crate::ice::IceConfig;
 use crate::rate::{TokenBucket, Verdict};
-use crate::rooms::PeerHandle;
-use crate::server::Service;
+use crate::service::Service;
 use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
 
 /// The rooms service behind `/ws`, on either engine.
@@ -39,7 +40,7 @@ impl<E: RoomEngine> Service for RoomService<E> {
             conn: self.engine.open(PeerHandle::new(tx)),
             bucket: TokenBucket::new(self.engine.config().rate, Instant::now()),
             max_signal_size: self.engine.config().max_signal_size,
-            metrics: self.engine.metrics().clone(),
+            ice: self.engine.config().ice.clone(),
             hanging_up: None,
         };
         let ended = ws.run(&mut session, Some(&mut rx)).await;
@@ -51,11 +52,19 @@ impl<E: RoomEngine> Service for RoomService<E> {
     }
 }
 
+/// The engines answer into the session's WebSocket writer.
+impl Replies for Writer {
+    fn text(&mut self, json: &str) {
+        Writer::text(self, json);
+    }
+}
+
 struct Session<C> {
     conn: C,
     bucket: TokenBucket,
     max_signal_size: usize,
-    metrics: Arc<Metrics>,
+    /// For `ice_config`, the pre-call check's request: a copy of a few short strings per session.
+    ice: IceConfig,
     /// The session asked to close and the close is on its way behind earlier answers: the
     /// messages ignored since, and the close itself if too many come before it.
     hanging_up: Option<(u32, (CloseCode, &'static str))>,
@@ -109,15 +118,31 @@ impl<C: EngineConn> Handler for Session<C> {
             Ok(Incoming::Signal { to, data }) => self.conn.relay(to, data, reply),
             Ok(Incoming::Join { room, resume }) => return self.conn.join(room, resume, reply),
             Ok(Incoming::Leave) => self.conn.leave(reply),
+            Ok(Incoming::IceConfig) => self.ice_config(reply),
         }
         ControlFlow::Continue(())
     }
 }
 
 impl<C: EngineConn> Session<C> {
+    /// The ICE servers `joined` would carry, for a client that has not joined (the pre-call
+    /// check). The TURN username carries a fresh random id instead of a peer id: the credential
+    /// is as short-lived as a joined peer's, and anyone may join a room to get one anyway.
+    fn ice_config(&mut self, reply: &mut Writer) {
+        let message = match fresh_ids() {
+            Ok((id, _)) => ServerMessage::IceConfig { ice_servers: self.ice.servers_for(&id, SystemTime::now()) },
+            Err(e) => {
+                warn!(error = %e, "no random source for an ice_config answer");
+                ServerMessage::error(ErrorCode::Unavailable)
+            }
+        };
+        self.conn.reply(&message, reply);
+    }
+
     fn error(&mut self, reply: &mut Writer, code: ErrorCode, message: String) {
-        debug!(code = code.as_str(), %message, "error sent");
-        self.metrics.error_sent(code.as_str());
+        // `?`: the message may quote what a client sent (newlines included); Debug escapes it, so it
+        // stays inside this one log line.
+        debug!(code = code.as_str(), ?message, "error sent");
         self.conn.reply(&ServerMessage::Error { code, message }, reply);
     }
 }

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use signaling::ws::frame::OpCode;
 use signaling::ws::handshake::OriginPolicy;
-use signaling::ServerConfig;
+use signaling::{HttpConfig, ServerConfig};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 const PROTOCOL_ERROR: u16 = 1002;
@@ -123,8 +123,10 @@ async fn key_of_ten_bytes_gets_400() {
 /// origin gets 101 on the same server.
 #[tokio::test]
 async fn disallowed_origin_gets_403_and_allowed_origin_gets_101() {
-    let config =
-        ServerConfig { allowed_origins: OriginPolicy::parse("https://good.example"), ..ServerConfig::default() };
+    let config = ServerConfig {
+        http: HttpConfig { allowed_origins: OriginPolicy::parse("https://good.example"), ..HttpConfig::default() },
+        ..ServerConfig::default()
+    };
     let server = start_echo(config).await;
     let mut bystander = good_origin_client(&server.url("/ws")).await;
 
@@ -164,7 +166,11 @@ async fn good_origin_client(url: &str) -> Client {
 #[tokio::test]
 async fn plain_get_on_ws_path_gets_426_then_idle_close() {
     let handshake_timeout = std::time::Duration::from_millis(300);
-    let server = start_echo(ServerConfig { handshake_timeout, ..ServerConfig::default() }).await;
+    let server = start_echo(ServerConfig {
+        http: HttpConfig { handshake_timeout, ..HttpConfig::default() },
+        ..ServerConfig::default()
+    })
+    .await;
     let mut bystander = connect_client(&server.url("/ws")).await;
     let mut stream = connect(server.addr).await;
     send_bytes(&mut stream, request("").as_bytes()).await;

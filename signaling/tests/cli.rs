@@ -229,6 +229,21 @@ async fn listen_flag_logs_the_bound_address_and_serves_health() {
     drop(process);
 }
 
+/// Text a client controls never starts a log line of its own: an unknown message `type` holding a
+/// newline and a made-up log line is logged escaped, inside the one line that reports it.
+#[tokio::test]
+async fn a_client_cannot_forge_log_lines_with_newlines() {
+    let (mut process, addr) = Signaling::start(&["--listen", "127.0.0.1:0"], &[("RUST_LOG", "debug")]);
+    let forged = "INFO signaling: forged line";
+    let message = format!(r#"{{"type":"x\n{forged}"}}"#);
+    let mut ws = raw_websocket(addr, "/ws").await;
+    ws.write_all(&client_frame(true, OpCode::Text, message.as_bytes())).await.expect("write");
+    let line = strip_ansi(&process.wait_for_line("forged line"));
+    assert!(line.contains("error sent"), "the made-up text stays inside the line reporting it: {line:?}");
+    assert!(!line.trim_start().starts_with(forged), "a forged log line: {line:?}");
+    drop(process);
+}
+
 #[tokio::test]
 async fn env_listen_is_used_like_the_flag() {
     let (process, addr) = Signaling::start(&[], &[("SIGNALING_LISTEN", "127.0.0.1:0")]);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use signaling::http::static_files::WebRoot;
-use signaling::ServerConfig;
+use signaling::{HttpConfig, ServerConfig};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt as _;
 
@@ -38,7 +38,11 @@ fn site() -> io::Result<(TempDir, WebRoot)> {
 /// The echo server with `site()` as its web root. Keep the `TempDir` alive for the test.
 async fn start_with_site() -> io::Result<(TempDir, TestServer)> {
     let (dir, root) = site()?;
-    let server = start_echo(ServerConfig { web_root: Some(root), ..Default::default() }).await;
+    let server = start_echo(ServerConfig {
+        http: HttpConfig { web_root: Some(root), ..HttpConfig::default() },
+        ..ServerConfig::default()
+    })
+    .await;
     Ok((dir, server))
 }
 
@@ -291,6 +295,24 @@ async fn paths_out_of_the_web_root_are_404() -> io::Result<()> {
     Ok(())
 }
 
+/// Dotfiles an operator keeps beside the built client (`.env`, `.git/`) are never served.
+#[tokio::test]
+async fn hidden_files_under_the_web_root_are_404() -> io::Result<()> {
+    let (dir, server) = start_with_site().await?;
+    let www = dir.path().join("www");
+    std::fs::write(www.join(".env"), "TURN_SECRET=do-not-serve")?;
+    std::fs::create_dir_all(www.join(".git"))?;
+    std::fs::write(www.join(".git").join("config"), "[core]")?;
+    for path in ["/.env", "/.git/config", "/%2eenv", "/sub/../.env"] {
+        let response = http_get(server.addr, path).await;
+        assert_eq!(response.status, 404, "{path}: {}", response.head);
+        assert!(!response.body_text().contains("do-not-serve"), "{path}");
+    }
+    assert_eq!(http_get(server.addr, "/").await.status, 200, "the site itself is still served");
+    server.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test]
 async fn without_a_web_root_everything_else_is_404() {
     let server = start_echo(ServerConfig::default()).await;
@@ -367,6 +389,26 @@ async fn connection_close_is_honoured_after_the_response() {
     assert_eq!(response.status, 200, "{}", response.head);
     assert_eq!(response.header("Connection"), Some("close"));
     assert_eq!(read_until_eof(&mut stream).await, b"", "the server closes after the response");
+    server.shutdown().await;
+}
+
+/// A request smuggled behind a second `Content-Length` is never answered: whichever length a
+/// proxy in front believed, a request announcing a body (by any of its length headers) gets its
+/// one response and the connection closes, so the hidden request is not read as the next one.
+#[tokio::test]
+async fn a_request_hidden_behind_a_second_content_length_is_not_answered() {
+    let server = start_echo(ServerConfig::default()).await;
+    let hidden = get_request("/metrics");
+    let smuggling = format!(
+        "GET /healthz HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nContent-Length: {}\r\n\r\n{hidden}",
+        hidden.len()
+    );
+    let mut stream = connect(server.addr).await;
+    stream.write_all(smuggling.as_bytes()).await.expect("write");
+    let response = read_response(&mut stream, false).await;
+    assert_eq!(response.status, 200, "{}", response.head);
+    assert_eq!(response.header("Connection"), Some("close"));
+    assert_eq!(read_until_eof(&mut stream).await, b"", "no second response: the hidden request is not served");
     server.shutdown().await;
 }
 

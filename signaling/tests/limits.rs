@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use futures_util::StreamExt as _;
 use signaling::ws::frame::OpCode;
-use signaling::{ServerConfig, WsConfig};
+use signaling::{HttpConfig, ServerConfig, WsConfig};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message as TMessage;
 const MESSAGE_TOO_BIG: u16 = 1009;
 
 fn with_ws(ws: WsConfig) -> ServerConfig {
-    ServerConfig { ws: Arc::new(ws), ..ServerConfig::default() }
+    ServerConfig { http: HttpConfig { ws: Arc::new(ws), ..HttpConfig::default() }, ..ServerConfig::default() }
 }
 
 fn small_messages() -> ServerConfig {
@@ -93,7 +93,8 @@ async fn assert_head_refused(config: ServerConfig, request: &[u8], status: u16, 
 /// A 4 KiB header over a 1 KiB head limit gets 431 (RFC 6585 §5).
 #[tokio::test]
 async fn header_over_the_head_limit_gets_431() {
-    let config = ServerConfig { max_header_size: 1024, ..ServerConfig::default() };
+    let config =
+        ServerConfig { http: HttpConfig { max_header_size: 1024, ..HttpConfig::default() }, ..ServerConfig::default() };
     let request = upgrade_request("/ws", &format!("X-Padding: {}\r\n", "p".repeat(4096)));
     assert_head_refused(config, request.as_bytes(), 431, "header_too_large").await;
 }
@@ -103,7 +104,7 @@ async fn header_over_the_head_limit_gets_431() {
 async fn too_many_headers_get_431() {
     let extra: String = (0..100).map(|i| format!("X-{i}: y\r\n")).collect();
     let request = upgrade_request("/ws", &extra);
-    assert!(request.len() < ServerConfig::default().max_header_size, "only the count is over");
+    assert!(request.len() < ServerConfig::default().http.max_header_size, "only the count is over");
     assert_head_refused(ServerConfig::default(), request.as_bytes(), 431, "header_too_large").await;
 }
 
@@ -112,7 +113,11 @@ async fn too_many_headers_get_431() {
 #[tokio::test]
 async fn header_trickle_gets_408_at_the_handshake_timeout() {
     let handshake_timeout = Duration::from_millis(300);
-    let server = start_echo(ServerConfig { handshake_timeout, ..ServerConfig::default() }).await;
+    let server = start_echo(ServerConfig {
+        http: HttpConfig { handshake_timeout, ..HttpConfig::default() },
+        ..ServerConfig::default()
+    })
+    .await;
     let mut bystander = connect_client(&server.url("/ws")).await;
     let mut stream = connect(server.addr).await;
     let request = upgrade_request("/ws", "");

@@ -17,7 +17,7 @@ use rooms_support::*;
 use shared::{ClientMessage, ErrorCode, IceServer, PeerId, ServerMessage, Signal};
 use signaling::ice::{turn_credential, IceConfig};
 use signaling::rate::RateConfig;
-use signaling::{RoomsConfig, ServerConfig, WsConfig};
+use signaling::{HttpConfig, RoomsConfig, ServerConfig, WsConfig};
 use tokio::time::Instant;
 
 /// A realistic offer: CRLF line ends, a quote, a backslash, a tab, and non-ASCII text.
@@ -194,6 +194,29 @@ async fn signals_to_strangers_or_before_joining_are_refused_and_joining_twice_is
     server.shutdown().await;
 }
 
+/// A member repeating `join` (inside the allowed burst) is answered `already_joined` each time,
+/// from the engine's own state, without holding up anyone else: a stranger's join sent right
+/// after the burst is answered within the usual wait. (On Redis, each of these local answers once
+/// ended a batch that sent nothing, so the worker slept until its next heartbeat: 150 repeats
+/// held every other join on the node for minutes.)
+#[tokio::test]
+async fn repeated_joins_from_a_member_are_refused_without_delaying_other_joins() {
+    let server = start(RoomsConfig::default()).await;
+    let (mut a, _, mut b, _) = pair(&server, "busy").await;
+    let repeats = vec![ClientMessage::Join { room: room_id("busy"), resume: None }; 150];
+    a.send_all_at_once(&repeats).await;
+
+    let mut stranger = server.client().await;
+    assert!(stranger.join("elsewhere").await.peers.is_empty(), "the stranger's join is served");
+    for _ in 0..repeats.len() {
+        a.expect_error(ErrorCode::AlreadyJoined).await;
+    }
+    b.expect_silence(QUIET).await;
+    assert_eq!(server.counts().await, (2, 3), "no repeated join changed a room");
+    drop((a, b, stranger));
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn leave_tells_the_other_peer_at_once_whatever_the_resume_grace() {
     let server = start(with_grace(Duration::from_secs(60))).await;
@@ -260,7 +283,8 @@ async fn keepalive_finds_a_dead_connection_and_tells_the_other_peer() {
         close_timeout: Duration::from_millis(200),
         ..WsConfig::default()
     };
-    let config = ServerConfig { ws: Arc::new(ws), ..ServerConfig::default() };
+    let config =
+        ServerConfig { http: HttpConfig { ws: Arc::new(ws), ..HttpConfig::default() }, ..ServerConfig::default() };
     let server = start_with(config, with_grace(Duration::ZERO)).await;
     let mut dead = RawPeer::connect(server.addr).await;
     // The server last hears from this peer when its join arrives, which is after this instant.
@@ -438,6 +462,48 @@ async fn joined_lists_the_stun_server_and_a_turn_server_with_fresh_credentials()
         let credential = turn.credential.as_deref().expect("TURN credential");
         assert_eq!(credential, turn_credential(b"connect-test-secret", username));
     }
+    drop((a, b));
+    server.shutdown().await;
+}
+
+/// The pre-call check asks for the ICE servers without joining a room: it gets the same list
+/// `joined` carries, with working credentials of its own, and no seat is taken.
+#[tokio::test]
+async fn ice_config_answers_the_ice_servers_without_joining() {
+    let ice = IceConfig {
+        stun_urls: vec!["stun:stun.example.org:3478".into()],
+        turn_urls: vec!["turn:turn.example.org:3478?transport=tcp".into(), "turns:turn.example.org:443".into()],
+        turn_secret: Some("connect-test-secret".into()),
+        turn_ttl: Duration::from_secs(3600),
+    };
+    let server = start(RoomsConfig { ice, ..RoomsConfig::default() }).await;
+    let mut client = server.client().await;
+    client.send(&ClientMessage::IceConfig).await;
+    let ServerMessage::IceConfig { ice_servers } = client.recv().await else { panic!("expected ice_config") };
+    let [stun, turn] = ice_servers.as_slice() else { panic!("expected a STUN and a TURN entry, got {ice_servers:?}") };
+    assert_eq!(stun, &IceServer::stun("stun:stun.example.org:3478"));
+    assert_eq!(turn.urls, ["turn:turn.example.org:3478?transport=tcp", "turns:turn.example.org:443"]);
+    let username = turn.username.as_deref().expect("TURN username");
+    assert_eq!(turn.credential.as_deref(), Some(turn_credential(b"connect-test-secret", username).as_str()));
+    // Each request mints its own username.
+    client.send(&ClientMessage::IceConfig).await;
+    let ServerMessage::IceConfig { ice_servers: again } = client.recv().await else { panic!("expected ice_config") };
+    assert_ne!(again[1].username, turn.username);
+    assert_eq!(server.counts().await, (0, 0), "asking for ICE servers takes no seat");
+    // The connection can still join afterwards.
+    assert_eq!(client.join("after-check").await.peers, []);
+    drop(client);
+    server.shutdown().await;
+}
+
+/// `connect_failed`, the page that gave up telling the other, is relayed like any signal.
+#[tokio::test]
+async fn connect_failed_is_relayed_to_the_other_peer() {
+    let server = start(RoomsConfig::default()).await;
+    let (mut a, a_joined, mut b, b_joined) = pair(&server, "gave-up").await;
+    let data = Signal::ConnectFailed { reason: shared::FailureReason::TurnUnreachable };
+    a.send(&ClientMessage::Signal { to: b_joined.peer_id.clone(), data: data.clone() }).await;
+    assert_eq!(b.recv().await, ServerMessage::Signal { from: a_joined.peer_id.clone(), data });
     drop((a, b));
     server.shutdown().await;
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use rooms_support::*;
 use shared::{ClientMessage, PeerId};
 use signaling::rate::RateConfig;
-use signaling::{RoomsConfig, ServerConfig, WsConfig};
+use signaling::{HttpConfig, RoomsConfig, ServerConfig, WsConfig};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
@@ -149,7 +149,8 @@ async fn a_thousand_rooms_relay_in_parallel_without_loss_or_misdelivery() {
         idle_timeout: Duration::from_secs(300),
         ..WsConfig::default()
     };
-    let config = ServerConfig { ws: Arc::new(ws), ..ServerConfig::default() };
+    let config =
+        ServerConfig { http: HttpConfig { ws: Arc::new(ws), ..HttpConfig::default() }, ..ServerConfig::default() };
     // The burst covers a join and 50 signals sent at full speed.
     let rate = RateConfig { burst: 200.0, ..RateConfig::default() };
     let rooms = RoomsConfig { rate, resume_grace: Duration::ZERO, ..RoomsConfig::default() };

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use rooms_support::*;
 use shared::{ClientMessage, ErrorCode, PeerId, ResumeToken, ServerMessage, Signal};
+use signaling::engine::peer::CLOSE_REPLACED;
 use signaling::rate::RateConfig;
-use signaling::rooms::CLOSE_REPLACED;
 use signaling::RoomsConfig;
 use tokio::time::Instant;
 

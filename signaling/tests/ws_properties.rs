@@ -9,7 +9,7 @@ use base64::Engine as _;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
-use signaling::http::request::{Request, RequestError};
+use signaling::http1::request::{Request, RequestError};
 use signaling::ws::codec::{Decoded, Decoder};
 use signaling::ws::frame::{apply_mask, write_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use signaling::ws::handshake::{accept_key, validate, OriginPolicy};

@@ -14,6 +14,8 @@ use web_sys::{
 use crate::app::{Event, Sender};
 use crate::browser::{get, get_bool, get_f64, get_string, wait};
 use crate::chat;
+use crate::deadline::Attempts;
+use crate::diagnosis::{is_turn_url, CandidateError, Evidence};
 use crate::error::WebError;
 use crate::media::LocalMedia;
 use crate::negotiation::{sdp_session_id, Decision, Kind, Negotiator};
@@ -28,6 +30,12 @@ pub struct Call {
     /// ICE restarts since the connection was last `connected`.
     pub restarts: u32,
     pub ever_connected: bool,
+    /// The deadline of the first connection: one restart, then give up.
+    pub attempts: Attempts,
+    /// What the browser reported, for saying why if it never connects.
+    pub evidence: Evidence,
+    /// The other side's ICE username fragment: a new one in an offer is an ICE restart.
+    pub remote_ufrag: Option<String>,
     _handlers: Handlers,
 }
 
@@ -35,6 +43,7 @@ pub struct Call {
 struct Handlers {
     _negotiation: Closure<dyn FnMut(web_sys::Event)>,
     _candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
+    _candidate_error: Closure<dyn FnMut(web_sys::Event)>,
     _track: Closure<dyn FnMut(RtcTrackEvent)>,
     _state: Closure<dyn FnMut(web_sys::Event)>,
     _chat_open: Closure<dyn FnMut(web_sys::Event)>,
@@ -42,7 +51,7 @@ struct Handlers {
     _chat_message: Closure<dyn FnMut(MessageEvent)>,
 }
 
-fn configuration(ice_servers: &[IceServer], force_relay: bool) -> RtcConfiguration {
+pub(crate) fn configuration(ice_servers: &[IceServer], force_relay: bool) -> RtcConfiguration {
     let servers = js_sys::Array::new();
     for server in ice_servers {
         let entry = RtcIceServer::new();
@@ -114,6 +123,14 @@ impl Call {
                 emit(Event::LocalSignal(generation, signal));
             })
         };
+        // `icecandidateerror` (RTCPeerConnectionIceErrorEvent): read by name, it has no web-sys
+        // binding in the version pinned here.
+        let candidate_error = {
+            let emit = emit(tx);
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                emit(Event::CandidateError(generation, read_candidate_error(&e)));
+            })
+        };
         let track = {
             let emit = emit(tx);
             Closure::<dyn FnMut(RtcTrackEvent)>::new(move |e: RtcTrackEvent| {
@@ -149,6 +166,7 @@ impl Call {
         };
         pc.set_onnegotiationneeded(Some(negotiation.as_ref().unchecked_ref()));
         pc.set_onicecandidate(Some(candidate.as_ref().unchecked_ref()));
+        let _ = pc.add_event_listener_with_callback("icecandidateerror", candidate_error.as_ref().unchecked_ref());
         pc.set_ontrack(Some(track.as_ref().unchecked_ref()));
         pc.set_onconnectionstatechange(Some(state.as_ref().unchecked_ref()));
         chat.set_onopen(Some(chat_open.as_ref().unchecked_ref()));
@@ -162,9 +180,17 @@ impl Call {
             video_sender,
             restarts: 0,
             ever_connected: false,
+            attempts: Attempts::new(),
+            evidence: Evidence {
+                turn_configured: ice_servers.iter().flat_map(|s| &s.urls).any(|u| is_turn_url(u)),
+                relay_only: force_relay,
+                ..Evidence::default()
+            },
+            remote_ufrag: None,
             _handlers: Handlers {
                 _negotiation: negotiation,
                 _candidate: candidate,
+                _candidate_error: candidate_error,
                 _track: track,
                 _state: state,
                 _chat_open: chat_open,
@@ -249,6 +275,17 @@ impl Call {
         }
     }
 
+    /// The other side's `end_of_candidates`: an empty candidate tells the ICE agent no more are
+    /// coming, so it can declare `failed` once every pair has failed instead of waiting on
+    /// (Chromium otherwise may stay in `checking`).
+    pub async fn add_end_of_candidates(&self) -> Result<(), WebError> {
+        let init = RtcIceCandidateInit::new("");
+        match wait(self.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))).await {
+            Err(_) if self.negotiator.candidate_error_expected() => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
     /// Starts an ICE restart: the browser fires `negotiationneeded` and the next offer carries
     /// new ICE credentials.
     pub fn restart_ice(&mut self) {
@@ -292,6 +329,14 @@ impl Call {
     }
 }
 
+fn read_candidate_error(e: &web_sys::Event) -> CandidateError {
+    CandidateError {
+        code: get_f64(e, "errorCode").map_or(0, |c| c.clamp(0.0, f64::from(u16::MAX)) as u16),
+        url: get_string(e, "url").unwrap_or_default().chars().take(200).collect(),
+        text: get_string(e, "errorText").unwrap_or_default().chars().take(200).collect(),
+    }
+}
+
 fn recv_only() -> RtcRtpTransceiverInit {
     let init = RtcRtpTransceiverInit::new();
     init.set_direction(RtcRtpTransceiverDirection::Recvonly);
@@ -327,6 +372,10 @@ impl Drop for Call {
     fn drop(&mut self) {
         self.pc.set_onnegotiationneeded(None);
         self.pc.set_onicecandidate(None);
+        let _ = self.pc.remove_event_listener_with_callback(
+            "icecandidateerror",
+            self._handlers._candidate_error.as_ref().unchecked_ref(),
+        );
         self.pc.set_ontrack(None);
         self.pc.set_onconnectionstatechange(None);
         self.chat.set_onopen(None);

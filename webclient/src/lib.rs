@@ -4,11 +4,17 @@
 //! - [`app`]: the one async loop that owns the call state; every callback sends it an event;
 //! - [`state`]: the call state shown to people and tests, derived from the app's facts (pure);
 //! - [`negotiation`]: perfect negotiation as pure decisions;
+//! - [`deadline`]: the connection deadline (one ICE restart, then give up) as a state machine;
+//! - [`diagnosis`]: why a call found no path (`data-error`), from what the browser reported;
+//! - [`check`]: the pre-call check's rows and rules (pure);
 //! - [`link`]: URL parameters, the share link and room ids (pure);
 //! - [`stats`]: the status line from `getStats` (pure summary);
 //! - [`retry`]: reconnect backoff (pure); [`chat`]: chat text rules (pure) and channel constants;
 //! - [`signaling`], [`call`], [`media`]: the WebSocket, the RTCPeerConnection, camera and screen;
-//! - [`ui`]: the only module that touches the DOM; [`browser`]: window helpers; [`error`].
+//! - [`probe`]: the check's browser side (an `ice_config` round trip, one-URL gathering, the
+//!   microphone level);
+//! - [`ui`] and [`check_view`]: the only modules that touch the DOM; [`browser`]: window helpers;
+//!   [`error`].
 //!
 //! The pure modules are tested with plain `cargo test`; the glue is exercised by the browser test.
 
@@ -16,10 +22,15 @@ pub mod app;
 pub mod browser;
 pub mod call;
 pub mod chat;
+pub mod check;
+pub mod check_view;
+pub mod deadline;
+pub mod diagnosis;
 pub mod error;
 pub mod link;
 pub mod media;
 pub mod negotiation;
+pub mod probe;
 pub mod retry;
 pub mod signaling;
 pub mod state;

@@ -1,5 +1,9 @@
 //! The page's URL: what it asks for (`room`, `ice=relay`, `signaling`), the signaling URL derived
 //! from it, the link to share, and room ids made from random bytes. Pure: strings in, strings out.
+//!
+//! `signaling=` is honoured only when it names the page's own host, and never travels in the
+//! link to share: a link carrying `?signaling=wss://elsewhere` would otherwise send both people's
+//! session descriptions (their addresses, their keys' fingerprints) to a stranger's server.
 
 use shared::RoomId;
 
@@ -10,8 +14,11 @@ pub struct Params {
     pub room: Option<Result<RoomId, String>>,
     /// `ice=relay`: force `iceTransportPolicy: "relay"` (to test TURN).
     pub force_relay: bool,
-    /// `signaling=<ws-or-wss-url>`: use this signaling server instead of `/ws` on the page's host.
+    /// `signaling=<ws-or-wss-url>`: a signaling URL other than `/ws` on the page's host; used only
+    /// if it is on the page's own host (see [`signaling_url`]).
     pub signaling: Option<String>,
+    /// `check`: show the pre-call connection check instead of the landing page.
+    pub check: bool,
 }
 
 impl Params {
@@ -24,6 +31,7 @@ impl Params {
             match key {
                 "room" => params.room = Some(RoomId::try_from(value.as_str()).map_err(|_| value)),
                 "ice" => params.force_relay = value == "relay",
+                "check" => params.check = true,
                 "signaling" if value.starts_with("ws://") || value.starts_with("wss://") => {
                     params.signaling = Some(value)
                 }
@@ -33,18 +41,42 @@ impl Params {
         params
     }
 
-    /// The query string for `room`, keeping the testing parameters so both ends use the same setup.
+    /// The query string of the pre-call check. Like the link to share, it never carries a
+    /// `signaling=` override (see [`signaling_url`]).
+    pub fn check_query(&self) -> String {
+        "?check".to_owned()
+    }
+
+    /// The query string for `room`, keeping `ice=relay` so both ends use the same setup. Never
+    /// `signaling=`: whoever opens the link talks to the server of the page the link opens.
     pub fn query_for(&self, room: &RoomId) -> String {
         let mut query = format!("?room={}", room.as_str());
         if self.force_relay {
             query.push_str("&ice=relay");
         }
-        if let Some(url) = &self.signaling {
-            query.push_str("&signaling=");
-            query.push_str(&percent_encode(url));
-        }
         query
     }
+}
+
+/// The signaling URL to use: `requested` if it is on the page's own host (same host and port,
+/// compared without case), otherwise `/ws` on the page's host. The second value is the refused
+/// request, for the page to say it ignored it.
+pub fn signaling_url<'a>(requested: Option<&'a str>, protocol: &str, host: &str) -> (String, Option<&'a str>) {
+    let default = default_signaling_url(protocol, host);
+    match requested {
+        Some(url) if authority(url).is_some_and(|a| a.eq_ignore_ascii_case(host)) => (url.to_owned(), None),
+        Some(url) => (default, Some(url)),
+        None => (default, None),
+    }
+}
+
+/// The `host[:port]` of a `ws://` or `wss://` URL; `None` for anything else or a URL with user
+/// information (`ws://page.example@elsewhere/`, which names `elsewhere`).
+fn authority(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("wss://").or_else(|| url.strip_prefix("ws://"))?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    (!authority.is_empty() && !authority.contains(['@', '\\'])).then_some(authority)
 }
 
 /// `ws://host/ws` for a page served over http, `wss://host/ws` over https (browsers block
@@ -98,18 +130,6 @@ fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +145,16 @@ mod tests {
     }
 
     #[test]
+    fn the_check_page_is_asked_for_with_or_without_a_value() {
+        assert!(Params::parse("?check").check);
+        assert!(Params::parse("?check=1&signaling=ws%3A%2F%2Fh%2Fws").check);
+        assert!(!Params::parse("?room=r1").check);
+        let p = Params::parse("?check&signaling=ws%3A%2F%2Fh%3A1%2Fws");
+        assert_eq!(Params::parse(&p.check_query()), Params { check: true, ..Params::default() });
+        assert_eq!(Params::default().check_query(), "?check");
+    }
+
+    #[test]
     fn a_bad_room_is_reported_not_dropped() {
         assert_eq!(Params::parse("?room=no%20spaces").room, Some(Err("no spaces".into())));
         assert_eq!(Params::parse("?room=").room, Some(Err(String::new())));
@@ -137,15 +167,38 @@ mod tests {
     }
 
     #[test]
-    fn the_shared_link_round_trips() {
+    fn the_shared_link_keeps_room_and_relay_but_never_a_signaling_url() {
         let p = Params { force_relay: true, signaling: Some("ws://h:1/ws?a=b".into()), ..Params::default() };
         let room = RoomId::try_from("r1").unwrap();
         let query = p.query_for(&room);
         let back = Params::parse(&query);
         assert_eq!(back.room, Some(Ok(room)));
         assert!(back.force_relay);
-        assert_eq!(back.signaling, p.signaling);
+        assert_eq!(back.signaling, None, "{query}");
         assert_eq!(Params::default().query_for(&RoomId::try_from("r1").unwrap()), "?room=r1");
+    }
+
+    #[test]
+    fn a_signaling_url_is_used_only_on_the_pages_own_host() {
+        let page = "call.example.org";
+        let own = "wss://Call.Example.org/ws2";
+        assert_eq!(signaling_url(Some(own), "https:", page), (own.to_owned(), None));
+        let default = "wss://call.example.org/ws".to_owned();
+        for elsewhere in [
+            "wss://elsewhere.example/ws",
+            "wss://call.example.org.evil.example/ws",
+            "wss://call.example.org:444/ws",
+            "wss://call.example.org@evil.example/ws",
+            "wss:///ws",
+        ] {
+            assert_eq!(
+                signaling_url(Some(elsewhere), "https:", page),
+                (default.clone(), Some(elsewhere)),
+                "{elsewhere}"
+            );
+        }
+        assert_eq!(signaling_url(None, "https:", page), (default, None));
+        assert_eq!(signaling_url(Some("ws://127.0.0.1:8080/ws"), "http:", "127.0.0.1:8080").1, None);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The call state shown to the person — and to tests, as `<body data-call-state>` — derived
 //! from the facts the app tracks, never stored beside them, so the two cannot disagree.
 
+use shared::FailureReason;
+
+use crate::diagnosis::sentence;
+
 /// The contract values of `data-call-state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallState {
@@ -87,8 +91,8 @@ pub enum Media {
     Connected,
     /// Was connected and lost its path; an ICE restart is under way.
     Interrupted,
-    /// ICE found no path at all (likely a firewall: TURN needed).
-    NoPath,
+    /// No path was found within the deadline (one ICE restart included), for this reason.
+    Failed(FailureReason),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +123,7 @@ impl Facts {
                 (Link::Lost, ..) => CallState::Reconnecting,
                 (Link::Joined, _, Media::Connected) => CallState::Connected,
                 (Link::Joined, Peer::Present, Media::Interrupted) => CallState::Reconnecting,
-                (Link::Joined, Peer::Present, Media::NoPath) => CallState::Error,
+                (Link::Joined, Peer::Present, Media::Failed(_)) => CallState::Error,
                 (Link::Joined, Peer::Present, _) => CallState::Connecting,
                 (Link::Joined, Peer::Left, _) => CallState::PeerLeft,
                 (Link::Joined, Peer::NotYet, _) => CallState::Waiting,
@@ -147,12 +151,21 @@ impl Facts {
             (_, CallState::PeerLeft) => "The other person left. They can rejoin with the same link.".into(),
             (_, CallState::Ended) => "You left the call.".into(),
             (_, CallState::Full) => "This call already has two people.".into(),
-            (_, CallState::Error) => {
-                "No network path to the other person — likely a firewall. A TURN relay is needed.".into()
-            }
+            (_, CallState::Error) => match self.failure() {
+                Some(reason) => sentence(reason).into(),
+                None => sentence(FailureReason::NoPath).into(),
+            },
             (_, CallState::Connected | CallState::Idle) => return None,
         };
         Some(text)
+    }
+
+    /// Why the call could not connect, while it shows that error: `<body data-error>`.
+    pub fn failure(&self) -> Option<FailureReason> {
+        match (&self.phase, self.state(), self.media) {
+            (Phase::InCall, CallState::Error, Media::Failed(reason)) => Some(reason),
+            _ => None,
+        }
     }
 
     /// Whether the message covers the video. Not while media still flows: a signaling outage
@@ -164,7 +177,7 @@ impl Facts {
 
     /// Whether the share box (the link to send) belongs on screen.
     pub fn show_link(&self) -> bool {
-        matches!(self.state(), CallState::Waiting | CallState::PeerLeft)
+        matches!(self.state(), CallState::Waiting | CallState::PeerLeft) || self.failure().is_some()
     }
 }
 
@@ -199,9 +212,24 @@ mod tests {
     #[test]
     fn a_media_drop_is_reconnecting_and_no_path_is_an_error_with_words() {
         assert_eq!(in_call(Link::Joined, Peer::Present, Media::Interrupted).state(), CallState::Reconnecting);
-        let no_path = in_call(Link::Joined, Peer::Present, Media::NoPath);
+        let no_path = in_call(Link::Joined, Peer::Present, Media::Failed(FailureReason::NoPath));
         assert_eq!(no_path.state(), CallState::Error);
-        assert!(no_path.message().unwrap().contains("firewall"));
+        assert!(no_path.message().unwrap().contains("No network path"));
+    }
+
+    #[test]
+    fn a_connection_failure_says_why_and_keeps_the_link() {
+        let failed = in_call(Link::Joined, Peer::Present, Media::Failed(FailureReason::TurnUnreachable));
+        assert_eq!(failed.failure(), Some(FailureReason::TurnUnreachable));
+        assert!(failed.message().unwrap().contains("relay server cannot be reached"));
+        assert!(failed.show_link());
+        assert!(failed.message_covers_video());
+        // Other errors and other states carry no data-error.
+        let refused = Facts { phase: Phase::Failed(Problem::ServerUnreachable), ..failed.clone() };
+        assert_eq!(refused.failure(), None);
+        assert_eq!(in_call(Link::Joined, Peer::Present, Media::Connecting).failure(), None);
+        // The other person left: the failure is over.
+        assert_eq!(in_call(Link::Joined, Peer::Left, Media::Failed(FailureReason::NoPath)).failure(), None);
     }
 
     #[test]

@@ -16,6 +16,15 @@ pub enum Stat {
     InboundVideo { width: Option<u32>, height: Option<u32>, fps: Option<f64>, frames_decoded: u64 },
 }
 
+/// How many candidate pairs the ICE agent formed, and how many of them succeeded: the "pairs
+/// tried" of a failure's details.
+pub fn pair_counts(stats: &[Stat]) -> (u32, u32) {
+    stats.iter().fold((0, 0), |(all, ok), stat| match stat {
+        Stat::Pair { succeeded, .. } => (all + 1, ok + u32::from(*succeeded)),
+        _ => (all, ok),
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {
     Direct,
@@ -133,5 +142,20 @@ mod tests {
         let stats = vec![Stat::Transport { selected_pair: None }];
         assert_eq!(summarize(&stats), Summary::default());
         assert_eq!(Summary::default().line(), "");
+    }
+
+    #[test]
+    fn pairs_are_counted_with_their_successes() {
+        let pair = |succeeded| Stat::Pair {
+            id: "p".into(),
+            local: "l".into(),
+            remote: "r".into(),
+            nominated: false,
+            succeeded,
+            rtt_secs: None,
+        };
+        let stats = [pair(false), Stat::Candidate { id: "c".into(), relay: true }, pair(true), pair(false)];
+        assert_eq!(pair_counts(&stats), (3, 1));
+        assert_eq!(pair_counts(&[]), (0, 0));
     }
 }

@@ -8,6 +8,7 @@ use web_sys::{
 
 use crate::app::{Event, Sender};
 use crate::browser::{element, window};
+use crate::chat;
 use crate::error::WebError;
 use crate::state::{CallState, Facts};
 use crate::stats::Summary;
@@ -53,6 +54,9 @@ pub struct Ui {
     link: HtmlInputElement,
     copy: HtmlButtonElement,
     rejoin: HtmlButtonElement,
+    retry: HtmlButtonElement,
+    details: HtmlElement,
+    details_text: HtmlElement,
     local_video: HtmlVideoElement,
     remote_video: HtmlVideoElement,
     mic: HtmlButtonElement,
@@ -83,6 +87,9 @@ impl Ui {
             link: element(&document, "call-link")?,
             copy: get_button("copy-link")?,
             rejoin: get_button("rejoin")?,
+            retry: get_button("retry-button")?,
+            details: element(&document, "error-details")?,
+            details_text: element(&document, "error-details-text")?,
             local_video: element(&document, "local-video")?,
             remote_video: element(&document, "remote-video")?,
             mic: get_button("toggle-mic")?,
@@ -97,6 +104,7 @@ impl Ui {
             document: document.clone(),
         };
         let start: HtmlButtonElement = get_button("start-call")?;
+        let check: HtmlButtonElement = get_button("check-button")?;
         let on = |target: &web_sys::EventTarget, kind: &'static str, event: fn() -> Event| {
             let tx = tx.clone();
             Listener::new(target, kind, move |e| {
@@ -108,6 +116,8 @@ impl Ui {
             on(&start, "click", || Event::StartCall),
             on(&ui.copy, "click", || Event::CopyLink),
             on(&ui.rejoin, "click", || Event::Rejoin),
+            on(&ui.retry, "click", || Event::Retry),
+            on(&check, "click", || Event::OpenCheck),
             on(&ui.mic, "click", || Event::ToggleMic),
             on(&ui.camera, "click", || Event::ToggleCamera),
             on(&ui.screen, "click", || Event::ShareScreen),
@@ -123,6 +133,13 @@ impl Ui {
     pub fn render(&self, facts: &Facts, link: Option<&str>) {
         let state = facts.state();
         let _ = self.body.set_attribute("data-call-state", state.as_str());
+        let failure = facts.failure();
+        match failure {
+            Some(reason) => drop(self.body.set_attribute("data-error", reason.as_str())),
+            None => drop(self.body.remove_attribute("data-error")),
+        }
+        self.retry.set_hidden(failure.is_none());
+        self.details.set_hidden(failure.is_none());
         self.lobby.set_hidden(state != CallState::Idle);
         self.call.set_hidden(state == CallState::Idle);
         let message = facts.message();
@@ -149,8 +166,20 @@ impl Ui {
             CallState::PeerLeft => "The other person left",
             CallState::Ended => "Call ended",
             CallState::Full => "Call full",
+            CallState::Error if failure.is_some() => "Could not connect",
             CallState::Error => "Problem",
         }));
+    }
+
+    /// The failure's evidence for support, in the error screen's disclosure.
+    pub fn set_failure_details(&self, text: Option<&str>) {
+        self.details_text.set_text_content(text);
+    }
+
+    /// Hides the landing page and the call: the pre-call check has the page.
+    pub fn hide_call_and_lobby(&self) {
+        self.lobby.set_hidden(true);
+        self.call.set_hidden(true);
     }
 
     /// The camera preview: mirrored (by the stylesheet), as people expect to see themselves.
@@ -209,6 +238,13 @@ impl Ui {
         });
         item.set_text_content(Some(text));
         let _ = self.chat_log.append_child(&item);
+        // A flood from the other side costs bounded memory: the oldest lines go first.
+        while self.chat_log.child_element_count() > chat::MAX_LINES {
+            match self.chat_log.first_element_child() {
+                Some(oldest) => oldest.remove(),
+                None => break,
+            }
+        }
         self.chat_log.set_scroll_top(self.chat_log.scroll_height());
     }
 

@@ -12,8 +12,8 @@ Commands:
                     0.37.1, the wasm32 target, wasm-bindgen-cli 0.2.129, trunk 0.21.14 (~20
                     minutes on a fresh machine, skipped once present), wasm-opt 132 (npm's
                     binaryen, into target/tools/binaryen; needs Node.js and npm) and apt's
-                    chromium, chromium-driver, firefox-esr, nginx, coturn, docker-compose and
-                    redis-server
+                    chromium, chromium-driver, firefox-esr, nginx, libnginx-mod-stream,
+                    coturn, nftables, openssl, curl, docker-compose and redis-server
           fmt       cargo fmt --all -- --check
           clippy    cargo clippy --workspace --all-targets -- -D warnings
           web       build the web client: cargo fetch, then trunk build --release into dist/

@@ -86,31 +86,60 @@ impl Browser {
         devices: bool,
     ) -> Result<Browser> {
         std::fs::create_dir_all(profile).context(format!("creating {}", profile.display()))?;
-        let (capabilities, console) = match driver.kind() {
-            BrowserKind::Chromium => (chromium_capabilities(paths, profile, devices), Console::Chromedriver),
-            BrowserKind::Firefox if devices => {
-                (firefox_capabilities(paths), Console::DriverLog(driver.log_path().to_path_buf()))
+        match driver.kind() {
+            BrowserKind::Chromium => {
+                let args =
+                    if devices { e2e::chromium_args(profile) } else { e2e::chromium_args_without_devices(profile) };
+                Browser::open_with_args(name, &driver.url(), &paths.chromium, args, artifacts).await
             }
-            BrowserKind::Firefox => return Err(Failure::new("Firefox sessions always have the fake devices")),
-        };
+            BrowserKind::Firefox if devices => {
+                let console = Console::DriverLog(driver.log_path().to_path_buf());
+                let capabilities = firefox_capabilities(paths);
+                let browser =
+                    Browser::connect(name, &driver.url(), BrowserKind::Firefox, capabilities, artifacts, console)
+                        .await?;
+                // Chromium gets its size from `--window-size`; Firefox over WebDriver's window rect.
+                let (width, height) = e2e::WINDOW_SIZE;
+                browser.client.set_window_size(width, height).await.context(format!("{name}: sizing the window"))?;
+                Ok(browser)
+            }
+            BrowserKind::Firefox => Err(Failure::new("Firefox sessions always have the fake devices")),
+        }
+    }
+
+    /// A session of `chromium` with exactly `args`, through the chromedriver at `driver_url`
+    /// (which may run in another network namespace: see `tests/nat.rs`).
+    pub async fn open_with_args(
+        name: &str,
+        driver_url: &str,
+        chromium: &Path,
+        args: Vec<String>,
+        artifacts: PathBuf,
+    ) -> Result<Browser> {
+        let capabilities = chromium_capabilities(chromium, args);
+        Browser::connect(name, driver_url, BrowserKind::Chromium, capabilities, artifacts, Console::Chromedriver).await
+    }
+
+    /// A new WebDriver session with `capabilities` at `driver_url`.
+    async fn connect(
+        name: &str,
+        driver_url: &str,
+        kind: BrowserKind,
+        capabilities: Value,
+        artifacts: PathBuf,
+        console: Console,
+    ) -> Result<Browser> {
         let Value::Object(capabilities) = capabilities else {
             return Err(Failure::new("capabilities must be a JSON object"));
         };
-        let what = format!("opening browser session {name} via {}", driver.url());
+        let what = format!("opening browser session {name} via {driver_url}");
         let mut builder = ClientBuilder::native();
         builder.capabilities(capabilities);
-        let url = driver.url();
-        let client = tokio::time::timeout(SESSION_LIMIT, builder.connect(&url))
+        let client = tokio::time::timeout(SESSION_LIMIT, builder.connect(driver_url))
             .await
             .map_err(|_| Failure::new(format!("{what}: no session within {} s", SESSION_LIMIT.as_secs())))?
             .context(&what)?;
-        let browser = Browser { name: name.to_owned(), kind: driver.kind(), client, artifacts, console };
-        if browser.kind == BrowserKind::Firefox {
-            // Chromium gets its size from `--window-size`; Firefox over WebDriver's window rect.
-            let (width, height) = e2e::WINDOW_SIZE;
-            browser.client.set_window_size(width, height).await.context(format!("{name}: sizing the window"))?;
-        }
-        Ok(browser)
+        Ok(Browser { name: name.to_owned(), kind, client, artifacts, console })
     }
 
     pub fn name(&self) -> &str {
@@ -250,7 +279,19 @@ impl Browser {
 
     /// Runs an asynchronous script: its last argument is the callback that delivers the result.
     pub async fn js_async(&self, script: &str) -> Result<Value> {
-        self.client.execute_async(script, vec![]).await.context(format!("{}: running an async script", self.name))
+        self.js_async_with(script, vec![]).await
+    }
+
+    /// [`Browser::js_async`] with `args` before the callback.
+    pub async fn js_async_with(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.client.execute_async(script, args).await.context(format!("{}: running an async script", self.name))
+    }
+
+    /// An attribute of `<body>` (e.g. `data-error`); `None` if absent.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only nat.rs uses this")]
+    pub async fn attr_of_body(&self, name: &str) -> Result<Option<String>> {
+        let script = "return document.body ? document.body.getAttribute(arguments[0]) : null;";
+        self.js_string(script, vec![json!(name)]).await
     }
 
     pub async fn title(&self) -> Result<String> {
@@ -390,13 +431,12 @@ impl Browser {
     }
 }
 
-/// Chromium: the flags of [`e2e::chromium_args`], with or without the fake devices.
-fn chromium_capabilities(paths: &Paths, profile: &Path, devices: bool) -> Value {
-    let args = if devices { e2e::chromium_args(profile) } else { e2e::chromium_args_without_devices(profile) };
+/// Chromium at `chromium` with exactly `args`.
+fn chromium_capabilities(chromium: &Path, args: Vec<String>) -> Value {
     json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
-            "binary": paths.chromium,
+            "binary": chromium,
             "args": args,
         },
         // Keeps the page's console messages for the failure report (see `console_log`).

@@ -13,7 +13,7 @@ use super::request;
 use crate::harness::driver::{free_local_addr, kill_process_tree};
 use crate::harness::{poll, Context as _, Failure, Probe, Result};
 use e2e::deploy::DeployPaths;
-use e2e::nginx::{plan, rewrite, Layout};
+use e2e::nginx::{plan, plan_tls, rewrite, Layout, TlsLayout};
 
 /// nginx starts in milliseconds; generous for a loaded CI machine.
 const START_LIMIT: Duration = Duration::from_secs(15);
@@ -41,7 +41,7 @@ impl Nginx {
         let port = free_local_addr()?.port();
         let ipv6 = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok();
         let layout = Layout { prefix: prefix.path().to_path_buf(), dist: dist.to_path_buf(), upstream, port, ipv6 };
-        write_config(deploy, &layout, &artifacts.join("nginx"))?;
+        write_config(deploy, &layout, None, &artifacts.join("nginx"))?;
 
         let log_path = artifacts.join("nginx.log");
         let checked = nginx_command(prefix.path(), &["-t"]).output().await.context("running `nginx -t`")?;
@@ -117,9 +117,10 @@ fn nginx_command(prefix: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// Writes the rewritten repository files and the generated CSP snippet under the prefix, and a
-/// copy of each into `copy_dir` for whoever reads the artifacts.
-fn write_config(deploy: &DeployPaths, layout: &Layout, copy_dir: &Path) -> Result<()> {
+/// Writes the rewritten repository files (with `tls`, also docker-compose.tls.yml's templates)
+/// and the generated CSP snippet under the prefix, and a copy of each into `copy_dir` for whoever
+/// reads the artifacts.
+pub fn write_config(deploy: &DeployPaths, layout: &Layout, tls: Option<&TlsLayout>, copy_dir: &Path) -> Result<()> {
     let snippets_dir = deploy.repo.join("nginx/snippets");
     let mut snippets: Vec<String> = std::fs::read_dir(&snippets_dir)
         .context(format!("listing {}", snippets_dir.display()))?
@@ -127,12 +128,14 @@ fn write_config(deploy: &DeployPaths, layout: &Layout, copy_dir: &Path) -> Resul
         .filter(|name| name.ends_with(".conf"))
         .collect();
     snippets.sort();
-    for dir in ["conf.d", "snippets"] {
+    for dir in ["conf.d", "snippets", "stream-conf.d"] {
         for root in [layout.prefix.as_path(), copy_dir] {
             std::fs::create_dir_all(root.join(dir)).context(format!("creating {}", root.join(dir).display()))?;
         }
     }
-    for file in plan(layout, &snippets) {
+    let mut files = plan(layout, &snippets);
+    files.extend(tls.map(|tls| plan_tls(layout, tls)).unwrap_or_default());
+    for file in files {
         let source = deploy.repo.join(&file.source);
         let text = std::fs::read_to_string(&source).context(format!("reading {}", source.display()))?;
         let rewritten = rewrite(&file.source.display().to_string(), &text, &file.rewrites).context("nginx config")?;

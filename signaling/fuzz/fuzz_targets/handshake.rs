@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
-use signaling::http::request::Request;
+use signaling::http1::request::Request;
 use signaling::ws::handshake::{accept_key, switching_protocols, validate, OriginPolicy};
 
 /// The server's default head limit is of this order; small enough that the fuzzer reaches it.

@@ -1,9 +1,9 @@
 //! The room engine: what a session asks of the rooms, behind one interface with two
-//! implementations — [`memory`] (the default: one process, [`Rooms`](crate::rooms::Rooms)) and
+//! implementations — [`memory`] (the default: one process, [`Rooms`](memory::registry::Rooms)) and
 //! [`redis`] (`--redis-url`: many processes sharing rooms through Redis).
 //!
 //! A session's `Handler::on_message` is synchronous, and Redis is not, so every request is a call
-//! that may answer at once (into the session's [`Writer`]) or later (through the connection's own
+//! that may answer at once (into the session's [`Replies`]) or later (through the connection's own
 //! outbound queue, its [`PeerHandle`]). Either way an engine answers one connection's requests in
 //! the order they were made, and [`EngineConn::reply`] lets the session put its own answers (a
 //! parse error, a rate limit) into that same order.
@@ -13,18 +13,33 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use shared::relay::RawValue;
+use crate::relay::RawValue;
 use shared::{PeerId, ResumeToken, RoomId, ServerMessage};
 
-use crate::config::RoomsConfig;
-use crate::metrics::Metrics;
-use crate::rooms::PeerHandle;
-use crate::ws::{CloseCode, Writer};
+use crate::engine::config::RoomsConfig;
+use crate::ws::CloseCode;
+use peer::PeerHandle;
 
+pub mod config;
 pub mod memory;
+pub mod metrics;
+pub mod peer;
 pub mod redis;
+
+/// Where an engine puts the answers due at once to a connection's request: the session's
+/// WebSocket writer in the server, a list in the engines' tests. Answers that come later go
+/// through the connection's [`PeerHandle`].
+pub trait Replies {
+    /// One server message, as JSON text, after those put before it.
+    fn text(&mut self, json: &str);
+}
+
+/// Collects the answers as they would be sent, for tests and diagnostics.
+impl Replies for Vec<String> {
+    fn text(&mut self, json: &str) {
+        self.push(json.to_owned());
+    }
+}
 
 /// What a request may end in besides an answer: the connection must close.
 pub type Flow = ControlFlow<(CloseCode, &'static str)>;
@@ -38,8 +53,6 @@ pub trait RoomEngine: Send + Sync + 'static {
     fn open(self: &Arc<Self>, handle: PeerHandle) -> Self::Conn;
 
     fn config(&self) -> &RoomsConfig;
-
-    fn metrics(&self) -> &Arc<Metrics>;
 
     /// Whether the engine can take new joins (`GET /healthz` answers 503 when it cannot).
     fn healthy(&self) -> bool;
@@ -56,34 +69,26 @@ pub trait RoomEngine: Send + Sync + 'static {
 /// One connection's requests. Each answers now into `reply`, or later through the connection's
 /// handle; answers always come in the order of the requests.
 pub trait EngineConn: Send + 'static {
-    fn join(&mut self, room: RoomId, resume: Option<ResumeToken>, reply: &mut Writer) -> Flow;
+    fn join(&mut self, room: RoomId, resume: Option<ResumeToken>, reply: &mut impl Replies) -> Flow;
 
     /// Relays a signal's payload (as its sender wrote it) to `to`, stamped with this peer's id.
-    fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut Writer);
+    fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut impl Replies);
 
-    fn leave(&mut self, reply: &mut Writer);
+    fn leave(&mut self, reply: &mut impl Replies);
 
     /// An answer of the session's own, kept in order with the engine's answers.
-    fn reply(&mut self, message: &ServerMessage, reply: &mut Writer);
+    fn reply(&mut self, message: &ServerMessage, reply: &mut impl Replies);
 
     /// The session closes the connection (a flood). `Break` closes now; `Continue` means the
     /// close comes through the handle after the answers still due, and the session must ignore
     /// whatever the client sends meanwhile.
-    fn hang_up(&mut self, code: CloseCode, reason: &'static str, reply: &mut Writer) -> Flow {
+    fn hang_up(&mut self, code: CloseCode, reason: &'static str, reply: &mut impl Replies) -> Flow {
         let _ = reply;
         Flow::Break((code, reason))
     }
 
     /// The connection ended without `leave`: the seat is kept for the resume grace period.
     fn end(self, reason: &'static str) -> impl Future<Output = ()> + Send;
-}
-
-/// A peer id of 96 random bits (16 base64url characters) and a resume token of 192.
-pub fn fresh_ids() -> Result<(PeerId, ResumeToken), getrandom::Error> {
-    let mut bytes = [0u8; 12 + 24];
-    getrandom::fill(&mut bytes)?;
-    let (peer, token) = bytes.split_at(12);
-    Ok((PeerId::new(URL_SAFE_NO_PAD.encode(peer)), ResumeToken::new(URL_SAFE_NO_PAD.encode(token))))
 }
 
 /// The `joined` answer, with ICE servers (and fresh TURN credentials) for `peer`.

@@ -4,7 +4,6 @@
 //! Plain HTTP keeps the connection alive for further GET/HEAD requests; each head has the same
 //! deadline, so an idle or trickling client holds its slot for at most that long.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -13,21 +12,25 @@ use tokio::sync::watch;
 use tokio::time::timeout;
 use tracing::{debug, info};
 
-use super::request::{Request, RequestError};
-use super::response::{Body, Response};
+use super::config::HttpConfig;
+use super::metrics::HttpMetrics;
 use super::router::{route, Route};
 use super::static_files;
-use crate::config::ServerConfig;
-use crate::metrics::{add, Metrics};
+use crate::http1::request::{Request, RequestError};
+use crate::http1::response::{Body, Response};
+use crate::metrics::{Format, Metrics};
 use crate::read_buffer;
-use crate::server::Service;
+use crate::service::Service;
 use crate::ws::codec::Writer;
-use crate::ws::{handshake, WebSocket};
+use crate::ws::{handshake, WebSocket, WsMetrics};
 
 /// Everything a connection needs from the server.
 pub struct Context<S> {
-    pub config: Arc<ServerConfig>,
+    pub config: Arc<HttpConfig>,
+    /// The registry `GET /metrics` encodes.
     pub metrics: Arc<Metrics>,
+    pub http: Arc<HttpMetrics>,
+    pub ws: Arc<WsMetrics>,
     pub service: Arc<S>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -37,6 +40,8 @@ impl<S> Clone for Context<S> {
         Context {
             config: self.config.clone(),
             metrics: self.metrics.clone(),
+            http: self.http.clone(),
+            ws: self.ws.clone(),
             service: self.service.clone(),
             shutdown: self.shutdown.clone(),
         }
@@ -88,7 +93,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<Web
             Head::Closed => return None,
             Head::Refused(response, reason) => {
                 info!(reason, status = response.status, "refused request");
-                ctx.metrics.handshake_failed(reason);
+                ctx.http.handshake_failed(reason);
                 let _ = write_response(&mut stream, response.header("Connection", "close")).await;
                 linger_close(stream).await;
                 return None;
@@ -100,7 +105,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<Web
                 return upgrade(stream, &request, early, ctx).await;
             }
             route => {
-                add(&ctx.metrics.http_requests, 1);
+                ctx.http.request();
                 // Bytes after the head are the next pipelined request: kept for the next turn.
                 buf.drain(..head_len);
                 let keep_alive =
@@ -116,7 +121,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<Web
 }
 
 /// Reads until `buf` holds a complete request head, or the head is refused.
-async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, config: &ServerConfig) -> std::io::Result<Head> {
+async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, config: &HttpConfig) -> std::io::Result<Head> {
     loop {
         match Request::parse(buf, config.max_header_size) {
             Ok(Some((request, head_len))) => return Ok(Head::Request(request, head_len)),
@@ -150,10 +155,13 @@ fn request_error_response(e: RequestError) -> Response {
     Response::text(e.status(), &e.to_string())
 }
 
-/// GET and HEAD carry no body; one announced anyway would be misread as the next request.
+/// GET and HEAD carry no body; one announced anyway would be misread as the next request. Every
+/// `Content-Length` counts, not just the first: a proxy in front may have believed another one
+/// (RFC 9112 §6.3 makes differing lengths unrecoverable), so any non-zero length ends the
+/// connection after the response rather than reading what follows as a request.
 fn has_body(request: &Request) -> bool {
     request.header("Transfer-Encoding").is_some()
-        || request.header("Content-Length").is_some_and(|v| v.trim_ascii() != b"0")
+        || request.headers_named("Content-Length").any(|v| v.trim_ascii() != b"0")
 }
 
 async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) -> Response {
@@ -164,10 +172,13 @@ async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) 
         Route::Health => Response::text(503, "unavailable: the room store cannot be reached")
             .header("Cache-Control", "no-store")
             .header("Retry-After", "2"),
-        Route::Metrics => Response::new(200)
-            .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-            .header("Cache-Control", "no-store")
-            .body(Body::Bytes(ctx.metrics.render().into_bytes())),
+        Route::Metrics => {
+            let format = Format::from_accept(request.header("Accept"));
+            Response::new(200)
+                .header("Content-Type", format.content_type())
+                .header("Cache-Control", "no-store")
+                .body(Body::Bytes(ctx.metrics.encode(format).into_bytes()))
+        }
         Route::StaticFile => match &ctx.config.web_root {
             Some(root) => static_files::serve(root, head_only, &request.target).await,
             None => Response::text(404, "not found"),
@@ -215,7 +226,7 @@ async fn upgrade<S: Service>(
         Ok(accept) => accept,
         Err(e) => {
             info!(reason = e.reason(), status = e.status(), "websocket handshake refused");
-            ctx.metrics.handshake_failed(e.reason());
+            ctx.http.handshake_failed(e.reason());
             let _ = write_response(&mut stream, e.response().header("Connection", "close")).await;
             linger_close(stream).await;
             return None;
@@ -223,7 +234,7 @@ async fn upgrade<S: Service>(
     };
     let mut writer = Writer::default();
     writer.raw(&handshake::switching_protocols(&accept).head_bytes());
-    Some(WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.metrics.clone(), ctx.shutdown.clone()))
+    Some(WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.ws.clone(), ctx.shutdown.clone()))
 }
 
 /// Closes after a refusal without losing the response: closing a socket that still has unread
@@ -250,21 +261,4 @@ async fn linger_close(mut stream: TcpStream) {
         }
     };
     let _ = timeout(LINGER, drain).await;
-}
-
-/// Counts an open TCP connection for as long as it lives.
-pub struct OpenConnection(Arc<Metrics>);
-
-impl OpenConnection {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        metrics.connections_open.fetch_add(1, Relaxed);
-        add(&metrics.connections_total, 1);
-        OpenConnection(metrics)
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.connections_open.fetch_sub(1, Relaxed);
-    }
 }

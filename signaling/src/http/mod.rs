@@ -1,8 +1,9 @@
-//! Plain HTTP on the WebSocket port: request heads, responses, and the static file server.
+//! Plain HTTP on the WebSocket port: serving a connection until it upgrades, routing, and the
+//! static file server. The message format itself is [`http1`](crate::http1).
 
+pub mod config;
 pub mod conn;
+pub mod metrics;
 pub mod mime;
-pub mod request;
-pub mod response;
 pub mod router;
 pub mod static_files;

@@ -1,7 +1,7 @@
 //! Where a request goes: a pure decision from the request head and the configuration.
 
-use super::request::Request;
-use crate::config::ServerConfig;
+use super::config::HttpConfig;
+use crate::http1::request::Request;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -17,7 +17,7 @@ pub enum Route {
     MethodNotAllowed,
 }
 
-pub fn route(request: &Request, config: &ServerConfig) -> Route {
+pub fn route(request: &Request, config: &HttpConfig) -> Route {
     let path = request.path();
     let on_ws_path = config.ws_path.as_deref().is_none_or(|p| p == path);
     if request.has_token("Upgrade", "websocket") {
@@ -49,7 +49,7 @@ mod tests {
 
     #[test]
     fn routes() {
-        let config = ServerConfig::default();
+        let config = HttpConfig::default();
         assert_eq!(route(&req("GET", "/ws", true), &config), Route::Upgrade);
         assert_eq!(route(&req("GET", "/ws?room=a", true), &config), Route::Upgrade);
         assert_eq!(route(&req("POST", "/ws", true), &config), Route::Upgrade);
@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn echo_mode_upgrades_any_path() {
-        let config = ServerConfig { ws_path: None, ..ServerConfig::default() };
+        let config = HttpConfig { ws_path: None, ..HttpConfig::default() };
         assert_eq!(route(&req("GET", "/anything", true), &config), Route::Upgrade);
         assert_eq!(route(&req("GET", "/healthz", false), &config), Route::Health);
         assert_eq!(route(&req("GET", "/anything", false), &config), Route::UpgradeRequired);

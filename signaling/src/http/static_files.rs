@@ -12,26 +12,50 @@ use thiserror::Error;
 use tokio::fs;
 
 use super::mime::{cache_control, content_type};
-use super::response::{reason_phrase, Body, Response};
+use crate::http1::response::{reason_phrase, Body, Response};
 
 /// The file served for `/` and for any directory.
 pub const INDEX: &str = "index.html";
 
-/// A canonicalized web root directory.
+/// The security headers `cargo xtask web` writes beside the built client (the CSP with the hash of
+/// trunk's inline loader, and the rest), generated from the same list as nginx's: `Name: value`
+/// lines, `#` comments. Hidden, so never served itself.
+pub const SECURITY_HEADERS_FILE: &str = ".security-headers";
+
+/// A canonicalized web root directory, and the security headers every response from it carries.
 #[derive(Debug, Clone)]
 pub struct WebRoot {
     path: PathBuf,
+    headers: Vec<(String, String)>,
 }
 
 impl WebRoot {
     /// Canonicalizes `dir` once at startup; every served path is compared against the result.
+    /// Reads [`SECURITY_HEADERS_FILE`] if the directory has one (a malformed one is an error: a
+    /// page served without its CSP must not look like a success).
     pub fn new(dir: &Path) -> io::Result<WebRoot> {
         let path = std::fs::canonicalize(dir)?;
         if !path.is_dir() {
             let message = format!("web root {} is not a directory", path.display());
             return Err(io::Error::new(io::ErrorKind::NotADirectory, message));
         }
-        Ok(WebRoot { path })
+        let headers = match std::fs::read_to_string(path.join(SECURITY_HEADERS_FILE)) {
+            Ok(text) => parse_headers(&text).map_err(|line| {
+                let message = format!("{SECURITY_HEADERS_FILE} in {}: malformed line {line:?}", path.display());
+                io::Error::new(io::ErrorKind::InvalidData, message)
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                tracing::warn!(web_root = %path.display(), "no {SECURITY_HEADERS_FILE}: pages go out without a CSP (build with `cargo xtask web`)");
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(WebRoot { path, headers })
+    }
+
+    /// The headers read from [`SECURITY_HEADERS_FILE`].
+    pub fn security_headers(&self) -> &[(String, String)] {
+        &self.headers
     }
 
     pub fn path(&self) -> &Path {
@@ -54,13 +78,17 @@ pub enum PathError {
     /// A `..` that would climb above the root (→ 404, like a missing file).
     #[error("path climbs above the web root")]
     Escape,
+    /// A segment starting with `.` (`/.env`, `/.git/config`): hidden files are an operator's
+    /// secrets or tooling, never part of the built client (→ 404, as nginx is configured to).
+    #[error("hidden file or directory")]
+    Hidden,
 }
 
 impl PathError {
     pub fn status(self) -> u16 {
         match self {
             PathError::BadEscape | PathError::NotUtf8 => 400,
-            PathError::ForbiddenByte | PathError::Escape => 404,
+            PathError::ForbiddenByte | PathError::Escape | PathError::Hidden => 404,
         }
     }
 }
@@ -118,6 +146,7 @@ impl RequestPath {
                 ".." => {
                     segments.pop().ok_or(PathError::Escape)?;
                 }
+                hidden if hidden.starts_with('.') => return Err(PathError::Hidden),
                 _ => segments.push(segment.to_owned()),
             }
         }
@@ -165,6 +194,25 @@ impl ServeError {
     }
 }
 
+/// `Name: value` lines (blank lines and `#` comments skipped) into pairs; the first bad line is
+/// the error. Names are RFC 9110 tokens; values have no control characters, so nothing read here
+/// can end the head early or add a header of its own.
+fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
+    let is_token = |name: &str| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let mut headers = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let Some((name, value)) = line.split_once(':') else { return Err(line.to_owned()) };
+        let (name, value) = (name.trim(), value.trim());
+        if !is_token(name) || value.chars().any(char::is_control) {
+            return Err(line.to_owned());
+        }
+        headers.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(headers)
+}
+
 /// Serves GET or HEAD for a raw request target (e.g. `/app-1a2b.wasm?v=1`). The caller has checked
 /// the method. HEAD gets the same status, headers and `Content-Length`, with `head_only` set.
 pub async fn serve(root: &WebRoot, head_only: bool, target: &str) -> Response {
@@ -181,6 +229,13 @@ pub async fn serve(root: &WebRoot, head_only: bool, target: &str) -> Response {
             Response::text(status, reason_phrase(status))
         }
     };
+    // Like nginx's `add_header … always`: on every status, errors included. A header this
+    // server already set (nosniff on files) is not repeated.
+    for (name, value) in &root.headers {
+        if !response.has_header(name) {
+            response = response.header(name.clone(), value.clone());
+        }
+    }
     // RFC 9110 §9.3.2: a HEAD response carries no content, errors included.
     response.head_only = head_only;
     response
@@ -223,14 +278,17 @@ async fn resolve(root: &WebRoot, request: &RequestPath) -> Result<(PathBuf, Stri
     }
 }
 
-/// Resolves every symlink in `path` and requires the result to lie under the root.
+/// Resolves every symlink in `path` and requires the result to lie under the root, and not in a
+/// hidden file or directory there (a symlink may lead to one that the URL did not name).
 async fn inside_root(root: &WebRoot, path: &Path) -> Result<PathBuf, ServeError> {
     let canonical = fs::canonicalize(path).await.map_err(ServeError::from_io)?;
-    if canonical.starts_with(&root.path) {
-        Ok(canonical)
-    } else {
-        Err(ServeError::Outside(canonical))
+    let Ok(relative) = canonical.strip_prefix(&root.path) else {
+        return Err(ServeError::Outside(canonical));
+    };
+    if relative.components().any(|c| c.as_os_str().as_encoded_bytes().starts_with(b".")) {
+        return Err(ServeError::Path(PathError::Hidden));
     }
+    Ok(canonical)
 }
 
 #[cfg(test)]
@@ -390,6 +448,61 @@ mod tests {
         ] {
             assert_eq!(get(&root, target).await?, (404, b"Not Found\n".to_vec()), "{target}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn security_headers_are_read_strictly() {
+        let text = "# generated\n\nContent-Security-Policy: default-src 'self'; img-src data:\nX-Frame-Options:DENY\n";
+        assert_eq!(
+            parse_headers(text),
+            Ok(vec![
+                ("Content-Security-Policy".to_owned(), "default-src 'self'; img-src data:".to_owned()),
+                ("X-Frame-Options".to_owned(), "DENY".to_owned()),
+            ])
+        );
+        for bad in ["no colon here", "Bad Name: x", ": empty name", "X: a\u{7}b"] {
+            assert_eq!(parse_headers(bad), Err(bad.to_owned()), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_response_from_the_root_carries_its_security_headers() -> io::Result<()> {
+        let (dir, _) = site()?;
+        let www = dir.path().join("www");
+        std::fs::write(
+            www.join(SECURITY_HEADERS_FILE),
+            "Content-Security-Policy: default-src 'self'\nX-Content-Type-Options: nosniff\n",
+        )?;
+        let root = WebRoot::new(&www)?;
+        for target in ["/", "/missing", "/.security-headers"] {
+            let response = serve(&root, false, target).await;
+            assert_eq!(header(&response, "Content-Security-Policy"), Some("default-src 'self'"), "{target}");
+            let nosniff = response.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("X-Content-Type-Options"));
+            assert_eq!(nosniff.count(), 1, "{target}: set once");
+        }
+        assert_eq!(serve(&root, false, "/.security-headers").await.status, 404, "the file itself is hidden");
+        std::fs::write(www.join(SECURITY_HEADERS_FILE), "Content-Security-Policy\n")?;
+        assert_eq!(WebRoot::new(&www).map_err(|e| e.kind()).err(), Some(io::ErrorKind::InvalidData));
+        Ok(())
+    }
+
+    #[test]
+    fn hidden_segments_are_refused_however_spelled() {
+        for target in ["/.env", "/.git/config", "/sub/.hidden", "/%2eenv", "/a/../.env", "/.well-known/x"] {
+            assert_eq!(parsed(target), Err(PathError::Hidden), "{target}");
+        }
+        assert!(parsed("/app.v1.js").is_ok(), "a dot inside a name is fine");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn symlinks_to_hidden_files_are_404() -> io::Result<()> {
+        use std::os::unix::fs::symlink;
+        let (_dir, root) = site()?;
+        std::fs::write(root.path().join(".env"), "SECRET=1")?;
+        symlink(root.path().join(".env"), root.path().join("env.txt"))?;
+        assert_eq!(get(&root, "/env.txt").await?.0, 404);
         Ok(())
     }
 

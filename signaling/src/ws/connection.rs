@@ -8,7 +8,6 @@
 
 use std::io;
 use std::ops::ControlFlow;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,14 +16,15 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::close::{close_payload, CloseCode};
+use super::close::close_payload;
+use super::close_code::CloseCode;
 use super::codec::Writer;
+use super::config::WsConfig;
 use super::error::ProtocolError;
 use super::frame::OpCode;
-use super::outbox;
+use super::metrics::WsMetrics;
+use super::outbox::{self, Outbound};
 use super::protocol::{Incoming, Reader};
-use crate::config::WsConfig;
-use crate::metrics::{add, Metrics};
 use crate::read_buffer;
 
 /// Reads per wake-up before yielding to other branches, so a fast sender cannot starve timers.
@@ -38,14 +38,6 @@ const OUTBOUND_BATCH: usize = 64;
 pub enum Message<'a> {
     Text(&'a str),
     Binary(&'a [u8]),
-}
-
-/// Something another task wants sent on this connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outbound {
-    Text(String),
-    /// Start the close handshake with this code and reason.
-    Close(CloseCode, &'static str),
 }
 
 /// The application on top of the WebSocket: called once per data message, with the writer to
@@ -116,7 +108,7 @@ pub struct WebSocket {
     /// Bytes the client sent after its handshake request, before our `101` went out.
     early: Vec<u8>,
     config: Arc<WsConfig>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<WsMetrics>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -127,7 +119,7 @@ impl WebSocket {
         writer: Writer,
         early: Vec<u8>,
         config: Arc<WsConfig>,
-        metrics: Arc<Metrics>,
+        metrics: Arc<WsMetrics>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let reader = Reader::new(config.max_message_size);
@@ -145,14 +137,11 @@ impl WebSocket {
     /// carries for its whole life. The socket is closed when the `WebSocket` is dropped (a close
     /// handshake has already shut down its sending side).
     pub async fn run<H: Handler>(&mut self, handler: &mut H, mut outbound: Option<&mut outbox::Receiver>) -> Ended {
-        self.metrics.websockets_open.fetch_add(1, Relaxed);
-        add(&self.metrics.websockets_total, 1);
+        self.metrics.opened();
         let ended = self.serve(handler, &mut outbound).await;
         self.finish(&ended).await;
-        self.metrics.websockets_open.fetch_sub(1, Relaxed);
         let (code, initiator) = ended.close_metric();
-        self.metrics.closed(code, initiator);
-        self.metrics.disconnected(ended.label());
+        self.metrics.ended(code, initiator, ended.label());
         ended
     }
 
@@ -252,7 +241,7 @@ impl WebSocket {
                 Ok(Read { len: 0, .. }) => return Err(Ended::Vanished),
                 Ok(Read { len, drained }) => {
                     got_any = true;
-                    add(&self.metrics.bytes_in, len as u64);
+                    self.metrics.bytes_in.inc_by(len as u64);
                     self.process(&mut chunk[..len], handler)?;
                     if drained {
                         break;
@@ -311,10 +300,10 @@ impl WebSocket {
                     return ControlFlow::Break(());
                 }
             };
-            add(&metrics.messages_in, 1);
+            metrics.messages_in.inc();
             let before = writer.data_frames();
             let flow = handler.on_message(message, writer);
-            add(&metrics.messages_out, writer.data_frames() - before);
+            metrics.messages_out.inc_by(writer.data_frames() - before);
             flow.map_break(|(code, reason)| ended = Some(Ended::Closed(code, reason)))
         });
         match (result, ended) {
@@ -332,7 +321,7 @@ impl WebSocket {
             match message {
                 Outbound::Text(text) => {
                     self.writer.text(&text);
-                    add(&self.metrics.messages_out, 1);
+                    self.metrics.messages_out.inc();
                 }
                 Outbound::Close(code, reason) => return Some(Ended::Closed(code, reason)),
             }
@@ -356,7 +345,7 @@ impl WebSocket {
             match self.stream.try_write(self.writer.pending()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    add(&self.metrics.bytes_out, n as u64);
+                    self.metrics.bytes_out.inc_by(n as u64);
                     self.writer.consume(n);
                     progress = true;
                 }

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use super::close::CloseCode;
+use super::close_code::CloseCode;
 
 /// Why the connection must be failed (RFC 6455 §7.1.7). The variant decides the close code sent.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]

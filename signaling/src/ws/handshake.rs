@@ -8,8 +8,8 @@ use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use thiserror::Error;
 
-use crate::http::request::Request;
-use crate::http::response::Response;
+use crate::http1::request::Request;
+use crate::http1::response::Response;
 
 /// The GUID every server appends to the client's key (RFC 6455 §1.3).
 const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -4,26 +4,35 @@
 //! - [`frame`]: header wire format, opcodes, masking;
 //! - [`codec`]: the streaming frame decoder and the outgoing frame buffer;
 //! - [`utf8`]: incremental UTF-8 validation for text split across frames;
-//! - [`close`]: close codes and close frame bodies;
+//! - [`close_code`]: close status codes;
+//! - [`close`]: close frame bodies;
 //! - [`protocol`]: frames to messages — fragmentation, control frames, limits;
+//! - [`config`]: the limits of one session;
 //! - [`handshake`]: the HTTP upgrade;
 //! - [`connection`]: the async driver over a `TcpStream`;
+//! - [`metrics`]: the families this layer counts (sessions, messages, bytes, closes);
 //! - [`outbox`]: the bounded queue through which other tasks reach a connection;
 //! - [`error`]: protocol violations and their close codes.
 //!
 //! Everything but `connection` is sans-IO: bytes in, decisions out.
 
 pub mod close;
+pub mod close_code;
 pub mod codec;
+pub mod config;
 pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod metrics;
 pub mod outbox;
 pub mod protocol;
 pub mod utf8;
 
-pub use close::CloseCode;
+pub use close_code::CloseCode;
 pub use codec::Writer;
-pub use connection::{Ended, Handler, Message, Outbound, WebSocket};
+pub use config::WsConfig;
+pub use connection::{Ended, Handler, Message, WebSocket};
 pub use error::ProtocolError;
+pub use metrics::WsMetrics;
+pub use outbox::Outbound;

@@ -14,7 +14,15 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use super::connection::Outbound;
+use super::close_code::CloseCode;
+
+/// Something another task wants sent on this connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    Text(String),
+    /// Start the close handshake with this code and reason.
+    Close(CloseCode, &'static str),
+}
 
 /// Capacity a drained queue keeps; a burst's larger buffer is given back once it is empty.
 const KEEP_CAPACITY: usize = 8;
@@ -137,7 +145,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ws::CloseCode;
 
     fn text(s: &str) -> Outbound {
         Outbound::Text(s.to_owned())

@@ -208,7 +208,7 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ws::close::CloseCode;
+    use crate::ws::close_code::CloseCode;
     use crate::ws::frame::write_frame;
 
     const KEY: Option<[u8; 4]> = Some([0x12, 0x34, 0x56, 0x78]);

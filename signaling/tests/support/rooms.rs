@@ -15,11 +15,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use shared::{ClientMessage, ErrorCode, IceServer, PeerId, ResumeToken, RoomId, ServerMessage, Signal};
-use signaling::engine::redis::RedisEngine;
-use signaling::engine::RoomEngine;
 use signaling::metrics::Metrics;
-use signaling::rooms::Rooms;
-use signaling::session::RoomService;
+use signaling::node::Engine;
 use signaling::ws::frame::{FrameHeader, OpCode};
 use signaling::{RedisConfig, RoomsConfig, ServerConfig};
 use tokio::io::AsyncReadExt as _;
@@ -51,18 +48,13 @@ pub const QUIET: Duration = Duration::from_millis(300);
 /// Most messages a test reads while skipping others (e.g. the errors before a flood's close).
 const MAX_SKIPPED: usize = 1_000;
 
-/// The engine a test server runs on.
-pub enum Engine {
-    Memory(Arc<Rooms>),
-    /// With the Redis it uses, killed when the server is dropped.
-    Redis(Arc<RedisEngine>, RedisServer),
-}
-
 /// The real server with the rooms service, keeping the engine (for `counts()`) and the one
 /// `Metrics` both the server and the engine write to.
 pub struct RoomServer {
     pub addr: SocketAddr,
     pub engine: Engine,
+    /// The Redis the engine uses, on the Redis engine: killed when the server is dropped.
+    pub redis: Option<RedisServer>,
     pub metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -83,25 +75,19 @@ pub async fn start_with(config: ServerConfig, rooms_config: RoomsConfig) -> Room
         let _ = stopped.await;
     };
     let config = Arc::new(config);
-    let (engine, task) = if on_redis() {
-        let redis = RedisServer::start();
-        let engine = RedisEngine::start(rooms_config, RedisConfig::new(redis.url()), metrics.clone())
-            .expect("start the Redis engine");
-        wait_until_healthy(&*engine).await;
-        let service = Arc::new(RoomService::new(engine.clone()));
-        let task = tokio::spawn(signaling::run(listener, config, metrics.clone(), service, stopped));
-        (Engine::Redis(engine, redis), task)
-    } else {
-        let rooms = Arc::new(Rooms::new(rooms_config, metrics.clone()));
-        let service = Arc::new(RoomService::new(rooms.clone()));
-        let task = tokio::spawn(signaling::run(listener, config, metrics.clone(), service, stopped));
-        (Engine::Memory(rooms), task)
-    };
-    RoomServer { addr, engine, metrics, stop: Some(stop), task }
+    let redis = on_redis().then(RedisServer::start);
+    let redis_config = redis.as_ref().map(|redis| RedisConfig::new(redis.url()));
+    let engine = Engine::start(rooms_config, redis_config, &metrics).expect("start the engine");
+    wait_until_healthy(&engine).await;
+    let task = tokio::spawn({
+        let (engine, metrics) = (engine.clone(), metrics.clone());
+        async move { engine.serve(listener, config, metrics, stopped).await }
+    });
+    RoomServer { addr, engine, redis, metrics, stop: Some(stop), task }
 }
 
 /// Waits (bounded) until the engine takes joins: the Redis engine connects in the background.
-pub async fn wait_until_healthy(engine: &impl RoomEngine) {
+pub async fn wait_until_healthy(engine: &Engine) {
     let deadline = Instant::now() + WAIT;
     while !engine.healthy() {
         assert!(Instant::now() < deadline, "the engine did not become healthy within {WAIT:?}");
@@ -141,10 +127,7 @@ impl RoomServer {
 
     /// `(rooms, seats)` as the engine holds them, away seats included.
     pub async fn counts(&self) -> (usize, usize) {
-        match &self.engine {
-            Engine::Memory(rooms) => RoomEngine::counts(&**rooms).await,
-            Engine::Redis(engine, _) => engine.counts().await,
-        }
+        self.engine.counts().await
     }
 
     /// Waits (bounded) until the engine holds `(rooms, seats)`.
@@ -165,11 +148,8 @@ impl RoomServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // The server task closes the engine after the server stops.
         timeout(WAIT, &mut self.task).await.expect("server stops in time").expect("server task");
-        match &self.engine {
-            Engine::Memory(rooms) => rooms.close().await,
-            Engine::Redis(engine, _) => engine.close().await,
-        }
     }
 }
 

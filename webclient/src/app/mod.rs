@@ -3,6 +3,8 @@
 //! shared mutable state and every async step (set a description, answer) finishes before the
 //! next event is looked at — which is also what perfect negotiation assumes.
 
+mod check;
+mod connect;
 mod controls;
 mod peer;
 
@@ -14,8 +16,9 @@ use web_sys::{MediaStream, MediaStreamTrack};
 use crate::browser::{self, log, sleep};
 use crate::call::Call;
 use crate::chat;
+use crate::diagnosis::CandidateError;
 use crate::error::WebError;
-use crate::link::{default_signaling_url, room_id_from, Params};
+use crate::link::{room_id_from, signaling_url, Params};
 use crate::media::{self, LocalMedia};
 use crate::signaling::Signaling;
 use crate::state::{Facts, Phase, Problem};
@@ -54,15 +57,22 @@ pub enum Event {
     ConnectionState(u32),
     ChatOpen(u32, bool),
     ChatMessage(u32, String),
+    /// `icecandidateerror` on the call of that generation.
+    CandidateError(u32, CandidateError),
+    /// **Try again** after a connection failure.
+    Retry,
+    /// "Test my connection" on the landing page.
+    OpenCheck,
 }
 
 /// Server close code: another connection took this seat with our resume token (another tab).
-const CLOSE_REPLACED: u16 = 4001;
+const CLOSE_REPLACED: u16 = shared::close::REPLACED;
 /// How long a `disconnected` media path may take to recover by itself before an ICE restart.
 const ICE_GRACE_MS: u32 = 2_500;
 /// Failed first connections to the signaling server before the page says it cannot reach it.
 const UNREACHABLE_AFTER: u32 = 2;
-/// ICE restarts without success before saying there is no path.
+/// ICE restarts without success, after a call that had connected lost its path, before saying
+/// there is no path. (Before the first connection the deadline allows one: see `deadline`.)
 const MAX_RESTARTS: u32 = 3;
 
 pub async fn run() {
@@ -131,8 +141,10 @@ impl App {
         let ui = Ui::new(&tx)?;
         let location = browser::location()?;
         let params = Params::parse(&location.search);
-        let signaling_url =
-            params.signaling.clone().unwrap_or_else(|| default_signaling_url(&location.protocol, &location.host));
+        let (signaling_url, ignored) = signaling_url(params.signaling.as_deref(), &location.protocol, &location.host);
+        if let Some(url) = ignored {
+            ui.note(&format!("Ignored the link's signaling server {url}: only this page's own server is used."));
+        }
         Ok(App {
             tx,
             ui,
@@ -167,6 +179,9 @@ impl App {
 
     async fn start(&mut self) {
         self.ui.set_sharing(false, false);
+        if self.params.check {
+            return self.run_check();
+        }
         match self.params.room.clone() {
             None => self.render(),
             Some(Ok(room)) => self.begin(room).await,
@@ -231,11 +246,20 @@ impl App {
             }
             Event::SignalingClosed(generation, code) if generation == self.ws_generation => self.signaling_lost(code),
             Event::NegotiationNeeded(generation) if self.is_current_call(generation) => self.negotiate().await,
-            Event::LocalSignal(generation, signal) if self.is_current_call(generation) => self.signal(signal),
+            Event::LocalSignal(generation, signal) if self.is_current_call(generation) => {
+                self.local_signal(signal).await
+            }
             Event::RemoteStream(generation, stream) if self.is_current_call(generation) => {
                 self.ui.show_remote(Some(&stream));
             }
-            Event::ConnectionState(generation) if self.is_current_call(generation) => self.media_state(),
+            Event::ConnectionState(generation) if self.is_current_call(generation) => self.media_state().await,
+            Event::CandidateError(generation, error) if self.is_current_call(generation) => {
+                if let Some(call) = &mut self.call {
+                    call.evidence.error(error);
+                }
+            }
+            Event::Retry => self.retry(),
+            Event::OpenCheck => self.open_check(),
             Event::ChatOpen(generation, open) if self.is_current_call(generation) => self.ui.set_chat_enabled(open),
             Event::ChatMessage(generation, text) if self.is_current_call(generation) => {
                 if let Some(text) = chat::incoming(&text) {

@@ -5,9 +5,11 @@
 use shared::{ClientMessage, ErrorCode, PeerId, ResumeToken, ServerMessage, Signal};
 use web_sys::RtcPeerConnectionState;
 
+use super::connect::now;
 use super::{after, resume_key, App, Event, CLOSE_REPLACED, ICE_GRACE_MS, MAX_RESTARTS, UNREACHABLE_AFTER};
 use crate::browser::{self, log};
 use crate::call::Call;
+use crate::deadline::Input;
 use crate::error::WebError;
 use crate::negotiation::{is_polite, on_arrival, sdp_session_id, Arrival, Kind, Seen};
 use crate::retry::backoff_ms;
@@ -88,6 +90,8 @@ impl App {
             }
             ServerMessage::Signal { from, data } => self.on_signal(from, data).await,
             ServerMessage::Error { code, message } => self.on_error(code, &message),
+            // Only the pre-call check asks for it, on a connection of its own.
+            ServerMessage::IceConfig { .. } => {}
         }
     }
 
@@ -111,7 +115,7 @@ impl App {
     }
 
     /// Our role in perfect negotiation, from the two peer ids.
-    fn polite(&self) -> bool {
+    pub(super) fn polite(&self) -> bool {
         self.me.as_ref().zip(self.other.as_ref()).is_some_and(|(me, other)| is_polite(me, other))
     }
 
@@ -146,11 +150,23 @@ impl App {
         let result = match data {
             Signal::Offer { sdp } => self.on_description(Kind::Offer, &sdp).await,
             Signal::Answer { sdp } => self.on_description(Kind::Answer, &sdp).await,
-            Signal::Candidate { candidate, sdp_mid, sdp_m_line_index } => match &self.call {
-                Some(call) => call.add_candidate(&candidate, sdp_mid.as_deref(), sdp_m_line_index).await,
+            Signal::Candidate { candidate, sdp_mid, sdp_m_line_index } => match &mut self.call {
+                Some(call) => {
+                    call.evidence.remote.add(&candidate);
+                    let added = call.add_candidate(&candidate, sdp_mid.as_deref(), sdp_m_line_index).await;
+                    self.attempt(Input::RemoteCandidate).await;
+                    added
+                }
                 None => Ok(()),
             },
-            Signal::EndOfCandidates => Ok(()),
+            Signal::EndOfCandidates => {
+                self.remote_end_of_candidates().await;
+                Ok(())
+            }
+            Signal::ConnectFailed { reason } => {
+                self.remote_gave_up(reason).await;
+                Ok(())
+            }
         };
         if let Err(e) = result {
             log(&format!("signal failed: {e}"));
@@ -165,9 +181,16 @@ impl App {
         if from_new_session || self.call.is_none() {
             self.new_call(self.polite());
         }
+        self.before_description(kind, sdp).await;
         let Some(call) = &mut self.call else { return Ok(()) };
-        if let Some(answer) = call.apply(kind, sdp).await? {
+        let answer = call.apply(kind, sdp).await?;
+        let negotiated = answer.is_some() || kind == Kind::Answer;
+        if let Some(answer) = answer {
             self.signal(Signal::Answer { sdp: answer });
+        }
+        if negotiated {
+            // Offer/answer done: the attempt's clock starts (if it has not).
+            self.attempt(Input::Negotiated { now: now() }).await;
         }
         Ok(())
     }
@@ -229,26 +252,31 @@ impl App {
         self.render();
     }
 
-    pub(super) fn media_state(&mut self) {
+    pub(super) async fn media_state(&mut self) {
         let Some(call) = &mut self.call else { return };
         let generation = call.generation;
         match call.connection_state() {
             RtcPeerConnectionState::Connected => {
                 call.restarts = 0;
                 call.ever_connected = true;
+                call.attempts.on(Input::Connected);
                 self.facts.media = Media::Connected;
             }
             RtcPeerConnectionState::Disconnected => {
                 self.facts.media = if call.ever_connected { Media::Interrupted } else { Media::Connecting };
                 after(ICE_GRACE_MS, &self.tx, Event::IceCheck(generation));
             }
+            // Never connected: the deadline decides (one restart, then give up).
+            RtcPeerConnectionState::Failed if !call.ever_connected => {
+                self.facts.media = Media::Connecting;
+                self.attempt(Input::Failed { now: now() }).await;
+            }
             RtcPeerConnectionState::Failed => {
                 if call.restarts >= MAX_RESTARTS {
-                    self.facts.media = Media::NoPath;
-                } else {
-                    self.facts.media = if call.ever_connected { Media::Interrupted } else { Media::Connecting };
-                    call.restart_ice();
+                    return self.give_up(None).await;
                 }
+                self.facts.media = Media::Interrupted;
+                call.restart_ice();
             }
             RtcPeerConnectionState::Closed => self.facts.media = Media::None,
             _ => {
@@ -260,9 +288,12 @@ impl App {
         self.render();
     }
 
+    /// A connection that dropped after having worked: restart ICE if it is still down. Before
+    /// the first connection the deadline owns restarts.
     pub(super) fn ice_check(&mut self, generation: u32) {
         let Some(call) = &mut self.call else { return };
-        if call.generation == generation && call.connection_state() == RtcPeerConnectionState::Disconnected {
+        let down = call.connection_state() == RtcPeerConnectionState::Disconnected;
+        if call.generation == generation && call.ever_connected && down {
             call.restart_ice();
         }
     }
@@ -282,6 +313,7 @@ impl App {
     }
 
     pub(super) async fn refresh_stats(&mut self) {
+        self.attempt(Input::Tick { now: now() }).await;
         let Some(call) = &self.call else { return };
         match call.stats().await {
             Ok(stats) => self.ui.set_stats(Some(&summarize(&stats))),

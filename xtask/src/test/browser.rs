@@ -4,6 +4,7 @@
 //! coturn running the repository's deployment files with the `web` step's CSP snippet. They run
 //! inside a network namespace with nothing but loopback, so ICE cannot pick a real interface and
 //! nothing leaves the machine; everything is built before entering it and cargo runs offline inside.
+//! The NAT tests (`e2e/tests/nat.rs`) build their own namespaces from there (`ip netns`, nft).
 
 use super::Ctx;
 use crate::csp;
@@ -14,6 +15,14 @@ use crate::workspace::fresh_dir;
 
 /// Under the target directory, so `cargo clean` removes it and git ignores it.
 const ARTIFACTS: &str = "e2e-artifacts";
+/// Tests written against a contract whose other side is not merged yet (issue 14's client work:
+/// the give-up deadline with `data-error`, and the pre-call check). They are `#[ignore]`d like
+/// every browser test, so `--ignored` would pick them up: skipped by name (e2e/tests/nat.rs) until
+/// that work lands; then delete them here.
+const PENDING: &[&str] = &[
+    "nothing_but_signaling_reachable_both_pages_say_why",
+    "precall_check_behind_a_udp_blocking_nat_fails_udp_and_passes_tcp",
+];
 
 pub fn run(ctx: &Ctx) -> Result<(), Error> {
     let ws = &ctx.ws;
@@ -49,6 +58,9 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
     let namespace_hint =
         "the browser step needs root (CAP_SYS_ADMIN, as in CI), util-linux's unshare and iproute2's ip";
     require(&in_loopback_namespace(&["true"]), "a loopback-only network namespace", namespace_hint)?;
+    let nat_hint = "the NAT tests need nftables (the ensure step installs it) and iproute2's `ip netns`";
+    require(&["nft", "--version"], "nft", nat_hint)?;
+    require(&["ip", "netns", "list"], "ip netns", nat_hint)?;
 
     // Inside the namespace cargo cannot reach the registry: build everything out here first.
     process::run(&mut ws.command(&["cargo", "build", "-p", "signaling"]))?;
@@ -56,7 +68,9 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
 
     let artifacts = ws.target_dir().join(ARTIFACTS);
     fresh_dir(&artifacts)?;
-    let tests = ["cargo", "test", "--offline", "-p", "e2e", "--", "--ignored", "--test-threads=1", "--nocapture"];
+    let mut tests =
+        vec!["cargo", "test", "--offline", "-p", "e2e", "--", "--ignored", "--test-threads=1", "--nocapture"];
+    tests.extend(skip_args(PENDING));
     let mut command = ws.command(&in_loopback_namespace(&tests));
     command
         .env("CONNECT_DIST", &dist)
@@ -73,6 +87,11 @@ fn in_loopback_namespace<'a>(argv: &[&'a str]) -> Vec<&'a str> {
     let mut wrapped = vec!["unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"];
     wrapped.extend_from_slice(argv);
     wrapped
+}
+
+/// `--skip NAME` for each name: libtest skips every test whose path contains NAME.
+fn skip_args<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    names.iter().flat_map(|name| ["--skip", *name]).collect()
 }
 
 /// Fails with `hint` unless `argv` runs and exits 0.
@@ -97,6 +116,12 @@ mod tests {
             in_loopback_namespace(&["cargo", "test", "--offline"]),
             ["unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh", "cargo", "test", "--offline"]
         );
+    }
+
+    #[test]
+    fn pending_tests_are_skipped_by_name() {
+        assert_eq!(skip_args(&["nat::a", "nat::b"]), ["--skip", "nat::a", "--skip", "nat::b"]);
+        assert_eq!(PENDING.len(), 2, "both pending tests of e2e/tests/nat.rs");
     }
 
     #[test]

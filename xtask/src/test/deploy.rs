@@ -1,8 +1,10 @@
 //! The `deploy` step: the compose files as docker-compose 1.29 reads them, without a Docker engine.
 //! `config -q` rejects unknown keys, wrong types and a `${VAR:?}` left empty, for
 //! docker-compose.yml alone and with the HTTPS override, filled from `.env.example`; and
-//! `.env.example` must document every variable the compose files use. (nginx's and coturn's own
-//! files run for real in the `browser` step: see e2e/tests/deploy.rs.)
+//! `.env.example` must document every variable the compose files use; and each set hands the
+//! browsers TURN over every transport it serves (UDP and TCP; with TLS also TLS on 443). (nginx's
+//! and coturn's own files run for real in the `browser` step: see e2e/tests/deploy.rs and
+//! e2e/tests/nat.rs.)
 
 use std::collections::BTreeSet;
 
@@ -27,13 +29,66 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
     for files in COMPOSE_SETS {
         process::run(&mut compose_config(ws, files))?;
     }
-    env_example_documents_every_variable(ws)
+    env_example_documents_every_variable(ws)?;
+    let env_path = ws.join(ENV_EXAMPLE);
+    let env =
+        std::fs::read_to_string(&env_path).map_err(|e| Error::io(format!("reading {}", env_path.display()), e))?;
+    for files in COMPOSE_SETS {
+        // Without `-q`: this time the merged configuration is read.
+        let argv: Vec<&str> = compose_argv(files).into_iter().filter(|arg| *arg != "-q").collect();
+        let config = process::stdout(&mut compose_command(ws, &argv))?;
+        let expected = expected_turn_urls(&env, files.contains(&"docker-compose.tls.yml")).ok_or_else(|| {
+            Error::Check(format!("{ENV_EXAMPLE} lacks PUBLIC_HOST, TURN_PORT, TURN_HOST or HTTPS_PORT"))
+        })?;
+        check_turn_urls(&config, &expected).map_err(|why| Error::Check(format!("{}: {why}", files.join(" + "))))?;
+        println!("    {}: TURN over {}", files.join(" + "), expected.join(", "));
+    }
+    Ok(())
+}
+
+/// The value of `NAME=value` in an env file.
+fn env_value<'a>(env: &'a str, name: &str) -> Option<&'a str> {
+    env.lines().find_map(|line| line.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The TURN URLs the signaling server must hand out with `.env.example`'s values: UDP and TCP on
+/// TURN_PORT, and with TLS also TLS through HTTPS_PORT for TURN_HOST (issue 14's contract).
+fn expected_turn_urls(env: &str, tls: bool) -> Option<Vec<String>> {
+    let (host, port) = (env_value(env, "PUBLIC_HOST")?, env_value(env, "TURN_PORT")?);
+    let mut urls = vec![format!("turn:{host}:{port}?transport=udp"), format!("turn:{host}:{port}?transport=tcp")];
+    if tls {
+        let (turn_host, https_port) = (env_value(env, "TURN_HOST")?, env_value(env, "HTTPS_PORT")?);
+        urls.push(format!("turns:{turn_host}:{https_port}?transport=tcp"));
+    }
+    Some(urls)
+}
+
+/// Every `SIGNALING_TURN_URLS` of the merged configuration (one per signaling service) is exactly
+/// `expected`, in that order (UDP first: the best path for media).
+fn check_turn_urls(config: &str, expected: &[String]) -> Result<(), String> {
+    let found: Vec<Vec<String>> = config
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("SIGNALING_TURN_URLS:"))
+        .map(|value| value.trim().trim_matches(|c| c == '\'' || c == '"').split(',').map(str::to_owned).collect())
+        .collect();
+    if found.is_empty() {
+        return Err("no SIGNALING_TURN_URLS in the merged configuration".to_owned());
+    }
+    match found.iter().find(|urls| urls.as_slice() != expected) {
+        Some(urls) => Err(format!("SIGNALING_TURN_URLS is {urls:?}, expected {expected:?}")),
+        None => Ok(()),
+    }
 }
 
 /// `docker-compose --env-file .env.example -f A [-f B] config -q`, with only PATH and HOME from
 /// our environment: a variable set in CI's shell would fill a `${VAR:?}` that .env.example lacks.
 fn compose_config(ws: &Workspace, files: &[&str]) -> std::process::Command {
-    let mut command = ws.command(&compose_argv(files));
+    compose_command(ws, &compose_argv(files))
+}
+
+/// `argv` (a docker-compose command line) with only PATH and HOME from our environment.
+fn compose_command(ws: &Workspace, argv: &[&str]) -> std::process::Command {
+    let mut command = ws.command(argv);
     command.env_clear();
     for var in ["PATH", "HOME"] {
         if let Some(value) = std::env::var_os(var) {
@@ -195,6 +250,24 @@ services:
                 "-q"
             ]
         );
+    }
+
+    #[test]
+    fn turn_urls_cover_udp_and_tcp_and_with_tls_also_tls_on_443() {
+        let env = "PUBLIC_HOST=call.example.org\nTURN_PORT=3478\nHTTPS_PORT=443\nTURN_HOST=turn.example.org\n";
+        let plain = expected_turn_urls(env, false).expect("complete");
+        assert_eq!(plain, ["turn:call.example.org:3478?transport=udp", "turn:call.example.org:3478?transport=tcp"]);
+        let tls = expected_turn_urls(env, true).expect("complete");
+        assert_eq!(tls[2], "turns:turn.example.org:443?transport=tcp");
+        assert_eq!(expected_turn_urls("PUBLIC_HOST=x\n", false), None);
+
+        let config = "services:\n  signaling:\n    environment:\n      \
+                      SIGNALING_TURN_URLS: turn:call.example.org:3478?transport=udp,turn:call.example.org:3478?transport=tcp\n";
+        assert_eq!(check_turn_urls(config, &plain), Ok(()));
+        assert!(check_turn_urls(config, &tls).is_err());
+        let quoted = config.replace("URLS: turn", "URLS: 'turn").replace("tcp\n", "tcp'\n");
+        assert_eq!(check_turn_urls(&quoted, &plain), Ok(()));
+        assert!(check_turn_urls("services: {}\n", &plain).is_err());
     }
 
     #[test]

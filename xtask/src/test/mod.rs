@@ -117,11 +117,26 @@ fn select<'a>(all: &[&'a str], only: &[String], skip: &[String]) -> Result<Vec<&
 }
 
 /// Debian packages: Chromium and the matching chromedriver (~1 minute) and Firefox ESR (the other
-/// browser of the cross-browser calls) for the `browser` step; nginx and coturn (seconds; no daemon is started) run the deployment files in that step too;
-/// docker-compose 1.29 validates the compose files in the `deploy` step; redis-server (run in the
-/// foreground by the tests, never as a service) backs the multi-node tests.
-const APT_PACKAGES: &[&str] =
-    &["chromium", "chromium-driver", "firefox-esr", "nginx", "coturn", "docker-compose", "redis-server"];
+/// browser of the cross-browser calls) for the `browser` step; nginx and coturn (seconds; no
+/// daemon is started) run the deployment files in that step too, nginx with its stream module
+/// (`libnginx-mod-stream`, dynamic in Debian: nginx.conf's `stream` block, TURN over TLS sharing
+/// port 443); nftables builds the simulated home routers of the NAT tests, whose TLS case makes
+/// its certificates with openssl and fetches through 443 with curl (both usually present
+/// already); docker-compose 1.29 validates the compose files in the `deploy` step; redis-server
+/// (run in the foreground by the tests, never as a service) backs the multi-node tests.
+const APT_PACKAGES: &[&str] = &[
+    "chromium",
+    "chromium-driver",
+    "firefox-esr",
+    "nginx",
+    "libnginx-mod-stream",
+    "coturn",
+    "nftables",
+    "openssl",
+    "curl",
+    "docker-compose",
+    "redis-server",
+];
 
 fn ensure_tools(ctx: &Ctx) -> Result<(), Error> {
     TOOLS.iter().try_for_each(|tool| ensure::ensure_tool(&ctx.ws, tool))?;

@@ -11,31 +11,30 @@
 //! every session's requests — and so each peer's signals — in order end to end: Redis runs them in
 //! the order they were sent and publishes to each node's single subscription in that order.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::relay::RawValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use shared::relay::RawValue;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::{fresh_ids, EngineConn, Flow, RoomEngine};
-use crate::config::{RedisConfig, RoomsConfig};
+use super::peer::{fresh_ids, ConnIds};
+use super::{EngineConn, Flow, Replies, RoomEngine};
+use crate::engine::config::RoomsConfig;
+use crate::engine::peer::{ConnId, PeerHandle};
+use crate::engine::redis::config::RedisConfig;
 use crate::metrics::Metrics;
-use crate::room::ConnId;
-use crate::rooms::PeerHandle;
-use crate::ws::{CloseCode, Writer};
+use crate::ws::CloseCode;
+use metrics::EngineMetrics;
 
+pub mod config;
+pub mod metrics;
 pub mod scripts;
 mod worker;
-
-/// Close code for a connection whose seat Redis no longer holds (freed by other nodes while this
-/// one was cut off from Redis, or lost with Redis' data and taken since): reconnect and join.
-pub const CLOSE_SEAT_LOST: CloseCode = CloseCode(4002);
 
 /// How long [`RoomEngine::close`] waits for the worker to finish the sessions' last requests.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
@@ -104,11 +103,11 @@ pub struct RedisEngine {
     /// Whether the node is registered in Redis and takes joins: set by the worker, read by
     /// `/healthz`, awaited at start-up ([`RedisEngine::registered`]).
     healthy: Arc<watch::Sender<bool>>,
-    next_conn: AtomicU64,
+    conn_ids: ConnIds,
     node: Arc<str>,
     client: redis::Client,
     config: RoomsConfig,
-    metrics: Arc<Metrics>,
+    metrics: Arc<EngineMetrics>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -116,7 +115,7 @@ impl RedisEngine {
     /// Starts the node's worker (on the current tokio runtime). It connects in the background and
     /// keeps reconnecting: until it is registered in Redis the engine is unhealthy and refuses
     /// joins with `unavailable`.
-    pub fn start(config: RoomsConfig, redis: RedisConfig, metrics: Arc<Metrics>) -> Result<Arc<Self>, StartError> {
+    pub fn start(config: RoomsConfig, redis: RedisConfig, registry: &Metrics) -> Result<Arc<Self>, StartError> {
         let client = redis::Client::open(redis.url.as_str())?;
         let mut id = [0u8; 9];
         getrandom::fill(&mut id).map_err(StartError::Randomness)?;
@@ -124,7 +123,7 @@ impl RedisEngine {
         let healthy = Arc::new(watch::Sender::new(false));
         let (tx, rx) = mpsc::unbounded_channel();
         let budget = Arc::new(Semaphore::new(redis.queue_bytes));
-        metrics.redis.enabled.store(true, Relaxed);
+        let metrics = EngineMetrics::registered(registry);
         let worker = worker::Worker::new(worker::Setup {
             node: node.clone(),
             client: client.clone(),
@@ -140,7 +139,7 @@ impl RedisEngine {
             tx,
             budget,
             healthy,
-            next_conn: AtomicU64::new(1),
+            conn_ids: ConnIds::default(),
             node,
             client,
             config,
@@ -168,7 +167,7 @@ impl RoomEngine for RedisEngine {
 
     fn open(self: &Arc<Self>, handle: PeerHandle) -> RedisConn {
         RedisConn {
-            conn: self.next_conn.fetch_add(1, Relaxed),
+            conn: self.conn_ids.next(),
             handle,
             opened: false,
             tx: self.tx.clone(),
@@ -179,10 +178,6 @@ impl RoomEngine for RedisEngine {
 
     fn config(&self) -> &RoomsConfig {
         &self.config
-    }
-
-    fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
     }
 
     fn healthy(&self) -> bool {
@@ -222,12 +217,12 @@ pub struct RedisConn {
     opened: bool,
     tx: mpsc::UnboundedSender<Request>,
     budget: Arc<Semaphore>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<EngineMetrics>,
 }
 
 impl RedisConn {
     /// Queues a request; `false` if it was refused (and answered so).
-    fn submit(&mut self, op: Op, reply: &mut Writer) -> bool {
+    fn submit(&mut self, op: Op, reply: &mut impl Replies) -> bool {
         let size = u32::try_from(op.size()).unwrap_or(u32::MAX);
         let Ok(permit) = self.budget.clone().try_acquire_many_owned(size) else {
             // Overload: refused at once. This answer may overtake answers still queued.
@@ -248,14 +243,14 @@ impl RedisConn {
         }
     }
 
-    fn refuse(&self, reply: &mut Writer, message: &str) {
-        self.metrics.error_sent(ErrorCode::Unavailable.as_str());
+    fn refuse(&self, reply: &mut impl Replies, message: &str) {
+        self.metrics.rooms.error_sent(ErrorCode::Unavailable);
         reply.text(&ServerMessage::error_with(ErrorCode::Unavailable, message).to_json());
     }
 }
 
 impl EngineConn for RedisConn {
-    fn join(&mut self, room: RoomId, resume: Option<ResumeToken>, reply: &mut Writer) -> Flow {
+    fn join(&mut self, room: RoomId, resume: Option<ResumeToken>, reply: &mut impl Replies) -> Flow {
         let Ok(fresh) = fresh_ids() else {
             warn!("the OS random source failed; cannot make a peer id");
             return Flow::Break((CloseCode::INTERNAL_ERROR, "internal error"));
@@ -264,15 +259,18 @@ impl EngineConn for RedisConn {
         Flow::Continue(())
     }
 
-    fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut Writer) {
+    fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut impl Replies) {
         self.submit(Op::Relay { to, data: data.to_owned() }, reply);
     }
 
-    fn leave(&mut self, reply: &mut Writer) {
+    fn leave(&mut self, reply: &mut impl Replies) {
         self.submit(Op::Leave, reply);
     }
 
-    fn reply(&mut self, message: &ServerMessage, reply: &mut Writer) {
+    fn reply(&mut self, message: &ServerMessage, reply: &mut impl Replies) {
+        if let ServerMessage::Error { code, .. } = message {
+            self.metrics.rooms.error_sent(*code);
+        }
         if self.opened {
             self.submit(Op::Reply(message.to_json()), reply);
         } else {
@@ -282,7 +280,7 @@ impl EngineConn for RedisConn {
 
     /// Once requests are queued, the close waits behind their answers (the session reads on but
     /// ignores everything until it comes).
-    fn hang_up(&mut self, code: CloseCode, reason: &'static str, reply: &mut Writer) -> Flow {
+    fn hang_up(&mut self, code: CloseCode, reason: &'static str, reply: &mut impl Replies) -> Flow {
         if self.opened && self.submit(Op::HangUp(code, reason), reply) {
             Flow::Continue(())
         } else {

@@ -18,7 +18,7 @@
 use redis::Value;
 use shared::{PeerId, ResumeToken, ServerMessage};
 
-use crate::room::ConnId;
+use crate::engine::peer::ConnId;
 
 pub const ROOM_PREFIX: &str = "connect:room:";
 pub const NODE_PREFIX: &str = "connect:node:";

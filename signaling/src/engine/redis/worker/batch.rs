@@ -1,8 +1,8 @@
 //! Batches: each queued request planned into its step (and its command), sent as one pipeline,
 //! and landed in order when Redis answers — or landed at once, failed, while Redis is away.
 
+use crate::relay::relayed_signal_json;
 use redis::{Pipeline, Value};
-use shared::relay::relayed_signal_json;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -10,11 +10,11 @@ use tracing::{debug, info};
 
 use super::{millis, room_key, unix_millis, Conn, Landed, Plan, Seat, Worker, UNREACHABLE};
 use crate::engine::joined_message;
+use crate::engine::peer::ConnId;
+use crate::engine::peer::CLOSE_REPLACED;
+use crate::engine::redis::metrics::PublishFailure;
 use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
 use crate::engine::redis::{Op, Request};
-use crate::metrics::add;
-use crate::room::ConnId;
-use crate::rooms::CLOSE_REPLACED;
 use crate::ws::CloseCode;
 
 /// One request's part of a batch, landed in order when Redis has answered.
@@ -46,37 +46,48 @@ impl Step {
 impl Worker {
     /// Sends the pending requests as one pipeline, up to the first one that depends on a join
     /// still in it (that connection's next request waits for the join's answer).
+    ///
+    /// A batch answered entirely from local state (an `already_joined`, a parse error) sends
+    /// nothing to Redis, so no reply would come back to wake the worker for the rest of the
+    /// queue: such a batch is landed at once and the next one planned, until one goes to Redis or
+    /// the queue is empty. Only a join that goes to Redis makes its connection's next request wait.
     pub(super) fn start_batch(&mut self) -> Option<oneshot::Sender<()>> {
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        let mut steps = Vec::new();
-        let mut joining = Vec::new();
-        while let Some(request) = self.pending.front() {
-            if joining.contains(&request.conn) {
-                break;
-            }
-            if matches!(request.op, Op::Close(_)) {
-                if steps.is_empty() {
-                    let Some(Request { op: Op::Close(done), .. }) = self.pending.pop_front() else { break };
-                    let mut pipe = redis::pipe();
-                    pipe.cmd("DEL").arg(format!("{}{}", scripts::NODE_PREFIX, self.node));
-                    self.launch(pipe, Plan::Close(done));
-                    return None;
+        loop {
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            let mut steps = Vec::new();
+            let mut joining = Vec::new();
+            while let Some(request) = self.pending.front() {
+                if joining.contains(&request.conn) {
+                    break;
                 }
-                break;
+                if matches!(request.op, Op::Close(_)) {
+                    if steps.is_empty() {
+                        let Some(Request { op: Op::Close(done), .. }) = self.pending.pop_front() else { break };
+                        let mut pipe = redis::pipe();
+                        pipe.cmd("DEL").arg(format!("{}{}", scripts::NODE_PREFIX, self.node));
+                        self.launch(pipe, Plan::Close(done));
+                        return None;
+                    }
+                    break;
+                }
+                let Some(request) = self.pending.pop_front() else { break };
+                let conn = request.conn;
+                let planned = steps.len();
+                self.plan(request, Some(&mut pipe), &mut steps);
+                if steps[planned..].iter().any(|step| matches!(step, Step::Join { .. })) {
+                    joining.push(conn);
+                }
             }
-            let Some(request) = self.pending.pop_front() else { break };
-            if matches!(request.op, Op::Join { .. }) {
-                joining.push(request.conn);
+            if steps.iter().any(Step::has_command) {
+                self.launch(pipe, Plan::Batch(steps));
+                return None;
             }
-            self.plan(request, Some(&mut pipe), &mut steps);
-        }
-        if steps.iter().any(Step::has_command) {
-            self.launch(pipe, Plan::Batch(steps));
-        } else {
             self.land_batch(steps, Ok(Vec::new()));
+            if self.pending.is_empty() {
+                return None;
+            }
         }
-        None
     }
 
     /// Without Redis: every pending request is answered from local state at once.
@@ -310,7 +321,7 @@ impl Worker {
         };
         if resumed {
             self.take_over(&room, &peer, conn);
-            add(&self.metrics.resumes, 1);
+            self.metrics.rooms.resumes.inc();
         }
         info!(%room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
         let message = joined_message(&self.rooms, room.clone(), peer.clone(), peers, token.clone());
@@ -346,14 +357,18 @@ impl Worker {
         let reply = outcome.and_then(|value| scripts::relay_reply(&value).map_err(|e| e.to_string()));
         let unknown = || format!("{} is not a connected peer in this room", to.as_str());
         let text = match reply {
-            Ok(RelayReply::SameNode) => return add(&self.metrics.signals_relayed, 1),
+            Ok(RelayReply::SameNode) => {
+                self.metrics.rooms.signals_relayed.inc();
+                return;
+            }
             Ok(RelayReply::OtherNode) => {
-                add(&self.metrics.redis.cross_node_relays, 1);
-                return add(&self.metrics.signals_relayed, 1);
+                self.metrics.redis.cross_node_relays.inc();
+                self.metrics.rooms.signals_relayed.inc();
+                return;
             }
             Ok(RelayReply::UnknownPeer) => self.error(ErrorCode::UnknownPeer, unknown()),
             Ok(RelayReply::NodeGone) => {
-                add(&self.metrics.redis.publish_unheard, 1);
+                self.metrics.redis.publish_failed(PublishFailure::NodeGone);
                 self.error(ErrorCode::UnknownPeer, unknown())
             }
             Ok(RelayReply::NotInRoom) => {
@@ -365,7 +380,7 @@ impl Worker {
             }
             Err(e) => {
                 debug!(error = %e, "relay failed");
-                add(&self.metrics.redis.publish_errors, 1);
+                self.metrics.redis.publish_failed(PublishFailure::RedisError);
                 self.error(ErrorCode::Unavailable, UNREACHABLE.into())
             }
         };
@@ -393,7 +408,7 @@ impl Worker {
     }
 
     pub(super) fn land(&mut self, landed: Landed) -> Option<oneshot::Sender<()>> {
-        self.metrics.redis.round_trip.observe(landed.took);
+        self.metrics.redis.round_trip(landed.took);
         match (landed.plan, landed.result) {
             (Plan::Batch(steps), result) => {
                 let result = result.map_err(|e| {

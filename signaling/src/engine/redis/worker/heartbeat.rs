@@ -1,8 +1,6 @@
 //! The heartbeat: this node's liveness, its seats checked and written back, dead nodes' seats
 //! swept (see [`Script::Tick`]); and the local timers that end resume grace periods.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use redis::Value;
 use shared::RoomId;
 use tokio::time::Instant;
@@ -10,10 +8,10 @@ use tracing::{debug, info, warn};
 
 use super::link::Link;
 use super::{millis, random_id, room_key, Plan, Worker};
+use crate::engine::peer::ConnId;
+use crate::engine::peer::CLOSE_SEAT_LOST;
 use crate::engine::redis::scripts::{self, Script};
-use crate::engine::redis::{Op, Request, CLOSE_SEAT_LOST};
-use crate::metrics::add;
-use crate::room::ConnId;
+use crate::engine::redis::{Op, Request};
 
 /// Rooms per heartbeat script call, so one call never blocks Redis for long.
 const TICK_ROOMS: usize = 200;
@@ -81,14 +79,14 @@ impl Worker {
                 }
             }
         }
-        add(&self.metrics.redis.evictions, evicted);
+        self.metrics.redis.evictions.inc_by(evicted);
         if let Link::Up(connected) = &mut self.link {
             if !connected.registered {
                 connected.registered = true;
                 info!(node = &*self.node, "registered in Redis; taking joins");
             }
             self.healthy.send_replace(true);
-            self.metrics.redis.up.store(1, Relaxed);
+            self.metrics.redis.up.set(1);
         }
     }
 
@@ -99,7 +97,7 @@ impl Worker {
             // A live connection lost its seat (freed while this node was cut off): it must join again.
             Some(handle) => {
                 warn!(room = %seat.room, peer = seat.peer.as_str(), "seat lost in Redis; closing its connection");
-                add(&self.metrics.redis.seats_lost, 1);
+                self.metrics.redis.seats_lost.inc();
                 handle.close(CLOSE_SEAT_LOST, "seat lost; join again");
             }
             // An ended connection's away seat, taken back on another node (or freed there): done.

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,6 @@ use tracing::{debug, info, warn};
 
 use super::{Landed, Plan, Worker};
 use crate::engine::redis::scripts::{self, Script};
-use crate::metrics::add;
 
 /// Reconnection backoff: quick after a blip, at most every 2 s while Redis stays down.
 pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -66,7 +64,7 @@ impl Worker {
             }
             LinkEvent::Connected(Ok(connected)) => {
                 info!(node = &*self.node, "connected to Redis");
-                add(&self.metrics.redis.connects, 1);
+                self.metrics.redis.connects.inc();
                 self.link = Link::Up(connected);
             }
             LinkEvent::Connected(Err(e)) => {
@@ -96,7 +94,7 @@ impl Worker {
         }
         warn!(node = &*self.node, why, "lost Redis; new joins are refused until it is back");
         self.healthy.send_replace(false);
-        self.metrics.redis.up.store(0, Relaxed);
+        self.metrics.redis.up.set(0);
         self.link = Link::Down { retry_at: Instant::now() + BACKOFF_MIN, backoff: BACKOFF_MIN, failures: 0 };
     }
 

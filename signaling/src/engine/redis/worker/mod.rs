@@ -18,7 +18,6 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,10 +31,10 @@ use tracing::warn;
 
 use super::scripts::{self, Inbox, State};
 use super::Request;
-use crate::config::{RedisConfig, RoomsConfig};
-use crate::metrics::{add, Metrics};
-use crate::room::ConnId;
-use crate::rooms::PeerHandle;
+use crate::engine::config::RoomsConfig;
+use crate::engine::peer::{ConnId, PeerHandle};
+use crate::engine::redis::config::RedisConfig;
+use crate::engine::redis::metrics::EngineMetrics;
 
 mod batch;
 mod heartbeat;
@@ -57,7 +56,7 @@ pub(super) struct Setup {
     pub client: redis::Client,
     pub rooms: RoomsConfig,
     pub redis: RedisConfig,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<EngineMetrics>,
     pub healthy: Arc<watch::Sender<bool>>,
     pub rx: mpsc::UnboundedReceiver<Request>,
 }
@@ -113,7 +112,7 @@ pub(super) struct Worker {
     client: redis::Client,
     rooms: RoomsConfig,
     redis: RedisConfig,
-    metrics: Arc<Metrics>,
+    metrics: Arc<EngineMetrics>,
     healthy: Arc<watch::Sender<bool>>,
     rx: mpsc::UnboundedReceiver<Request>,
     rx_closed: bool,
@@ -232,10 +231,10 @@ impl Worker {
                     if held.len() < self.rooms.outbound_queue {
                         held.push(json.to_owned());
                     } else {
-                        add(&self.metrics.relay_dropped, 1);
+                        self.metrics.rooms.relay_dropped.inc();
                     }
                 } else if let Some(handle) = &c.handle {
-                    handle.send_text(json.to_owned(), &self.metrics);
+                    handle.send_text(json.to_owned(), &self.metrics.rooms);
                 }
             }
             Some(Inbox::Replaced(conn)) => self.replaced(conn),
@@ -245,12 +244,12 @@ impl Worker {
 
     fn send(&self, conn: ConnId, text: String) {
         if let Some(handle) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()) {
-            handle.send_text(text, &self.metrics);
+            handle.send_text(text, &self.metrics.rooms);
         }
     }
 
     fn error(&self, code: ErrorCode, message: String) -> String {
-        self.metrics.error_sent(code.as_str());
+        self.metrics.rooms.error_sent(code);
         ServerMessage::Error { code, message }.to_json()
     }
 
@@ -289,18 +288,18 @@ impl Worker {
 
     /// This node's seats and rooms (with a seat of this node), as the rooms gauges.
     fn update_gauges(&self) {
-        self.metrics.rooms_open.store(i64::try_from(self.seats.len()).unwrap_or(i64::MAX), Relaxed);
-        self.metrics.peers_seated.store(i64::try_from(self.seat_count).unwrap_or(i64::MAX), Relaxed);
+        self.metrics.rooms.rooms_open.set(i64::try_from(self.seats.len()).unwrap_or(i64::MAX));
+        self.metrics.rooms.peers_joined.set(i64::try_from(self.seat_count).unwrap_or(i64::MAX));
     }
 }
 
 /// Marks the node unhealthy when dropped.
-struct Unhealthy(Arc<watch::Sender<bool>>, Arc<Metrics>);
+struct Unhealthy(Arc<watch::Sender<bool>>, Arc<EngineMetrics>);
 
 impl Drop for Unhealthy {
     fn drop(&mut self) {
         self.0.send_replace(false);
-        self.1.redis.up.store(0, Relaxed);
+        self.1.redis.up.set(0);
     }
 }
 

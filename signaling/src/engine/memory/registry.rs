@@ -1,91 +1,57 @@
-//! The server's rooms: [`room::Shard`]s behind their own locks, and delivery to connections.
+//! The in-memory engine's registry of rooms: [`Shard`]s behind their own locks, and delivery to
+//! connections.
 //!
 //! Rooms are spread over shards by a keyed hash of the room id, so a relay locks only its own
 //! room's shard and unrelated calls never wait for each other. A lock is held only for the pure
 //! state change; JSON encoding and queueing to connections happen after it is released.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use shared::relay::relayed_signal_json;
-use shared::relay::RawValue;
+use crate::relay::relayed_signal_json;
+use crate::relay::RawValue;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
-use tracing::{debug, warn};
+use tracing::debug;
 
-use crate::config::RoomsConfig;
-use crate::engine::fresh_ids;
-use crate::metrics::{add, Metrics};
-use crate::room::{ConnId, Delivery, Joined, Left, Shard};
-use crate::ws::outbox::{self, SendError};
-use crate::ws::{CloseCode, Outbound};
-
-/// Close code for a connection whose seat was taken over by a newer one with the resume token
-/// (a reload, or a reconnect before the old connection was noticed dead).
-pub const CLOSE_REPLACED: CloseCode = CloseCode(4001);
+use super::room::{Delivery, Joined, Left, Shard};
+use crate::engine::config::RoomsConfig;
+use crate::engine::metrics::RoomMetrics;
+use crate::engine::peer::{fresh_ids, ConnId, ConnIds, PeerHandle, CLOSE_REPLACED};
+use crate::metrics::Metrics;
 
 /// Shards: a power of two well above the core count, so two busy rooms rarely share a lock.
 const SHARDS: usize = 64;
-
-/// How a room reaches one connection: its bounded outbound queue.
-#[derive(Debug, Clone)]
-pub struct PeerHandle {
-    tx: outbox::Sender,
-}
-
-impl PeerHandle {
-    pub fn new(tx: outbox::Sender) -> Self {
-        PeerHandle { tx }
-    }
-
-    /// Queues a message; a full queue means the recipient stopped reading. The message is
-    /// dropped and counted, and the recipient's own send timeout disconnects it. Returns whether
-    /// it was queued (a closed queue is a connection ending: its seat follows).
-    pub fn send_text(&self, json: String, metrics: &Metrics) -> bool {
-        match self.tx.try_send(Outbound::Text(json)) {
-            Ok(()) => true,
-            Err(SendError::Full) => {
-                add(&metrics.relay_dropped, 1);
-                warn!("recipient queue full; message dropped");
-                false
-            }
-            Err(SendError::Closed) => false,
-        }
-    }
-
-    /// Asks the connection to close with `code`; a connection already ending ignores it.
-    pub fn close(&self, code: CloseCode, reason: &'static str) {
-        let _ = self.tx.try_send(Outbound::Close(code, reason));
-    }
-}
 
 pub struct Rooms {
     shards: Box<[Mutex<Shard<PeerHandle>>]>,
     /// Keyed with per-process random keys: clients choose room ids and must not be able to
     /// pile them all onto one shard.
     hasher: RandomState,
-    next_conn: AtomicU64,
+    conn_ids: ConnIds,
     pub config: RoomsConfig,
-    metrics: Arc<Metrics>,
+    metrics: RoomMetrics,
 }
 
 impl Rooms {
-    pub fn new(config: RoomsConfig, metrics: Arc<Metrics>) -> Self {
+    /// The rooms, their families registered in `registry`.
+    pub fn new(config: RoomsConfig, registry: &Metrics) -> Self {
+        let metrics = RoomMetrics::default();
+        registry.register(|r| metrics.register(r));
         Rooms {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: RandomState::new(),
-            next_conn: AtomicU64::new(1),
+            conn_ids: ConnIds::default(),
             config,
             metrics,
         }
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub fn metrics(&self) -> &RoomMetrics {
         &self.metrics
     }
 
     pub fn next_conn_id(&self) -> ConnId {
-        self.next_conn.fetch_add(1, Relaxed)
+        self.conn_ids.next()
     }
 
     fn shard(&self, room: &RoomId) -> MutexGuard<'_, Shard<PeerHandle>> {
@@ -106,12 +72,12 @@ impl Rooms {
         let result = self.shard(room).join(room, conn, handle, resume, fresh, self.config.capacity);
         let joined = result.map_err(JoinError::Refused)?;
         if joined.room_created {
-            self.metrics.rooms_open.fetch_add(1, Relaxed);
+            self.metrics.rooms_open.inc();
         }
         if joined.resumed {
-            add(&self.metrics.resumes, 1);
+            self.metrics.resumes.inc();
         } else {
-            self.metrics.peers_seated.fetch_add(1, Relaxed);
+            self.metrics.peers_joined.inc();
         }
         if let Some(old) = &joined.replaced {
             old.close(CLOSE_REPLACED, "replaced by a newer connection");
@@ -125,7 +91,7 @@ impl Rooms {
     pub fn relay(&self, room: &RoomId, from: &PeerId, to: &PeerId, data: &RawValue) -> Result<(), ErrorCode> {
         let recipient = self.shard(room).route(room, from, to)?;
         if self.send_json(&recipient, relayed_signal_json(from, data)) {
-            add(&self.metrics.signals_relayed, 1);
+            self.metrics.signals_relayed.inc();
         }
         Ok(())
     }
@@ -159,10 +125,10 @@ impl Rooms {
     fn finish_leave(&self, left: Left<PeerHandle>) {
         self.deliver(&left.deliveries);
         if left.seat_freed {
-            self.metrics.peers_seated.fetch_sub(1, Relaxed);
+            self.metrics.peers_joined.dec();
         }
         if left.room_removed {
-            self.metrics.rooms_open.fetch_sub(1, Relaxed);
+            self.metrics.rooms_open.dec();
         }
     }
 

@@ -1,9 +1,9 @@
 //! Relaying a signal's payload exactly as its sender wrote it.
 //!
-//! The server validates every `signal` by parsing it into [`Signal`](crate::Signal), but what it
+//! The server validates every `signal` by parsing it into [`Signal`], but what it
 //! forwards is the sender's own `data` text, not a re-encoding: fields this build does not know
 //! (a newer browser's `username_fragment`, say) reach the other peer, and the SDP is not
-//! re-escaped on the way. The output is still an ordinary [`ServerMessage::Signal`](crate::ServerMessage).
+//! re-escaped on the way. The output is still an ordinary [`ServerMessage::Signal`](shared::ServerMessage).
 //!
 //! Signals are most of what a server parses, so [`parse_incoming`] reads them in one pass that
 //! borrows from the message instead of building [`ClientMessage`] first: the typed parse of an
@@ -16,10 +16,8 @@ mod envelope;
 use serde::{Deserialize, Serialize};
 pub use serde_json::value::RawValue;
 
-use crate::error::ParseError;
-use crate::ids::{PeerId, ResumeToken, RoomId};
-use crate::{ClientMessage, Signal};
 use envelope::Envelope;
+use shared::{ClientMessage, ParseError, PeerId, ResumeToken, RoomId, Signal};
 
 /// A client message as the server reads it.
 #[derive(Debug)]
@@ -30,6 +28,8 @@ pub enum Incoming<'a> {
     Join { room: RoomId, resume: Option<ResumeToken> },
     /// A valid `leave`.
     Leave,
+    /// A valid `ice_config` request.
+    IceConfig,
 }
 
 /// Parses one client text message, reading a `signal` without building its typed form.
@@ -46,6 +46,7 @@ pub fn parse_incoming(text: &str) -> Result<Incoming<'_>, ParseError> {
         },
         ClientMessage::Join { room, resume } => Ok(Incoming::Join { room, resume }),
         ClientMessage::Leave => Ok(Incoming::Leave),
+        ClientMessage::IceConfig => Ok(Incoming::IceConfig),
     }
 }
 
@@ -78,7 +79,7 @@ pub fn signal_payload(text: &str) -> Option<&RawValue> {
 /// `{"type":"signal","from":"<from>","data":<data as written>}`.
 pub fn relayed_signal_json(from: &PeerId, data: &RawValue) -> String {
     if !from.is_well_formed() {
-        return crate::to_json(&Relayed { kind: "signal", from, data });
+        return to_json(&Relayed { kind: "signal", from, data });
     }
     // Every id the server issues: nothing in it needs escaping, so the message is put together
     // directly, in a buffer sized for it once (the payload is most of it).
@@ -90,10 +91,18 @@ pub fn relayed_signal_json(from: &PeerId, data: &RawValue) -> String {
     out
 }
 
+/// Serializes a [`Relayed`] message: its members are a string and already-valid JSON text, which
+/// serde_json writes into a `String` without any way to fail (no maps with non-string keys, no
+/// custom `Serialize`, no I/O), so the `expect` cannot fire.
+fn to_json(message: &Relayed<'_>) -> String {
+    serde_json::to_string(message).expect("a relayed signal always serializes")
+}
+
 #[cfg(test)]
 mod tests {
+    use shared::ServerMessage;
+
     use super::*;
-    use crate::{ClientMessage, ServerMessage, Signal};
 
     #[test]
     fn the_relayed_message_is_the_typed_signal_message() {
@@ -129,7 +138,7 @@ mod tests {
         let data = signal_payload(r#"{"data":{"kind":"end_of_candidates"}}"#).unwrap();
         for from in ["aZ09_-", "a\"b", "", "ü"] {
             let from = PeerId::new(from);
-            let expected = crate::to_json(&Relayed { kind: "signal", from: &from, data });
+            let expected = to_json(&Relayed { kind: "signal", from: &from, data });
             assert_eq!(relayed_signal_json(&from, data), expected);
         }
     }
@@ -177,6 +186,7 @@ mod tests {
                     assert_eq!(ClientMessage::Join { room, resume }, typed, "{text}");
                 }
                 (Ok(Incoming::Leave), Ok(typed)) => assert_eq!(ClientMessage::Leave, typed, "{text}"),
+                (Ok(Incoming::IceConfig), Ok(typed)) => assert_eq!(ClientMessage::IceConfig, typed, "{text}"),
                 (Err(ours), Err(typed)) => assert_eq!(ours, typed, "{text}"),
                 (ours, typed) => panic!("{text}: {ours:?} vs {typed:?}"),
             }

@@ -9,8 +9,7 @@ use std::collections::HashMap;
 
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 
-/// Unique per WebSocket connection for the life of the process.
-pub type ConnId = u64;
+use crate::engine::peer::ConnId;
 
 /// A message for one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

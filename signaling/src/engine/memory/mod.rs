@@ -1,19 +1,25 @@
 //! The in-memory engine, the default: the sharded [`Rooms`] of this one process. Every request is
 //! answered at once, into the session's writer; other connections are reached through their
 //! handles.
+//!
+//! - [`room`]: the rooms' state and rules, pure and synchronous;
+//! - [`registry`]: the rooms of the process, sharded behind locks, and delivery to connections.
 
 use std::sync::Arc;
 
-use shared::relay::RawValue;
+use crate::relay::RawValue;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tracing::{debug, info, warn};
 
-use super::{joined_message, EngineConn, Flow, RoomEngine};
-use crate::config::RoomsConfig;
-use crate::metrics::Metrics;
-use crate::room::ConnId;
-use crate::rooms::{JoinError, PeerHandle, Rooms};
-use crate::ws::{CloseCode, Writer};
+use registry::{JoinError, Rooms};
+
+use super::peer::{ConnId, PeerHandle};
+use super::{joined_message, EngineConn, Flow, Replies, RoomEngine};
+use crate::engine::config::RoomsConfig;
+use crate::ws::CloseCode;
+
+pub mod registry;
+pub mod room;
 
 impl RoomEngine for Rooms {
     type Conn = MemoryConn;
@@ -24,10 +30,6 @@ impl RoomEngine for Rooms {
 
     fn config(&self) -> &RoomsConfig {
         &self.config
-    }
-
-    fn metrics(&self) -> &Arc<Metrics> {
-        Rooms::metrics(self)
     }
 
     fn healthy(&self) -> bool {
@@ -57,15 +59,16 @@ pub struct MemoryConn {
 }
 
 impl MemoryConn {
-    fn error(&self, reply: &mut Writer, code: ErrorCode, message: String) {
-        debug!(conn = self.conn, code = code.as_str(), %message, "error sent");
-        self.rooms.metrics().error_sent(code.as_str());
+    fn error(&self, reply: &mut impl Replies, code: ErrorCode, message: String) {
+        // `?`: the message may quote a client's input; Debug keeps it escaped, on this one log line.
+        debug!(conn = self.conn, code = code.as_str(), ?message, "error sent");
+        self.rooms.metrics().error_sent(code);
         reply.text(&ServerMessage::Error { code, message }.to_json());
     }
 }
 
 impl EngineConn for MemoryConn {
-    fn join(&mut self, room: RoomId, resume: Option<ResumeToken>, reply: &mut Writer) -> Flow {
+    fn join(&mut self, room: RoomId, resume: Option<ResumeToken>, reply: &mut impl Replies) -> Flow {
         if let Some(seat) = &self.seat {
             let detail = format!("already in room {}; leave it first", seat.room);
             self.error(reply, ErrorCode::AlreadyJoined, detail);
@@ -90,7 +93,7 @@ impl EngineConn for MemoryConn {
         Flow::Continue(())
     }
 
-    fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut Writer) {
+    fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut impl Replies) {
         let Some(seat) = &self.seat else {
             return self.error(reply, ErrorCode::NotInRoom, "join a room before sending signals".into());
         };
@@ -106,7 +109,7 @@ impl EngineConn for MemoryConn {
         }
     }
 
-    fn leave(&mut self, reply: &mut Writer) {
+    fn leave(&mut self, reply: &mut impl Replies) {
         match self.seat.take() {
             Some(seat) => {
                 info!(room = %seat.room, peer = seat.peer.as_str(), "left");
@@ -116,7 +119,10 @@ impl EngineConn for MemoryConn {
         }
     }
 
-    fn reply(&mut self, message: &ServerMessage, reply: &mut Writer) {
+    fn reply(&mut self, message: &ServerMessage, reply: &mut impl Replies) {
+        if let ServerMessage::Error { code, .. } = message {
+            self.rooms.metrics().error_sent(*code);
+        }
         reply.text(&message.to_json());
     }
 

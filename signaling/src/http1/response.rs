@@ -3,6 +3,7 @@
 //! Every response this server sends (health, metrics, static files, handshake refusals) is built
 //! here, so `Connection: close`, `Content-Length` and the reason phrases stay consistent.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// What follows the head. Files are streamed from disk rather than held in memory.
@@ -17,7 +18,9 @@ pub enum Body {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
+    /// Names are static for the headers this server writes itself; owned for those an operator's
+    /// web root brings (its security headers, read once at start-up).
+    pub headers: Vec<(Cow<'static, str>, String)>,
     pub body: Body,
     /// HEAD: send `Content-Length` of the body but not the body itself (RFC 9110 §9.3.2).
     pub head_only: bool,
@@ -35,9 +38,14 @@ impl Response {
             .body(Body::Bytes(format!("{text}\n").into_bytes()))
     }
 
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+    pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// Whether a header of this name (ASCII case-insensitive) is already set.
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     pub fn body(mut self, body: Body) -> Self {

@@ -1,0 +1,107 @@
+//! What both engines know of a connection: its id, the handle that reaches it, and the fresh
+//! ids a seat gets.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use shared::{PeerId, ResumeToken};
+use tracing::warn;
+
+use super::metrics::RoomMetrics;
+use crate::ws::outbox::{self, SendError};
+use crate::ws::{CloseCode, Outbound};
+
+/// Close code for a connection whose seat was taken over by a newer one with the resume token.
+pub const CLOSE_REPLACED: CloseCode = CloseCode(shared::close::REPLACED);
+
+/// Close code for a connection whose seat the room store no longer holds.
+pub const CLOSE_SEAT_LOST: CloseCode = CloseCode(shared::close::SEAT_LOST);
+
+/// Unique per WebSocket connection for the life of the process.
+pub type ConnId = u64;
+
+/// Hands out connection ids, from 1.
+#[derive(Debug)]
+pub struct ConnIds(AtomicU64);
+
+impl Default for ConnIds {
+    fn default() -> Self {
+        ConnIds(AtomicU64::new(1))
+    }
+}
+
+impl ConnIds {
+    pub fn next(&self) -> ConnId {
+        self.0.fetch_add(1, Relaxed)
+    }
+}
+
+/// How an engine reaches one connection: its bounded outbound queue.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    tx: outbox::Sender,
+}
+
+impl PeerHandle {
+    pub fn new(tx: outbox::Sender) -> Self {
+        PeerHandle { tx }
+    }
+
+    /// Queues a message; a full queue means the recipient stopped reading. The message is
+    /// dropped and counted, and the recipient's own send timeout disconnects it. Returns whether
+    /// it was queued (a closed queue is a connection ending: its seat follows).
+    pub fn send_text(&self, json: String, metrics: &RoomMetrics) -> bool {
+        match self.tx.try_send(Outbound::Text(json)) {
+            Ok(()) => true,
+            Err(SendError::Full) => {
+                metrics.relay_dropped.inc();
+                warn!("recipient queue full; message dropped");
+                false
+            }
+            Err(SendError::Closed) => false,
+        }
+    }
+
+    /// Asks the connection to close with `code`; a connection already ending ignores it.
+    pub fn close(&self, code: CloseCode, reason: &'static str) {
+        let _ = self.tx.try_send(Outbound::Close(code, reason));
+    }
+}
+
+/// A peer id of 96 random bits (16 base64url characters) and a resume token of 192.
+pub fn fresh_ids() -> Result<(PeerId, ResumeToken), getrandom::Error> {
+    let mut bytes = [0u8; 12 + 24];
+    getrandom::fill(&mut bytes)?;
+    let (peer, token) = bytes.split_at(12);
+    Ok((PeerId::new(URL_SAFE_NO_PAD.encode(peer)), ResumeToken::new(URL_SAFE_NO_PAD.encode(token))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_fresh_and_of_the_documented_length() {
+        let (peer, token) = fresh_ids().unwrap();
+        let (other, _) = fresh_ids().unwrap();
+        assert_eq!((peer.as_str().len(), token.as_str().len()), (16, 32));
+        assert_ne!(peer, other);
+        let ids = ConnIds::default();
+        assert_eq!((ids.next(), ids.next()), (1, 2));
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_and_a_closed_one_refuses() {
+        let (tx, mut rx) = outbox::channel(1);
+        let handle = PeerHandle::new(tx);
+        let metrics = RoomMetrics::default();
+        assert!(handle.send_text("a".into(), &metrics));
+        assert!(!handle.send_text("b".into(), &metrics));
+        assert_eq!(metrics.relay_dropped.get(), 1);
+        assert_eq!(rx.try_recv(), Some(Outbound::Text("a".into())));
+        drop(rx);
+        assert!(!handle.send_text("c".into(), &metrics));
+        assert_eq!(metrics.relay_dropped.get(), 1, "a closed queue is not a drop");
+    }
+}
