@@ -12,6 +12,11 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::address::proxies::CidrError;
+use crate::address::{
+    AddressConfig, Limits, TrustedProxies, DEFAULT_CONNECTIONS_PER_ADDRESS, DEFAULT_JOINS_PER_SEC, DEFAULT_JOIN_BURST,
+    DEFAULT_ROOMS_PER_ADDRESS,
+};
 use crate::engine::config::{RoomsConfig, DEFAULT_RESUME_GRACE};
 use crate::engine::redis::config::{RedisConfig, DEFAULT_NODE_TTL};
 use crate::http::config::{HttpConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE};
@@ -96,6 +101,23 @@ pub struct Args {
     /// peers get the resume grace, then `peer_left`.
     #[arg(long, env = "SIGNALING_REDIS_NODE_TTL_SECS", default_value_t = DEFAULT_NODE_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(2..=300))]
     pub redis_node_ttl_secs: u64,
+    /// Comma-separated CIDR blocks of reverse proxies (e.g. 127.0.0.1,10.0.0.0/8) whose
+    /// X-Forwarded-For / X-Real-IP name the client for the per-address limits. Default: none
+    /// (every client is its TCP peer).
+    #[arg(long, env = "SIGNALING_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Open connections per client address; more get 429.
+    #[arg(long, env = "SIGNALING_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_CONNECTIONS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
+    /// Sustained joins per second per client address; more get `rate_limited`.
+    #[arg(long, env = "SIGNALING_JOINS_PER_SEC_PER_ADDRESS", default_value_t = DEFAULT_JOINS_PER_SEC, value_parser = clap::value_parser!(u32).range(1..))]
+    pub joins_per_sec_per_address: u32,
+    /// Joins one client address may make in a burst.
+    #[arg(long, env = "SIGNALING_JOIN_BURST_PER_ADDRESS", default_value_t = DEFAULT_JOIN_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub join_burst_per_address: u32,
+    /// Seats the connections of one client address may hold at once; more joins get `rate_limited`.
+    #[arg(long, env = "SIGNALING_MAX_ROOMS_PER_ADDRESS", default_value_t = DEFAULT_ROOMS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rooms_per_address: u32,
 }
 
 /// Why the arguments cannot make a configuration.
@@ -111,6 +133,8 @@ pub enum ConfigError {
     SignalOverMessage { signal: u32, message: u32 },
     #[error("--redis-url: {0}")]
     RedisUrl(String),
+    #[error("--trusted-proxies: {0}")]
+    TrustedProxies(#[from] CidrError),
 }
 
 /// Splits a comma-separated list, dropping blanks.
@@ -147,7 +171,18 @@ impl Args {
             ws: Arc::new(ws),
             ..HttpConfig::default()
         };
-        Ok(ServerConfig { max_connections: self.max_connections as usize, http, ..ServerConfig::default() })
+        let defaults = AddressConfig::default();
+        let addresses = AddressConfig {
+            limits: Limits {
+                connections: self.max_connections_per_address,
+                joins_per_sec: f64::from(self.joins_per_sec_per_address),
+                join_burst: f64::from(self.join_burst_per_address),
+                rooms: self.max_rooms_per_address,
+                ..defaults.limits
+            },
+            trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)?,
+        };
+        Ok(ServerConfig { max_connections: self.max_connections as usize, http, addresses, ..ServerConfig::default() })
     }
 
     /// The Redis engine's settings, or `None` for rooms in memory (no URL, or an empty one).
@@ -208,6 +243,32 @@ mod tests {
         assert_eq!(config.http.ws_path.as_deref(), Some("/ws"));
         assert_eq!(config.http.allowed_origins, OriginPolicy::Any);
         assert_eq!(config.http.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(config.addresses, AddressConfig::default());
+    }
+
+    #[test]
+    fn per_address_flags() {
+        let args = Args::try_parse_from([
+            "signaling",
+            "--trusted-proxies",
+            "127.0.0.1, 10.0.0.0/8",
+            "--max-connections-per-address",
+            "3",
+            "--joins-per-sec-per-address",
+            "2",
+            "--join-burst-per-address",
+            "4",
+            "--max-rooms-per-address",
+            "1",
+        ])
+        .unwrap();
+        let config = args.to_config().unwrap();
+        let limits = config.addresses.limits;
+        assert_eq!((limits.connections, limits.joins_per_sec, limits.join_burst, limits.rooms), (3, 2.0, 4.0, 1));
+        assert!(config.addresses.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+        let bad = Args::try_parse_from(["signaling", "--trusted-proxies", "10.0.0.0/99"]).unwrap();
+        assert!(matches!(bad.to_config(), Err(ConfigError::TrustedProxies(_))));
+        assert!(Args::try_parse_from(["signaling", "--max-rooms-per-address", "0"]).is_err());
     }
 
     #[test]

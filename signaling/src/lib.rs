@@ -2,6 +2,8 @@
 //! (health, metrics, static files) on the same port.
 //!
 //! Layout:
+//! - [`address`]: per-address limits (connections, joins, seats) and the client's address behind
+//!   trusted proxies;
 //! - [`config`]: the command line, assembled into each layer's settings;
 //! - [`server`]: accept loop, connection cap, graceful shutdown;
 //! - [`service`]: what runs on an accepted WebSocket (the rooms, or the echo);
@@ -21,6 +23,7 @@
 //! - [`read_buffer`]: the per-thread buffer every socket read goes into;
 //! - [`echo`]: the echo service the Autobahn conformance run talks to.
 
+pub mod address;
 pub mod config;
 pub mod echo;
 pub mod engine;

@@ -12,6 +12,7 @@ use shared::{ErrorCode, ServerMessage};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use crate::address::{Refusal, Slot};
 use crate::engine::peer::PeerHandle;
 use crate::engine::{EngineConn, Replies, RoomEngine};
 use crate::rate::{TokenBucket, Verdict};
@@ -31,6 +32,21 @@ impl<E: RoomEngine> RoomService<E> {
 
 impl<E: RoomEngine> Service for RoomService<E> {
     async fn session(&self, ws: &mut WebSocket) {
+        self.serve(ws, None).await;
+    }
+
+    async fn session_from(&self, ws: &mut WebSocket, slot: Slot) {
+        self.serve(ws, Some(slot)).await;
+    }
+
+    fn healthy(&self) -> bool {
+        self.engine.healthy()
+    }
+}
+
+impl<E: RoomEngine> RoomService<E> {
+    /// One session; `slot`, when given, holds it to its address's join and seat limits.
+    async fn serve(&self, ws: &mut WebSocket, slot: Option<Slot>) {
         // Bounded: a recipient that stops reading fills its queue, and further messages to it are
         // dropped and counted (see `PeerHandle::send_text`) instead of growing memory without limit.
         let (tx, mut rx) = outbox::channel(self.engine.config().outbound_queue);
@@ -39,13 +55,12 @@ impl<E: RoomEngine> Service for RoomService<E> {
             bucket: TokenBucket::new(self.engine.config().rate, Instant::now()),
             max_signal_size: self.engine.config().max_signal_size,
             hanging_up: None,
+            slot,
         };
         let ended = ws.run(&mut session, Some(&mut rx)).await;
+        // The slot (and the seat it counts) goes with the session, though the engine may keep
+        // the seat for a resume: a resume is a new connection, counted again.
         session.conn.end(ended.label()).await;
-    }
-
-    fn healthy(&self) -> bool {
-        self.engine.healthy()
     }
 }
 
@@ -63,6 +78,8 @@ struct Session<C> {
     /// The session asked to close and the close is on its way behind earlier answers: the
     /// messages ignored since, and the close itself if too many come before it.
     hanging_up: Option<(u32, (CloseCode, &'static str))>,
+    /// The connection's client address and its per-address limits.
+    slot: Option<Slot>,
 }
 
 /// Messages ignored while a close is on its way before closing anyway (its close was lost to a
@@ -111,11 +128,36 @@ impl<C: EngineConn> Handler for Session<C> {
             Err(e) => self.error(reply, e.code(), e.to_string()),
             // Validated as a `Signal`; relayed as the sender's own `data` text.
             Ok(Incoming::Signal { to, data }) => self.conn.relay(to, data, reply),
-            Ok(Incoming::Join { room, resume }) => return self.conn.join(room, resume, reply),
-            Ok(Incoming::Leave) => self.conn.leave(reply),
+            Ok(Incoming::Join { room, resume }) => {
+                if let Some(refusal) = self.slot.as_mut().and_then(|slot| slot.join().err()) {
+                    let (code, detail) = join_refusal(refusal);
+                    self.error(reply, code, detail);
+                    return ControlFlow::Continue(());
+                }
+                return self.conn.join(room, resume, reply);
+            }
+            Ok(Incoming::Leave) => {
+                if let Some(slot) = &mut self.slot {
+                    slot.leave();
+                }
+                self.conn.leave(reply);
+            }
         }
         ControlFlow::Continue(())
     }
+}
+
+/// The error a join refused by its address's limits gets: `rate_limited` either way (the same
+/// join may succeed later), with the reason in the text.
+fn join_refusal(refusal: Refusal) -> (ErrorCode, String) {
+    let detail = match refusal {
+        Refusal::Joins(wait) => {
+            format!("too many joins from your address; retry in {} ms", wait.as_millis() + 1)
+        }
+        Refusal::Rooms => "your address holds too many rooms; leave one first".to_owned(),
+        Refusal::Connections => "too many connections from your address".to_owned(),
+    };
+    (ErrorCode::RateLimited, detail)
 }
 
 impl<C: EngineConn> Session<C> {
