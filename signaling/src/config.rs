@@ -17,7 +17,7 @@ use crate::address::{
     AddressConfig, Limits, TrustedProxies, DEFAULT_CONNECTIONS_PER_ADDRESS, DEFAULT_JOINS_PER_SEC, DEFAULT_JOIN_BURST,
     DEFAULT_ROOMS_PER_ADDRESS,
 };
-use crate::engine::config::{RoomsConfig, DEFAULT_RESUME_GRACE};
+use crate::engine::config::{RoomsConfig, DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_TOTAL_BYTES, DEFAULT_RESUME_GRACE};
 use crate::engine::redis::config::{RedisConfig, DEFAULT_NODE_TTL};
 use crate::http::config::{HttpConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE};
 use crate::http::static_files::WebRoot;
@@ -118,6 +118,13 @@ pub struct Args {
     /// Seats the connections of one client address may hold at once; more joins get `rate_limited`.
     #[arg(long, env = "SIGNALING_MAX_ROOMS_PER_ADDRESS", default_value_t = DEFAULT_ROOMS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_rooms_per_address: u32,
+    /// Bytes of messages from others one connection may hold unwritten (queued or in its write
+    /// buffer); a reader that lets more pile up is disconnected.
+    #[arg(long, env = "SIGNALING_OUTBOUND_QUEUE_BYTES", default_value_t = DEFAULT_OUTBOUND_BYTES as u64)]
+    pub outbound_queue_bytes: u64,
+    /// Bytes of such messages all connections may hold together; beyond it messages are dropped.
+    #[arg(long, env = "SIGNALING_OUTBOUND_TOTAL_BYTES", default_value_t = DEFAULT_OUTBOUND_TOTAL_BYTES as u64)]
+    pub outbound_total_bytes: u64,
 }
 
 /// Why the arguments cannot make a configuration.
@@ -133,6 +140,8 @@ pub enum ConfigError {
     SignalOverMessage { signal: u32, message: u32 },
     #[error("--redis-url: {0}")]
     RedisUrl(String),
+    #[error("--outbound-queue-bytes ({queue}) must hold a largest signal: at least --max-signal-size + 1024 ({need}), and at most --outbound-total-bytes")]
+    OutboundTooSmall { queue: u64, need: u64 },
     #[error("--trusted-proxies: {0}")]
     TrustedProxies(#[from] CidrError),
 }
@@ -209,8 +218,14 @@ impl Args {
                 message: self.max_message_size,
             });
         }
+        let need = u64::from(self.max_signal_size) + 1024;
+        if self.outbound_queue_bytes < need || self.outbound_queue_bytes > self.outbound_total_bytes {
+            return Err(ConfigError::OutboundTooSmall { queue: self.outbound_queue_bytes, need });
+        }
         let defaults = RoomsConfig::default();
         Ok(RoomsConfig {
+            outbound_bytes: usize::try_from(self.outbound_queue_bytes).unwrap_or(usize::MAX),
+            outbound_total_bytes: usize::try_from(self.outbound_total_bytes).unwrap_or(usize::MAX),
             capacity: self.max_room_size as usize,
             resume_grace: Duration::from_secs(self.resume_grace_secs),
             max_signal_size: self.max_signal_size as usize,
@@ -323,6 +338,18 @@ mod tests {
         assert_eq!(rooms.ice.stun_urls, ["stun:a:3478", "stun:b:3478"]);
         let no_secret = Args::try_parse_from(["signaling", "--turn-urls", "turn:a:3478"]).unwrap();
         assert!(matches!(no_secret.rooms_config(), Err(ConfigError::TurnWithoutSecret)));
+        assert_eq!((rooms.outbound_bytes, rooms.outbound_total_bytes), (256 * 1024, 64 << 20));
+        let small = Args::try_parse_from(["signaling", "--outbound-queue-bytes", "65536"]).unwrap();
+        assert!(matches!(small.rooms_config(), Err(ConfigError::OutboundTooSmall { .. })));
+        let set = Args::try_parse_from([
+            "signaling",
+            "--outbound-queue-bytes",
+            "100000",
+            "--outbound-total-bytes",
+            "1000000",
+        ]);
+        let set = set.unwrap().rooms_config().unwrap();
+        assert_eq!((set.outbound_bytes, set.outbound_total_bytes), (100_000, 1_000_000));
         let too_big = Args::try_parse_from(["signaling", "--max-message-size", "1000", "--max-signal-size", "2000"]);
         assert!(matches!(too_big.unwrap().rooms_config(), Err(ConfigError::SignalOverMessage { .. })));
     }

@@ -15,6 +15,7 @@ use tracing::{debug, warn};
 use crate::address::{Refusal, Slot};
 use crate::engine::peer::PeerHandle;
 use crate::engine::{EngineConn, Replies, RoomEngine};
+use crate::metrics::Metrics;
 use crate::rate::{TokenBucket, Verdict};
 use crate::service::Service;
 use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
@@ -22,11 +23,16 @@ use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
 /// The rooms service behind `/ws`, on either engine.
 pub struct RoomService<E> {
     engine: Arc<E>,
+    /// The bytes all sessions' outbound queues may hold together.
+    budget: Arc<outbox::Budget>,
 }
 
 impl<E: RoomEngine> RoomService<E> {
-    pub fn new(engine: Arc<E>) -> Self {
-        RoomService { engine }
+    /// The service on `engine`; its outbound byte gauge is registered in `metrics`.
+    pub fn new(engine: Arc<E>, metrics: &Metrics) -> Self {
+        let budget = outbox::Budget::new(engine.config().outbound_total_bytes);
+        metrics.register(|registry| budget.register(registry));
+        RoomService { engine, budget }
     }
 }
 
@@ -47,9 +53,11 @@ impl<E: RoomEngine> Service for RoomService<E> {
 impl<E: RoomEngine> RoomService<E> {
     /// One session; `slot`, when given, holds it to its address's join and seat limits.
     async fn serve(&self, ws: &mut WebSocket, slot: Option<Slot>) {
-        // Bounded: a recipient that stops reading fills its queue, and further messages to it are
-        // dropped and counted (see `PeerHandle::send_text`) instead of growing memory without limit.
-        let (tx, mut rx) = outbox::channel(self.engine.config().outbound_queue);
+        // Bounded in messages and bytes, per connection and in total: a recipient that stops
+        // reading fills its allowance, and further messages to it are dropped and counted (see
+        // `PeerHandle::send_text`) instead of growing memory without limit.
+        let config = self.engine.config();
+        let (tx, mut rx) = outbox::bounded(config.outbound_queue, config.outbound_bytes, self.budget.clone());
         let mut session = Session {
             conn: self.engine.open(PeerHandle::new(tx)),
             bucket: TokenBucket::new(self.engine.config().rate, Instant::now()),

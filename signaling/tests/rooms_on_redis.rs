@@ -17,3 +17,5 @@ mod rooms_load;
 mod rooms_per_address;
 #[path = "rooms_resume.rs"]
 mod rooms_resume;
+#[path = "rooms_slow_readers.rs"]
+mod rooms_slow_readers;
