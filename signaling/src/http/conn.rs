@@ -110,7 +110,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>, admitted: Adm
             Head::Refused(response, reason) => {
                 info!(reason, status = response.status, "refused request");
                 ctx.http.handshake_failed(reason);
-                let _ = write_response(&mut stream, response.header("Connection", "close")).await;
+                let _ = write_within(&mut stream, response.header("Connection", "close"), &ctx.config).await;
                 linger_close(stream).await;
                 return None;
             }
@@ -128,7 +128,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>, admitted: Adm
                     request.version == 1 && !request.has_token("Connection", "close") && !has_body(&request);
                 let response = respond(route, &request, ctx).await;
                 let response = if keep_alive { response } else { response.header("Connection", "close") };
-                if write_response(&mut stream, response).await.is_err() || !keep_alive {
+                if write_within(&mut stream, response, &ctx.config).await.is_err() || !keep_alive {
                     return None;
                 }
             }
@@ -210,6 +210,18 @@ async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) 
     response
 }
 
+/// Writes a response, giving up after the write timeout: a client that sends requests (say,
+/// thousands pipelined) and reads none of the answers must not hold its connection forever.
+async fn write_within(stream: &mut TcpStream, response: Response, config: &HttpConfig) -> std::io::Result<()> {
+    match timeout(config.write_timeout, write_response(stream, response)).await {
+        Ok(written) => written,
+        Err(_) => {
+            debug!("response not taken within the write timeout; closing");
+            Err(std::io::ErrorKind::TimedOut.into())
+        }
+    }
+}
+
 async fn write_response(stream: &mut TcpStream, response: Response) -> std::io::Result<()> {
     stream.write_all(&response.head_bytes()).await?;
     if response.head_only {
@@ -248,7 +260,7 @@ async fn upgrade<S: Service>(
         Err((reason, response)) => {
             info!(reason, status = response.status, "websocket handshake refused");
             ctx.http.handshake_failed(reason);
-            let _ = write_response(&mut stream, response.header("Connection", "close")).await;
+            let _ = write_within(&mut stream, response.header("Connection", "close"), &ctx.config).await;
             linger_close(stream).await;
             return None;
         }
