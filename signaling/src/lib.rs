@@ -15,6 +15,7 @@
 //! - [`engine`]: the room engine interface and its two implementations: in memory (one process:
 //!   pure room state and a sharded registry) and through Redis (many processes sharing rooms);
 //! - [`node`]: the engine the settings ask for, started and served: what `main` runs;
+//! - [`fd_limit`]: the open-files limit raised at start, and the connection cap kept under it;
 //! - [`health`]: the `--health-check` probe;
 //! - [`ice`]: STUN/TURN servers and TURN REST credentials for `joined`;
 //! - [`rate`]: the per-connection token bucket;
@@ -27,6 +28,7 @@ pub mod address;
 pub mod config;
 pub mod echo;
 pub mod engine;
+pub mod fd_limit;
 pub mod health;
 pub mod http;
 pub mod http1;

@@ -13,61 +13,17 @@ mod common;
 #[path = "support/rooms.rs"]
 mod rooms_support;
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+#[path = "support/binary.rs"]
+mod binary;
 
 use rooms_support::*;
-
-/// The spawned server, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn spawn() -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_signaling"))
-            .args(["--listen", "127.0.0.1:0", "--rate-limit-per-sec", "100000", "--rate-limit-burst", "100000"])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn signaling");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        // Bounded: the server prints a handful of lines before it listens.
-        let addr = (0..100)
-            .find_map(|_| {
-                let line = lines.next()?.ok()?;
-                line.split("listening on ").nth(1)?.split_whitespace().next()?.parse().ok()
-            })
-            .expect("the server says where it listens");
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        Server { child, addr }
-    }
-
-    /// A field of `/proc/PID/status`, in KiB.
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
-        let line = status.lines().find(|l| l.starts_with(field)).expect("the field");
-        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test]
 async fn slow_readers_cost_the_server_bounded_resident_memory() {
     const PAIRS: usize = 10;
     const SIGNALS: usize = 150;
-    let server = Server::spawn();
+    let rate = ["--rate-limit-per-sec", "100000", "--rate-limit-burst", "100000"];
+    let server = binary::Spawned::start(&[], &rate);
     let url = format!("ws://{}/ws", server.addr);
     let mut a = Client::connect(&url).await;
     let mut b = Client::connect(&url).await;
