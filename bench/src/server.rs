@@ -149,6 +149,9 @@ impl Launcher {
                 let max = (connections + 1024).to_string();
                 command.args(["--listen", "127.0.0.1:0", "--max-connections", &max]);
                 command.args(["--rate-limit-per-sec", "1000000", "--rate-limit-burst", "1000000"]);
+                // Every generated client is on the one loopback address.
+                command.args(["--max-connections-per-address", &max, "--max-rooms-per-address", &max]);
+                command.args(["--joins-per-sec-per-address", "1000000", "--join-burst-per-address", "1000000"]);
                 command.env_remove("RUST_LOG").env("NO_COLOR", "1");
             }
             Server::OursEcho => {

@@ -12,7 +12,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::engine::config::{RoomsConfig, DEFAULT_RESUME_GRACE};
+use crate::address::proxies::CidrError;
+use crate::address::{
+    AddressConfig, Limits, TrustedProxies, DEFAULT_CONNECTIONS_PER_ADDRESS, DEFAULT_JOINS_PER_SEC, DEFAULT_JOIN_BURST,
+    DEFAULT_ROOMS_PER_ADDRESS,
+};
+use crate::engine::config::{RoomsConfig, DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_TOTAL_BYTES, DEFAULT_RESUME_GRACE};
 use crate::engine::redis::config::{RedisConfig, DEFAULT_NODE_TTL};
 use crate::http::config::{HttpConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE};
 use crate::http::static_files::WebRoot;
@@ -96,6 +101,30 @@ pub struct Args {
     /// peers get the resume grace, then `peer_left`.
     #[arg(long, env = "SIGNALING_REDIS_NODE_TTL_SECS", default_value_t = DEFAULT_NODE_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(2..=300))]
     pub redis_node_ttl_secs: u64,
+    /// Comma-separated CIDR blocks of reverse proxies (e.g. 127.0.0.1,10.0.0.0/8) whose
+    /// X-Forwarded-For / X-Real-IP name the client for the per-address limits. Default: none
+    /// (every client is its TCP peer).
+    #[arg(long, env = "SIGNALING_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Open connections per client address; more get 429.
+    #[arg(long, env = "SIGNALING_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_CONNECTIONS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
+    /// Sustained joins per second per client address; more get `rate_limited`.
+    #[arg(long, env = "SIGNALING_JOINS_PER_SEC_PER_ADDRESS", default_value_t = DEFAULT_JOINS_PER_SEC, value_parser = clap::value_parser!(u32).range(1..))]
+    pub joins_per_sec_per_address: u32,
+    /// Joins one client address may make in a burst.
+    #[arg(long, env = "SIGNALING_JOIN_BURST_PER_ADDRESS", default_value_t = DEFAULT_JOIN_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub join_burst_per_address: u32,
+    /// Seats the connections of one client address may hold at once; more joins get `rate_limited`.
+    #[arg(long, env = "SIGNALING_MAX_ROOMS_PER_ADDRESS", default_value_t = DEFAULT_ROOMS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rooms_per_address: u32,
+    /// Bytes of messages from others one connection may hold unwritten (queued or in its write
+    /// buffer); a reader that lets more pile up is disconnected.
+    #[arg(long, env = "SIGNALING_OUTBOUND_QUEUE_BYTES", default_value_t = DEFAULT_OUTBOUND_BYTES as u64)]
+    pub outbound_queue_bytes: u64,
+    /// Bytes of such messages all connections may hold together; beyond it messages are dropped.
+    #[arg(long, env = "SIGNALING_OUTBOUND_TOTAL_BYTES", default_value_t = DEFAULT_OUTBOUND_TOTAL_BYTES as u64)]
+    pub outbound_total_bytes: u64,
 }
 
 /// Why the arguments cannot make a configuration.
@@ -111,6 +140,10 @@ pub enum ConfigError {
     SignalOverMessage { signal: u32, message: u32 },
     #[error("--redis-url: {0}")]
     RedisUrl(String),
+    #[error("--outbound-queue-bytes ({queue}) must hold a largest signal: at least --max-signal-size + 1024 ({need}), and at most --outbound-total-bytes")]
+    OutboundTooSmall { queue: u64, need: u64 },
+    #[error("--trusted-proxies: {0}")]
+    TrustedProxies(#[from] CidrError),
 }
 
 /// Splits a comma-separated list, dropping blanks.
@@ -147,7 +180,18 @@ impl Args {
             ws: Arc::new(ws),
             ..HttpConfig::default()
         };
-        Ok(ServerConfig { max_connections: self.max_connections as usize, http, ..ServerConfig::default() })
+        let defaults = AddressConfig::default();
+        let addresses = AddressConfig {
+            limits: Limits {
+                connections: self.max_connections_per_address,
+                joins_per_sec: f64::from(self.joins_per_sec_per_address),
+                join_burst: f64::from(self.join_burst_per_address),
+                rooms: self.max_rooms_per_address,
+                ..defaults.limits
+            },
+            trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)?,
+        };
+        Ok(ServerConfig { max_connections: self.max_connections as usize, http, addresses, ..ServerConfig::default() })
     }
 
     /// The Redis engine's settings, or `None` for rooms in memory (no URL, or an empty one).
@@ -174,8 +218,14 @@ impl Args {
                 message: self.max_message_size,
             });
         }
+        let need = u64::from(self.max_signal_size) + 1024;
+        if self.outbound_queue_bytes < need || self.outbound_queue_bytes > self.outbound_total_bytes {
+            return Err(ConfigError::OutboundTooSmall { queue: self.outbound_queue_bytes, need });
+        }
         let defaults = RoomsConfig::default();
         Ok(RoomsConfig {
+            outbound_bytes: usize::try_from(self.outbound_queue_bytes).unwrap_or(usize::MAX),
+            outbound_total_bytes: usize::try_from(self.outbound_total_bytes).unwrap_or(usize::MAX),
             capacity: self.max_room_size as usize,
             resume_grace: Duration::from_secs(self.resume_grace_secs),
             max_signal_size: self.max_signal_size as usize,
@@ -208,6 +258,32 @@ mod tests {
         assert_eq!(config.http.ws_path.as_deref(), Some("/ws"));
         assert_eq!(config.http.allowed_origins, OriginPolicy::Any);
         assert_eq!(config.http.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(config.addresses, AddressConfig::default());
+    }
+
+    #[test]
+    fn per_address_flags() {
+        let args = Args::try_parse_from([
+            "signaling",
+            "--trusted-proxies",
+            "127.0.0.1, 10.0.0.0/8",
+            "--max-connections-per-address",
+            "3",
+            "--joins-per-sec-per-address",
+            "2",
+            "--join-burst-per-address",
+            "4",
+            "--max-rooms-per-address",
+            "1",
+        ])
+        .unwrap();
+        let config = args.to_config().unwrap();
+        let limits = config.addresses.limits;
+        assert_eq!((limits.connections, limits.joins_per_sec, limits.join_burst, limits.rooms), (3, 2.0, 4.0, 1));
+        assert!(config.addresses.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+        let bad = Args::try_parse_from(["signaling", "--trusted-proxies", "10.0.0.0/99"]).unwrap();
+        assert!(matches!(bad.to_config(), Err(ConfigError::TrustedProxies(_))));
+        assert!(Args::try_parse_from(["signaling", "--max-rooms-per-address", "0"]).is_err());
     }
 
     #[test]
@@ -262,6 +338,18 @@ mod tests {
         assert_eq!(rooms.ice.stun_urls, ["stun:a:3478", "stun:b:3478"]);
         let no_secret = Args::try_parse_from(["signaling", "--turn-urls", "turn:a:3478"]).unwrap();
         assert!(matches!(no_secret.rooms_config(), Err(ConfigError::TurnWithoutSecret)));
+        assert_eq!((rooms.outbound_bytes, rooms.outbound_total_bytes), (256 * 1024, 64 << 20));
+        let small = Args::try_parse_from(["signaling", "--outbound-queue-bytes", "65536"]).unwrap();
+        assert!(matches!(small.rooms_config(), Err(ConfigError::OutboundTooSmall { .. })));
+        let set = Args::try_parse_from([
+            "signaling",
+            "--outbound-queue-bytes",
+            "100000",
+            "--outbound-total-bytes",
+            "1000000",
+        ]);
+        let set = set.unwrap().rooms_config().unwrap();
+        assert_eq!((set.outbound_bytes, set.outbound_total_bytes), (100_000, 1_000_000));
         let too_big = Args::try_parse_from(["signaling", "--max-message-size", "1000", "--max-signal-size", "2000"]);
         assert!(matches!(too_big.unwrap().rooms_config(), Err(ConfigError::SignalOverMessage { .. })));
     }

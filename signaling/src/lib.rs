@@ -2,6 +2,8 @@
 //! (health, metrics, static files) on the same port.
 //!
 //! Layout (the layer picture and one message's path are in `docs/ARCHITECTURE.md`):
+//! - [`address`]: per-address limits (connections, joins, seats) and the client's address behind
+//!   trusted proxies;
 //! - [`config`]: the command line, assembled into each layer's settings;
 //! - [`server`]: accept loop, connection cap, graceful shutdown;
 //! - [`service`]: what runs on an accepted WebSocket (the rooms, or the echo);
@@ -13,6 +15,7 @@
 //! - [`engine`]: the room engine interface and its two implementations: in memory (one process:
 //!   pure room state and a sharded registry) and through Redis (many processes sharing rooms);
 //! - [`node`]: the engine the settings ask for, started and served: what `main` runs;
+//! - [`fd_limit`]: the open-files limit raised at start, and the connection cap kept under it;
 //! - [`health`]: the `--health-check` probe;
 //! - [`ice`]: STUN/TURN servers and TURN REST credentials for `joined`;
 //! - [`rate`]: the per-connection token bucket;
@@ -21,9 +24,11 @@
 //! - [`read_buffer`]: the per-thread buffer every socket read goes into;
 //! - [`echo`]: the echo service the Autobahn conformance run talks to.
 
+pub mod address;
 pub mod config;
 pub mod echo;
 pub mod engine;
+pub mod fd_limit;
 pub mod health;
 pub mod http;
 pub mod http1;

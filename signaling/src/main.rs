@@ -34,7 +34,7 @@ async fn main() -> ExitCode {
         };
     }
     let configs = args.to_config().and_then(|c| Ok((c, args.rooms_config()?, args.redis_config()?)));
-    let (config, rooms_config, redis_config) = match configs {
+    let (mut config, rooms_config, redis_config) = match configs {
         Ok(configs) => configs,
         Err(e) => {
             error!("{e}");
@@ -48,6 +48,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    fit_open_files(&mut config);
     let wait = redis_config.as_ref().map(|redis| redis.response_timeout);
     let metrics = Arc::new(Metrics::default());
     let engine = match Engine::start(rooms_config, redis_config, &metrics) {
@@ -81,6 +82,26 @@ async fn main() -> ExitCode {
     engine.serve(listener, Arc::new(config), metrics, shutdown).await;
     info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// Raises the soft open-files limit to the hard one and keeps the connection cap under it, so
+/// the server refuses with `503` at the cap instead of stalling when descriptors run out.
+fn fit_open_files(config: &mut signaling::ServerConfig) {
+    let reserve = signaling::server::HEALTH_RESERVE as u64;
+    let plan = signaling::fd_limit::raise(reserve);
+    if let Some(to) = plan.raise_to {
+        info!(open_files = to, "raised the open-files limit");
+    }
+    if let Some(max) = plan.max_connections.and_then(|max| usize::try_from(max).ok()) {
+        if config.max_connections > max {
+            warn!(
+                max_connections = max,
+                asked = config.max_connections,
+                "--max-connections lowered to fit the open-files limit (raise `ulimit -n` for more)"
+            );
+            config.max_connections = max;
+        }
+    }
 }
 
 /// Binds the listen address and says so: `listening on ADDR` is the line scripts and tests wait

@@ -78,10 +78,12 @@ impl Engine {
     ) {
         match self {
             Engine::Memory(rooms) => {
-                run(listener, config, metrics, Arc::new(RoomService::new(rooms.clone())), shutdown).await;
+                let service = Arc::new(RoomService::new(rooms.clone(), &metrics));
+                run(listener, config, metrics, service, shutdown).await;
             }
             Engine::Redis(engine) => {
-                run(listener, config, metrics, Arc::new(RoomService::new(engine.clone())), shutdown).await;
+                let service = Arc::new(RoomService::new(engine.clone(), &metrics));
+                run(listener, config, metrics, service, shutdown).await;
             }
         }
         self.close().await;

@@ -14,7 +14,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::http::conn::{self, Context};
+use crate::address::{proxies, AddressConfig, AddressLimits};
+use crate::http::conn::{self, Admitted, Context};
 use crate::http::metrics::HttpMetrics;
 use crate::metrics::Metrics;
 use crate::service::Service;
@@ -22,6 +23,11 @@ use crate::ws::WsMetrics;
 
 /// See [`ServerConfig::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Connections accepted beyond `max_connections` for addresses that hold none, for plain HTTP
+/// only (an upgrade on one gets `503`): when the cap is reached — by many addresses, or by one
+/// under a generous per-address limit — a load balancer's `/healthz` and a `/metrics` scrape still
+/// get through. Each is bounded in time by the request-head timeout like any plain connection.
+pub const HEALTH_RESERVE: usize = 16;
 /// See [`ServerConfig::shutdown_grace`].
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -33,6 +39,8 @@ pub struct ServerConfig {
     /// How long open connections get to say goodbye on shutdown before they are dropped.
     pub shutdown_grace: Duration,
     pub http: HttpConfig,
+    /// Per-address limits and the trusted proxies.
+    pub addresses: AddressConfig,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +49,7 @@ impl Default for ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             http: HttpConfig::default(),
+            addresses: AddressConfig::default(),
         }
     }
 }
@@ -60,12 +69,22 @@ pub async fn run<S: Service>(
     let counted = Arc::new(ServerMetrics::default());
     let http = Arc::new(HttpMetrics::default());
     let ws = Arc::new(WsMetrics::default());
+    let addresses = AddressLimits::new(&config.addresses);
     metrics.register(|registry| {
         counted.register(registry);
         http.register(registry);
         ws.register(registry);
+        addresses.register(registry);
     });
-    let ctx = Context { config: Arc::new(config.http.clone()), metrics, http, ws, service, shutdown: stop_rx };
+    let ctx = Context {
+        config: Arc::new(config.http.clone()),
+        metrics,
+        http,
+        ws,
+        addresses: addresses.clone(),
+        service,
+        shutdown: stop_rx,
+    };
     // The connection cap's own count: decided on here, never read back from a metric.
     let open_now = Arc::new(AtomicUsize::new(0));
     tokio::pin!(shutdown);
@@ -84,18 +103,34 @@ pub async fn run<S: Service>(
             }
         };
         let open = open_now.load(Relaxed);
-        if open >= config.max_connections {
+        let peer = proxies::canonical(addr.ip());
+        let reserve = open >= config.max_connections;
+        if reserve && (open >= config.max_connections + HEALTH_RESERVE || !addresses.holds_none(peer)) {
             counted.refused.inc();
             debug!(%addr, open, "connection refused: at max connections");
-            refuse(stream);
+            refuse(stream, BUSY);
             continue;
         }
+        // Behind a trusted proxy the client is known only from the request's headers: such a
+        // connection is counted for its client when it upgrades (see `http::conn`).
+        let slot = if addresses.trusted_proxies().contains(peer) {
+            None
+        } else {
+            match addresses.connect(peer) {
+                Ok(slot) => Some(slot),
+                Err(refusal) => {
+                    debug!(%addr, limit = refusal.label(), "connection refused: per-address limit");
+                    refuse(stream, TOO_MANY);
+                    continue;
+                }
+            }
+        };
         let _ = stream.set_nodelay(true); // signaling messages are small and latency-bound
         let guard = OpenConnection::new(open_now.clone(), counted.clone());
         let ctx = ctx.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
-            conn::serve(stream, ctx).await;
+            conn::serve(stream, ctx, Admitted { peer, slot, reserve }).await;
             drop(guard);
             drop(alive);
         });
@@ -109,11 +144,15 @@ pub async fn run<S: Service>(
     }
 }
 
-/// Over the connection cap: a best-effort `503` without reading the request, then close.
-fn refuse(stream: TcpStream) {
-    const BUSY: &[u8] =
-        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-    let _ = stream.try_write(BUSY);
+/// Over the connection cap.
+const BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+/// Over the per-address connection limit (RFC 6585 §4).
+const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 5\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 40\r\n\r\ntoo many connections from your address\r\n";
+
+/// A best-effort refusal without reading the request, then close.
+fn refuse(stream: TcpStream, response: &[u8]) {
+    let _ = stream.try_write(response);
 }
 
 /// What the accept loop counts: connections open, accepted, and refused at the cap.

@@ -13,10 +13,12 @@ use shared::{ErrorCode, ServerMessage};
 use tokio::time::Instant;
 use tracing::{debug, field, info_span, warn, Instrument as _};
 
+use crate::address::{Refusal, Slot};
 use crate::engine::config::RoomsConfig;
 use crate::engine::peer::{fresh_ids, PeerHandle};
 use crate::engine::{EngineConn, Replies, RoomEngine};
 use crate::ice::IceConfig;
+use crate::metrics::Metrics;
 use crate::rate::{TokenBucket, Verdict};
 use crate::service::Service;
 use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
@@ -24,34 +26,55 @@ use crate::ws::{outbox, CloseCode, Handler, Message, WebSocket, Writer};
 /// The rooms service behind `/ws`, on either engine.
 pub struct RoomService<E> {
     engine: Arc<E>,
+    /// The bytes all sessions' outbound queues may hold together.
+    budget: Arc<outbox::Budget>,
 }
 
 impl<E: RoomEngine> RoomService<E> {
-    pub fn new(engine: Arc<E>) -> Self {
-        RoomService { engine }
+    /// The service on `engine`; its outbound byte gauge is registered in `metrics`.
+    pub fn new(engine: Arc<E>, metrics: &Metrics) -> Self {
+        let budget = outbox::Budget::new(engine.config().outbound_total_bytes);
+        metrics.register(|registry| budget.register(registry));
+        RoomService { engine, budget }
     }
 }
 
 impl<E: RoomEngine> Service for RoomService<E> {
     async fn session(&self, ws: &mut WebSocket) {
-        // Bounded: a recipient that stops reading fills its queue, and further messages to it are
-        // dropped and counted (see `PeerHandle::send_text`) instead of growing memory without limit.
-        let (tx, mut rx) = outbox::channel(self.engine.config().outbound_queue);
-        // Everything logged for this connection, here, in the engine and in the WebSocket layer,
-        // carries its peer and room once it has a seat.
-        let span = info_span!("session", peer = field::Empty, room = field::Empty);
-        let handle = PeerHandle::new(tx, span.clone());
-        let mut session = Session::new(self.engine.open(handle), self.engine.config());
-        async {
-            let ended = ws.run(&mut session, Some(&mut rx)).await;
-            session.conn.end(ended.label()).await;
-        }
-        .instrument(span)
-        .await;
+        self.serve(ws, None).await;
+    }
+
+    async fn session_from(&self, ws: &mut WebSocket, slot: Slot) {
+        self.serve(ws, Some(slot)).await;
     }
 
     fn healthy(&self) -> bool {
         self.engine.healthy()
+    }
+}
+
+impl<E: RoomEngine> RoomService<E> {
+    /// One session; `slot`, when given, holds it to its address's join and seat limits.
+    async fn serve(&self, ws: &mut WebSocket, slot: Option<Slot>) {
+        // Bounded in messages and bytes, per connection and in total: a recipient that stops
+        // reading fills its allowance, and further messages to it are dropped and counted (see
+        // `PeerHandle::send_text`) instead of growing memory without limit.
+        let config = self.engine.config();
+        let (tx, mut rx) = outbox::bounded(config.outbound_queue, config.outbound_bytes, self.budget.clone());
+        // Everything logged for this connection, here, in the engine and in the WebSocket layer,
+        // carries its peer and room once it has a seat.
+        let span = info_span!("session", peer = field::Empty, room = field::Empty);
+        let handle = PeerHandle::new(tx, span.clone());
+        let mut session = Session::new(self.engine.open(handle), config);
+        session.slot = slot;
+        async {
+            let ended = ws.run(&mut session, Some(&mut rx)).await;
+            // The slot (and the seat it counts) goes with the session, though the engine may keep
+            // the seat for a resume: a resume is a new connection, counted again.
+            session.conn.end(ended.label()).await;
+        }
+        .instrument(span)
+        .await;
     }
 }
 
@@ -71,6 +94,8 @@ struct Session<C> {
     /// The session asked to close and the close is on its way behind earlier answers: the
     /// messages ignored since, and the close itself if too many come before it.
     hanging_up: Option<(u32, (CloseCode, &'static str))>,
+    /// The connection's client address and its per-address limits.
+    slot: Option<Slot>,
 }
 
 impl<C> Session<C> {
@@ -81,6 +106,7 @@ impl<C> Session<C> {
             max_signal_size: config.max_signal_size,
             ice: config.ice.clone(),
             hanging_up: None,
+            slot: None,
         }
     }
 }
@@ -131,12 +157,37 @@ impl<C: EngineConn> Handler for Session<C> {
             Err(e) => self.error(reply, e.code(), e.to_string()),
             // Validated as a `Signal`; relayed as the sender's own `data` text.
             Ok(Incoming::Signal { to, data }) => self.conn.relay(to, data, reply),
-            Ok(Incoming::Join { room, resume }) => return self.conn.join(room, resume, reply),
-            Ok(Incoming::Leave) => self.conn.leave(reply),
+            Ok(Incoming::Join { room, resume }) => {
+                if let Some(refusal) = self.slot.as_mut().and_then(|slot| slot.join().err()) {
+                    let (code, detail) = join_refusal(refusal);
+                    self.error(reply, code, detail);
+                    return ControlFlow::Continue(());
+                }
+                return self.conn.join(room, resume, reply);
+            }
+            Ok(Incoming::Leave) => {
+                if let Some(slot) = &mut self.slot {
+                    slot.leave();
+                }
+                self.conn.leave(reply);
+            }
             Ok(Incoming::IceConfig) => self.ice_config(reply),
         }
         ControlFlow::Continue(())
     }
+}
+
+/// The error a join refused by its address's limits gets: `rate_limited` either way (the same
+/// join may succeed later), with the reason in the text.
+fn join_refusal(refusal: Refusal) -> (ErrorCode, String) {
+    let detail = match refusal {
+        Refusal::Joins(wait) => {
+            format!("too many joins from your address; retry in {} ms", wait.as_millis() + 1)
+        }
+        Refusal::Rooms => "your address holds too many rooms; leave one first".to_owned(),
+        Refusal::Connections => "too many connections from your address".to_owned(),
+    };
+    (ErrorCode::RateLimited, detail)
 }
 
 impl<C: EngineConn> Session<C> {

@@ -310,7 +310,8 @@ async fn a_third_peer_on_either_node_gets_room_full_and_the_call_goes_on() {
 async fn racing_joins_from_both_nodes_never_overfill_a_room() {
     const ROOMS: usize = 40;
     const JOINERS: usize = 5; // per room, alternating between the nodes
-    let (redis, node_a, node_b) = cluster(&[]).await;
+    let one_address = ["--join-burst-per-address", "1000"]; // all 200 joiners are on loopback
+    let (redis, node_a, node_b) = cluster(&one_address).await;
     let urls = [node_a.url(), node_b.url()];
     // Connect everyone first, then release all joins at once.
     let mut clients = Vec::new();

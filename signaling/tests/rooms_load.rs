@@ -149,8 +149,11 @@ async fn a_thousand_rooms_relay_in_parallel_without_loss_or_misdelivery() {
         idle_timeout: Duration::from_secs(300),
         ..WsConfig::default()
     };
-    let config =
-        ServerConfig { http: HttpConfig { ws: Arc::new(ws), ..HttpConfig::default() }, ..ServerConfig::default() };
+    let config = ServerConfig {
+        http: HttpConfig { ws: Arc::new(ws), ..HttpConfig::default() },
+        addresses: one_address_for_all(),
+        ..ServerConfig::default()
+    };
     // The burst covers a join and 50 signals sent at full speed.
     let rate = RateConfig { burst: 200.0, ..RateConfig::default() };
     let rooms = RoomsConfig { rate, resume_grace: Duration::ZERO, ..RoomsConfig::default() };
@@ -244,7 +247,8 @@ async fn cycles(url: Arc<str>, room: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_and_seats_return_to_zero_after_many_joins_leaves_and_disconnects() {
-    let server = start(with_grace(Duration::ZERO)).await;
+    let config = ServerConfig { addresses: one_address_for_all(), ..ServerConfig::default() };
+    let server = start_with(config, with_grace(Duration::ZERO)).await;
     let url: Arc<str> = server.url().into();
     let mut set = JoinSet::new();
     for n in 0..CYCLE_ROOMS {

@@ -13,5 +13,9 @@ const ENGINE: &str = "redis";
 mod rooms;
 #[path = "rooms_load.rs"]
 mod rooms_load;
+#[path = "rooms_per_address.rs"]
+mod rooms_per_address;
 #[path = "rooms_resume.rs"]
 mod rooms_resume;
+#[path = "rooms_slow_readers.rs"]
+mod rooms_slow_readers;

@@ -10,6 +10,10 @@ use crate::rate::RateConfig;
 pub const DEFAULT_RESUME_GRACE: Duration = Duration::from_secs(15);
 /// See [`RoomsConfig::outbound_queue`].
 pub const DEFAULT_OUTBOUND_QUEUE: usize = 256;
+/// See [`RoomsConfig::outbound_bytes`].
+pub const DEFAULT_OUTBOUND_BYTES: usize = 256 * 1024;
+/// See [`RoomsConfig::outbound_total_bytes`].
+pub const DEFAULT_OUTBOUND_TOTAL_BYTES: usize = 64 * 1024 * 1024;
 
 /// Rules of the rooms and the signaling protocol.
 #[derive(Debug, Clone)]
@@ -26,6 +30,13 @@ pub struct RoomsConfig {
     /// Messages queued for one connection by others (signals, presence). A call needs a few dozen
     /// at once (an answer and its candidates); a queue that fills means the reader is stuck.
     pub outbound_queue: usize,
+    /// Bytes of those messages one connection may hold, queued or in its write buffer. A call's
+    /// whole setup (two SDPs and their candidates) is a few tens of KiB; 256 KiB is four of the
+    /// largest signals, and bounds what a reader that reads nothing costs.
+    pub outbound_bytes: usize,
+    /// Bytes all connections' queues may hold together: the process-wide bound for many slow
+    /// readers at once (64 MiB: 256 connections each at its allowance).
+    pub outbound_total_bytes: usize,
     pub ice: IceConfig,
 }
 
@@ -37,6 +48,8 @@ impl Default for RoomsConfig {
             max_signal_size: shared::DEFAULT_MAX_MESSAGE_BYTES,
             rate: RateConfig::default(),
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
+            outbound_bytes: DEFAULT_OUTBOUND_BYTES,
+            outbound_total_bytes: DEFAULT_OUTBOUND_TOTAL_BYTES,
             ice: IceConfig { turn_ttl: DEFAULT_TURN_TTL, ..IceConfig::default() },
         }
     }

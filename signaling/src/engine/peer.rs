@@ -59,7 +59,8 @@ impl PeerHandle {
     }
 
     /// Queues a message; a full queue means the recipient stopped reading. The message is
-    /// dropped and counted, and the recipient's own send timeout disconnects it. Returns whether
+    /// dropped and counted; a recipient whose byte allowance it overran is disconnected at once
+    /// (`slow_consumer`), one full in messages by its own send timeout. Returns whether
     /// it was queued (a closed queue is a connection ending: its seat follows).
     pub fn send_text(&self, json: String, metrics: &RoomMetrics) -> bool {
         match self.tx.try_send(Outbound::Text(json)) {

@@ -12,6 +12,8 @@ use crate::ws::WsConfig;
 pub const DEFAULT_MAX_HEADER_SIZE: usize = 8 * 1024;
 /// See [`HttpConfig::handshake_timeout`].
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// See [`HttpConfig::write_timeout`].
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Settings of one connection before (and as) it upgrades.
 #[derive(Debug, Clone)]
@@ -25,6 +27,10 @@ pub struct HttpConfig {
     /// A request head must be complete within this time, or the client is dropped (→ 408):
     /// the defence against a slow header trickle holding a connection slot forever.
     pub handshake_timeout: Duration,
+    /// A plain HTTP response must be taken by the client within this time, or the connection is
+    /// closed: the reading side's counterpart of `handshake_timeout`. 10 s is ample for the
+    /// largest static file over a slow link (the client is a few hundred KiB).
+    pub write_timeout: Duration,
     pub ws: Arc<WsConfig>,
 }
 
@@ -36,6 +42,7 @@ impl Default for HttpConfig {
             allowed_origins: OriginPolicy::Any,
             max_header_size: DEFAULT_MAX_HEADER_SIZE,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             ws: Arc::new(WsConfig::default()),
         }
     }

@@ -16,6 +16,7 @@ use super::config::HttpConfig;
 use super::metrics::HttpMetrics;
 use super::router::{route, Route};
 use super::static_files;
+use crate::address::{AddressLimits, Slot};
 use crate::http1::request::{Request, RequestError};
 use crate::http1::response::{Body, Response};
 use crate::metrics::{Format, Metrics};
@@ -31,8 +32,22 @@ pub struct Context<S> {
     pub metrics: Arc<Metrics>,
     pub http: Arc<HttpMetrics>,
     pub ws: Arc<WsMetrics>,
+    /// The per-address counts, for a connection whose client is known only from its headers.
+    pub addresses: Arc<AddressLimits>,
     pub service: Arc<S>,
     pub shutdown: watch::Receiver<bool>,
+}
+
+/// How the accept loop let a connection in.
+#[derive(Debug)]
+pub struct Admitted {
+    /// The TCP peer's address.
+    pub peer: std::net::IpAddr,
+    /// The connection counted for its address; `None` when the peer is a trusted proxy (the
+    /// client is then counted when its request names it).
+    pub slot: Option<Slot>,
+    /// Let in beyond `max_connections` for plain HTTP only.
+    pub reserve: bool,
 }
 
 impl<S> Clone for Context<S> {
@@ -42,6 +57,7 @@ impl<S> Clone for Context<S> {
             metrics: self.metrics.clone(),
             http: self.http.clone(),
             ws: self.ws.clone(),
+            addresses: self.addresses.clone(),
             service: self.service.clone(),
             shutdown: self.shutdown.clone(),
         }
@@ -62,14 +78,14 @@ enum Head {
 /// The two phases are awaited one after the other, not nested, so a WebSocket session's task
 /// does not also hold the HTTP phase's state for its whole life: the request buffer, the parsed
 /// head and the futures that wrote responses (they made each connection's task 3.3 KB).
-pub async fn serve<S: Service>(stream: TcpStream, ctx: Context<S>) {
-    if let Some(mut ws) = http(stream, &ctx).await {
-        ctx.service.session(&mut ws).await;
+pub async fn serve<S: Service>(stream: TcpStream, ctx: Context<S>, admitted: Admitted) {
+    if let Some((mut ws, slot)) = http(stream, &ctx, admitted).await {
+        ctx.service.session_from(&mut ws, slot).await;
     }
 }
 
 /// Requests until the connection closes or a valid handshake upgrades it.
-async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<WebSocket> {
+async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>, admitted: Admitted) -> Option<(WebSocket, Slot)> {
     let mut buf = Vec::with_capacity(1024);
     loop {
         let mut shutdown = ctx.shutdown.clone();
@@ -94,7 +110,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<Web
             Head::Refused(response, reason) => {
                 info!(reason, status = response.status, "refused request");
                 ctx.http.handshake_failed(reason);
-                let _ = write_response(&mut stream, response.header("Connection", "close")).await;
+                let _ = write_within(&mut stream, response.header("Connection", "close"), &ctx.config).await;
                 linger_close(stream).await;
                 return None;
             }
@@ -102,7 +118,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<Web
         match route(&request, &ctx.config) {
             Route::Upgrade => {
                 let early = buf.split_off(head_len);
-                return upgrade(stream, &request, early, ctx).await;
+                return upgrade(stream, &request, early, ctx, admitted).await;
             }
             route => {
                 ctx.http.request();
@@ -112,7 +128,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>) -> Option<Web
                     request.version == 1 && !request.has_token("Connection", "close") && !has_body(&request);
                 let response = respond(route, &request, ctx).await;
                 let response = if keep_alive { response } else { response.header("Connection", "close") };
-                if write_response(&mut stream, response).await.is_err() || !keep_alive {
+                if write_within(&mut stream, response, &ctx.config).await.is_err() || !keep_alive {
                     return None;
                 }
             }
@@ -194,6 +210,18 @@ async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) 
     response
 }
 
+/// Writes a response, giving up after the write timeout: a client that sends requests (say,
+/// thousands pipelined) and reads none of the answers must not hold its connection forever.
+async fn write_within(stream: &mut TcpStream, response: Response, config: &HttpConfig) -> std::io::Result<()> {
+    match timeout(config.write_timeout, write_response(stream, response)).await {
+        Ok(written) => written,
+        Err(_) => {
+            debug!("response not taken within the write timeout; closing");
+            Err(std::io::ErrorKind::TimedOut.into())
+        }
+    }
+}
+
 async fn write_response(stream: &mut TcpStream, response: Response) -> std::io::Result<()> {
     stream.write_all(&response.head_bytes()).await?;
     if response.head_only {
@@ -214,27 +242,75 @@ async fn write_response(stream: &mut TcpStream, response: Response) -> std::io::
     }
 }
 
-/// The WebSocket for a valid handshake (its `101` queued to be written first); a refusal is
-/// answered here.
+/// The WebSocket for a valid handshake (its `101` queued to be written first), with the
+/// connection's slot for its client address; a refusal is answered here.
 async fn upgrade<S: Service>(
     mut stream: TcpStream,
     request: &Request,
     early: Vec<u8>,
     ctx: &Context<S>,
-) -> Option<WebSocket> {
-    let accept = match handshake::validate(request, &ctx.config.allowed_origins) {
-        Ok(accept) => accept,
-        Err(e) => {
-            info!(reason = e.reason(), status = e.status(), "websocket handshake refused");
-            ctx.http.handshake_failed(e.reason());
-            let _ = write_response(&mut stream, e.response().header("Connection", "close")).await;
+    admitted: Admitted,
+) -> Option<(WebSocket, Slot)> {
+    let checked = match handshake::validate(request, &ctx.config.allowed_origins) {
+        Ok(accept) => admit(request, ctx, admitted).map(|slot| (accept, slot)).map_err(Refused::response),
+        Err(e) => Err((e.reason(), e.response())),
+    };
+    let (accept, slot) = match checked {
+        Ok(accepted) => accepted,
+        Err((reason, response)) => {
+            info!(reason, status = response.status, "websocket handshake refused");
+            ctx.http.handshake_failed(reason);
+            let _ = write_within(&mut stream, response.header("Connection", "close"), &ctx.config).await;
             linger_close(stream).await;
             return None;
         }
     };
     let mut writer = Writer::default();
     writer.raw(&handshake::switching_protocols(&accept).head_bytes());
-    Some(WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.ws.clone(), ctx.shutdown.clone()))
+    let ws = WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.ws.clone(), ctx.shutdown.clone());
+    Some((ws, slot))
+}
+
+/// Why a valid handshake is refused for its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Let in on the reserve past `max_connections`, which serves plain HTTP only.
+    AtCapacity,
+    /// The client address holds its allowance of connections.
+    PerAddress,
+}
+
+impl Refused {
+    /// The metric reason and the response.
+    fn response(self) -> (&'static str, Response) {
+        match self {
+            Refused::AtCapacity => {
+                ("at_capacity", Response::text(503, "the server is at its connection limit").header("Retry-After", "5"))
+            }
+            Refused::PerAddress => (
+                "per_address_limit",
+                Response::text(429, "too many connections from your address").header("Retry-After", "5"),
+            ),
+        }
+    }
+}
+
+/// The upgrade's slot for its client address: the one taken at accept, or — from a trusted
+/// proxy — one taken now for the client its headers name. A connection let in on the reserve
+/// does not upgrade.
+fn admit<S>(request: &Request, ctx: &Context<S>, admitted: Admitted) -> Result<Slot, Refused> {
+    if admitted.reserve {
+        return Err(Refused::AtCapacity);
+    }
+    if let Some(slot) = admitted.slot {
+        return Ok(slot);
+    }
+    let trusted = ctx.addresses.trusted_proxies();
+    let client = trusted.client(admitted.peer, request.headers_named("X-Forwarded-For"), request.header("X-Real-IP"));
+    ctx.addresses.connect(client).map_err(|refusal| {
+        debug!(%client, limit = refusal.label(), "upgrade refused: per-address limit");
+        Refused::PerAddress
+    })
 }
 
 /// Closes after a refusal without losing the response: closing a socket that still has unread

@@ -23,8 +23,9 @@ pub struct WsConfig {
     /// Largest data message accepted, after reassembly (→ close 1009). Signaling messages are a few
     /// KiB (an SDP offer is the biggest), so 1 MiB is generous and still bounds a hostile peer.
     pub max_message_size: usize,
-    /// Bytes queued for a peer before we stop reading from it and stop taking its outbound
-    /// messages. Memory per connection stays under this plus one message.
+    /// Bytes in a peer's write buffer before we stop reading from it and stop taking its outbound
+    /// messages: the write buffer stays under this plus one message. (What others send it is
+    /// bounded in bytes by its outbox, see `outbox::bounded`.)
     pub max_outbound_bytes: usize,
     /// Quiet time after which the server pings, so NATs and proxies keep the path open and a dead
     /// peer is noticed. 15 s: well under the 60 s idle cut of common proxies (nginx's default).

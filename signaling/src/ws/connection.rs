@@ -173,6 +173,9 @@ impl WebSocket {
                 }
                 Err(e) => return Ended::Io(e.kind()),
             }
+            if let Some(rx) = outbound.as_mut() {
+                rx.settle(self.writer.len());
+            }
             // A stall must be noticed on time even when the keepalive tick is further away.
             if let Some(stall_deadline) = stalled_since.map(|t| t + self.config.send_timeout) {
                 if stall_deadline < timer.deadline() {
@@ -181,18 +184,23 @@ impl WebSocket {
             }
             // Backpressure: while our reply buffer is full, stop reading and stop taking outbound
             // messages; the peer's TCP window (or the senders' bounded outbox) fills instead.
+            // The outbox is watched even without room: it may say this reader is too slow.
             let has_room = self.writer.len() < self.config.max_outbound_bytes;
-            let want_outbound = has_room && outbound.is_some();
             let wake = tokio::select! {
                 biased;
                 _ = &mut stop => Wake::Shutdown,
                 ready = self.stream.writable(), if !self.writer.is_empty() => Wake::Io(ready),
                 ready = self.stream.readable(), if has_room => Wake::Readable(ready),
-                message = recv(outbound), if want_outbound => Wake::Outbound(message),
+                message = next(outbound, has_room), if outbound.is_some() => match message {
+                    Some(message) => Wake::Outbound(message),
+                    None => Wake::Overrun,
+                },
                 () = &mut timer => Wake::Timer,
             };
             match wake {
                 Wake::Shutdown => return Ended::Closed(CloseCode::GOING_AWAY, "server shutting down"),
+                // Others' messages to it overran its byte allowance: it is not reading.
+                Wake::Overrun => return Ended::SlowConsumer,
                 Wake::Io(Ok(())) => {}
                 Wake::Io(Err(e)) | Wake::Readable(Err(e)) => return Ended::Io(e.kind()),
                 Wake::Readable(Ok(())) => match self.read_available(handler) {
@@ -432,12 +440,14 @@ enum Wake {
     Io(io::Result<()>),
     Readable(io::Result<()>),
     Outbound(Outbound),
+    /// The outbox overran its byte allowance.
+    Overrun,
     Timer,
 }
 
-async fn recv(outbound: &mut Option<&mut outbox::Receiver>) -> Outbound {
+async fn next(outbound: &mut Option<&mut outbox::Receiver>, take: bool) -> Option<Outbound> {
     match outbound {
-        Some(rx) => rx.recv().await,
+        Some(rx) => rx.next(take).await,
         None => std::future::pending().await,
     }
 }

@@ -8,11 +8,21 @@
 //! waker beside it. It is bounded: a full queue refuses, so a recipient that stopped reading cannot
 //! grow the server's memory. `recv` is cancel-safe: a message leaves the queue only in the poll
 //! that returns it, so losing a `select!` loses nothing.
+//!
+//! Bounded in messages and in bytes: a text is charged to its connection's byte allowance and to
+//! the process-wide [`Budget`] from when it is queued until it has left the connection's write
+//! buffer for the socket ([`Receiver::settle`]), so neither the queue nor the write buffer of a
+//! reader that reads nothing can hold more than its allowance, and all of them together no more
+//! than the budget. A message that does not fit is refused like one to a full queue.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use super::close_code::CloseCode;
 
@@ -24,27 +34,98 @@ pub enum Outbound {
     Close(CloseCode, &'static str),
 }
 
+impl Outbound {
+    /// What the message is charged: its text's allocation and its slot. A close costs nothing, so
+    /// it is never refused for want of bytes.
+    fn cost(&self) -> usize {
+        match self {
+            Outbound::Text(text) => text.capacity() + std::mem::size_of::<Outbound>(),
+            Outbound::Close(..) => 0,
+        }
+    }
+}
+
 /// Capacity a drained queue keeps; a burst's larger buffer is given back once it is empty.
 const KEEP_CAPACITY: usize = 8;
 
-/// A queue of at most `capacity` messages, and the receiver's end of it.
+/// The bytes every connection's queued messages may take together, and a gauge of those taken.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    used: AtomicUsize,
+    gauge: Gauge,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Arc<Budget> {
+        Arc::new(Budget { limit, used: AtomicUsize::new(0), gauge: Gauge::default() })
+    }
+
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "signaling_outbound_queued_bytes",
+            "Bytes of messages queued to connections by others and not yet written to their sockets",
+            self.gauge.clone(),
+        );
+    }
+
+    /// Bytes taken now.
+    #[cfg(test)]
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn try_take(&self, bytes: usize) -> bool {
+        let taken = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            used.checked_add(bytes).filter(|&total| total <= self.limit)
+        });
+        if taken.is_ok() {
+            self.gauge.inc_by(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
+        taken.is_ok()
+    }
+
+    fn give(&self, bytes: usize) {
+        if bytes > 0 {
+            self.used.fetch_sub(bytes, Ordering::AcqRel);
+            self.gauge.dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+/// A queue of at most `capacity` messages, unbounded in bytes (unit tests).
+#[cfg(test)]
 pub fn channel(capacity: usize) -> (Sender, Receiver) {
-    let shared =
-        Arc::new(Shared { state: Mutex::new(State { queue: VecDeque::new(), waker: None, closed: false }), capacity });
-    (Sender { shared: shared.clone() }, Receiver { shared })
+    bounded(capacity, usize::MAX, Budget::new(usize::MAX))
+}
+
+/// A queue of at most `capacity` messages and `max_bytes` bytes (queued or still in the
+/// connection's write buffer), charged to `budget`; and the receiver's end of it.
+pub fn bounded(capacity: usize, max_bytes: usize, budget: Arc<Budget>) -> (Sender, Receiver) {
+    let state = State { queue: VecDeque::new(), charged: 0, waker: None, closed: false, overrun: false };
+    let shared = Arc::new(Shared { state: Mutex::new(state), capacity, max_bytes, budget });
+    (Sender { shared: shared.clone() }, Receiver { shared, handed_out: 0 })
 }
 
 struct Shared {
     state: Mutex<State>,
     capacity: usize,
+    max_bytes: usize,
+    budget: Arc<Budget>,
 }
 
 struct State {
     queue: VecDeque<Outbound>,
+    /// Bytes charged for this connection: its queue's, and those handed to its write buffer and
+    /// not yet settled.
+    charged: usize,
     /// The receiver waiting for a message, if it is.
     waker: Option<Waker>,
     /// The receiver is gone: nothing sent will ever be read.
     closed: bool,
+    /// A message did not fit in the connection's byte allowance: its reader is too slow, and the
+    /// connection is to end ([`Receiver::next`] says so).
+    overrun: bool,
 }
 
 impl Shared {
@@ -57,7 +138,8 @@ impl Shared {
 /// Why a message was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {
-    /// The queue holds `capacity` messages: the recipient is not reading.
+    /// The queue holds `capacity` messages or its bytes, or the process's budget is spent: the
+    /// recipient is not reading (or, for the budget, many are not).
     Full,
     /// The recipient's connection has ended.
     Closed,
@@ -86,6 +168,21 @@ impl Sender {
             if state.queue.len() >= self.shared.capacity {
                 return Err(SendError::Full);
             }
+            let cost = message.cost();
+            if cost > self.shared.max_bytes.saturating_sub(state.charged) {
+                // This reader holds its whole allowance unread: it ends, and gives it back.
+                state.overrun = true;
+                let waker = state.waker.take();
+                drop(state);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+                return Err(SendError::Full);
+            }
+            if !self.shared.budget.try_take(cost) {
+                return Err(SendError::Full);
+            }
+            state.charged += cost;
             state.queue.push_back(message);
             state.waker.take()
         };
@@ -97,15 +194,39 @@ impl Sender {
     }
 }
 
-/// The connection's end of its queue. Dropping it closes the queue and drops what is in it.
+/// The connection's end of its queue. Dropping it closes the queue, drops what is in it and gives
+/// back every byte charged.
 pub struct Receiver {
     shared: Arc<Shared>,
+    /// Bytes of messages taken off the queue and still charged: they may be in the write buffer.
+    handed_out: usize,
 }
 
 impl Receiver {
     /// The next message, waiting for one.
     pub async fn recv(&mut self) -> Outbound {
         poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next message when `take` (the connection has room for one), waiting for one; `None`
+    /// — whether or not `take` — once a message overran the connection's byte allowance: the
+    /// connection's reader is too slow, and the connection should end.
+    pub async fn next(&mut self, take: bool) -> Option<Outbound> {
+        poll_fn(|cx| {
+            if self.shared.lock().overrun {
+                return Poll::Ready(None);
+            }
+            if take {
+                return self.poll_recv(cx).map(Some);
+            }
+            let mut state = self.shared.lock();
+            match &mut state.waker {
+                Some(waker) => waker.clone_from(cx.waker()),
+                none => *none = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// The next message if one is queued.
@@ -115,12 +236,27 @@ impl Receiver {
         if state.queue.is_empty() && state.queue.capacity() > KEEP_CAPACITY {
             state.queue.shrink_to(KEEP_CAPACITY);
         }
+        self.handed_out += message.as_ref().map_or(0, Outbound::cost);
         message
+    }
+
+    /// The connection's write buffer holds `pending` bytes: messages taken off the queue beyond
+    /// that have been written to the socket, and their bytes are given back. (Of the bytes handed
+    /// out, at most `pending` can still be in the buffer.)
+    pub fn settle(&mut self, pending: usize) {
+        let written = self.handed_out.saturating_sub(pending);
+        if written == 0 {
+            return;
+        }
+        self.handed_out -= written;
+        self.shared.lock().charged -= written;
+        self.shared.budget.give(written);
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Outbound> {
         let mut state = self.shared.lock();
         if let Some(message) = state.queue.pop_front() {
+            self.handed_out += message.cost();
             return Poll::Ready(message);
         }
         match &mut state.waker {
@@ -137,6 +273,7 @@ impl Drop for Receiver {
         state.closed = true;
         state.queue = VecDeque::new();
         state.waker = None;
+        self.shared.budget.give(std::mem::take(&mut state.charged));
     }
 }
 
@@ -179,6 +316,45 @@ mod tests {
         }
         while rx.try_recv().is_some() {}
         assert!(rx.shared.lock().queue.capacity() <= KEEP_CAPACITY);
+    }
+
+    #[test]
+    fn bytes_are_bounded_per_queue_and_in_total_until_written() {
+        let budget = Budget::new(3_000);
+        let (a, mut ra) = bounded(100, 2_000, budget.clone());
+        let (b, rb) = bounded(100, 2_000, budget.clone());
+        let kib = || Outbound::Text("x".repeat(1000));
+        let cost = kib().cost();
+        assert_eq!(a.try_send(kib()), Ok(()));
+        assert_eq!(a.try_send(kib()), Err(SendError::Full), "over this queue's 2,000 bytes");
+        assert_eq!(b.try_send(kib()), Ok(()));
+        assert_eq!(b.try_send(kib()), Err(SendError::Full), "over the 3,000 bytes of the budget");
+        assert_eq!(budget.used(), 2 * cost);
+        assert_eq!(b.try_send(Outbound::Close(CloseCode::NORMAL, "bye")), Ok(()), "a close always fits");
+
+        // Taken off the queue but still in the write buffer: still charged.
+        assert!(ra.try_recv().is_some());
+        ra.settle(cost);
+        assert_eq!(a.try_send(kib()), Err(SendError::Full));
+        // Written out: given back.
+        ra.settle(0);
+        assert_eq!(budget.used(), cost);
+        assert_eq!(a.try_send(kib()), Ok(()));
+        drop((ra, rb));
+        assert_eq!(budget.used(), 0, "a closed queue gives back everything");
+        assert_eq!(budget.gauge.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_allowance_ends_the_slow_reader() {
+        let (tx, mut rx) = bounded(100, 1_500, Budget::new(usize::MAX));
+        tx.try_send(text(&"x".repeat(1000))).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.next(true)).await;
+        assert!(matches!(got, Ok(Some(Outbound::Text(_)))));
+        // Still in the write buffer (not settled): the next one does not fit.
+        assert_eq!(tx.try_send(text(&"y".repeat(1000))), Err(SendError::Full));
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.next(false)).await;
+        assert_eq!(got.ok(), Some(None), "told to end, even with no room to take a message");
     }
 
     // Paused time: the timers below elapse as soon as every task waits, without sleeping.

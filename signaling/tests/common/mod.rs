@@ -85,6 +85,24 @@ pub async fn connect(addr: SocketAddr) -> TcpStream {
     TcpStream::connect(addr).await.expect("tcp connect")
 }
 
+/// A TCP connection from the loopback address `local` (any of 127.0.0.0/8 on Linux), so one
+/// test can be many client addresses.
+pub async fn connect_from(local: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    let local: std::net::IpAddr = local.parse().expect("a local address");
+    socket.bind(SocketAddr::new(local, 0)).expect("bind the local address");
+    timeout(WAIT, socket.connect(addr)).await.expect("connect in time").expect("tcp connect")
+}
+
+/// A raw WebSocket from the loopback address `local`; its `101` consumed.
+pub async fn raw_websocket_from(local: &str, addr: SocketAddr, path: &str) -> TcpStream {
+    let mut stream = connect_from(local, addr).await;
+    stream.write_all(upgrade_request(path, "").as_bytes()).await.expect("write upgrade");
+    let head = read_http_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "expected 101, got {head:?}");
+    stream
+}
+
 pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 pub fn upgrade_request(path: &str, extra: &str) -> String {

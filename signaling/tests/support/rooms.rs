@@ -153,6 +153,20 @@ impl RoomServer {
     }
 }
 
+/// Per-address limits lifted past any test's load: a load test is thousands of clients on the
+/// one loopback address, which the defaults would rightly refuse as one client.
+pub fn one_address_for_all() -> signaling::address::AddressConfig {
+    let defaults = signaling::address::AddressConfig::default();
+    let limits = signaling::address::Limits {
+        connections: u32::MAX,
+        joins_per_sec: 1e9,
+        join_burst: 1e9,
+        rooms: u32::MAX,
+        ..defaults.limits
+    };
+    signaling::address::AddressConfig { limits, ..defaults }
+}
+
 /// Two clients joined to `room`; the first has seen the second arrive.
 pub async fn pair(server: &RoomServer, room: &str) -> (Client, Joined, Client, Joined) {
     let mut a = server.client().await;
@@ -196,6 +210,18 @@ impl Client {
     pub async fn connect(url: &str) -> Client {
         let (ws, _) =
             timeout(WAIT, tokio_tungstenite::connect_async(url)).await.expect("connect in time").expect("connect");
+        Client { ws }
+    }
+
+    /// A client connecting from the loopback address `local` (a client address of its own).
+    pub async fn connect_from(local: &str, addr: SocketAddr) -> Client {
+        let stream = common::connect_from(local, addr).await;
+        let url = format!("ws://{addr}/ws");
+        let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+        let (ws, _) = timeout(WAIT, tokio_tungstenite::client_async(url, stream))
+            .await
+            .expect("handshake in time")
+            .expect("handshake");
         Client { ws }
     }
 
