@@ -11,12 +11,12 @@ use web_sys::{
     RtcSignalingState, RtcTrackEvent,
 };
 
-use crate::app::{Event, Sender};
 use crate::browser::{get, get_bool, get_f64, get_string, wait};
 use crate::chat;
 use crate::deadline::Attempts;
 use crate::diagnosis::{is_turn_url, CandidateError, Evidence};
 use crate::error::WebError;
+use crate::event::{Event, Sender};
 use crate::media::LocalMedia;
 use crate::negotiation::{sdp_session_id, Decision, Kind, Negotiator};
 use crate::stats::Stat;

@@ -1,7 +1,7 @@
 //! Connect's browser peer, in Rust compiled to WebAssembly.
 //!
 //! Layout:
-//! - [`app`]: the one async loop that owns the call state; every callback sends it an event;
+//! - [`app`]: the one async loop that owns the call state; every callback sends it an [`event`];
 //! - [`state`]: the call state shown to people and tests, derived from the app's facts (pure);
 //! - [`negotiation`]: perfect negotiation as pure decisions;
 //! - [`deadline`]: the connection deadline (one ICE restart, then give up) as a state machine;
@@ -27,6 +27,7 @@ pub mod check_view;
 pub mod deadline;
 pub mod diagnosis;
 pub mod error;
+pub mod event;
 pub mod link;
 pub mod media;
 pub mod negotiation;

@@ -6,8 +6,8 @@ use shared::ClientMessage;
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::app::{Event, Sender};
 use crate::error::WebError;
+use crate::event::{Event, Sender};
 
 pub struct Signaling {
     socket: WebSocket,

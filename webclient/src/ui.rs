@@ -6,10 +6,10 @@ use web_sys::{
     Document, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement, HtmlVideoElement, MediaStream,
 };
 
-use crate::app::{Event, Sender};
 use crate::browser::{element, window};
 use crate::chat;
 use crate::error::WebError;
+use crate::event::{Event, Sender};
 use crate::state::{CallState, Facts};
 use crate::stats::Summary;
 
