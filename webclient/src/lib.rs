@@ -14,7 +14,7 @@
 //! - [`probe`]: the check's browser side (an `ice_config` round trip, one-URL gathering, the
 //!   microphone level);
 //! - [`ui`] and [`check_view`]: the only modules that touch the DOM; [`browser`]: window helpers;
-//!   [`error`].
+//!   [`listener`]: browser callbacks that are removed on drop; [`error`].
 //!
 //! The pure modules are tested with plain `cargo test`; the glue is exercised by the browser test.
 
@@ -29,6 +29,7 @@ pub mod diagnosis;
 pub mod error;
 pub mod event;
 pub mod link;
+pub mod listener;
 pub mod media;
 pub mod negotiation;
 pub mod probe;

@@ -11,7 +11,6 @@ mod peer;
 use futures_channel::mpsc;
 use futures_util::StreamExt as _;
 use shared::{IceServer, PeerId, RoomId, ServerMessage};
-use web_sys::MediaStreamTrack;
 
 use crate::browser::{self, log, sleep};
 use crate::call::Call;
@@ -84,7 +83,7 @@ struct App {
     reconnect_attempt: u32,
     call: Option<Call>,
     call_generation: u32,
-    screen: Option<MediaStreamTrack>,
+    screen: Option<controls::Screen>,
     muted: bool,
     camera_off: bool,
     /// Successful copies of the link, so only the last one's timer resets the button.
