@@ -1,7 +1,6 @@
 //! `cargo xtask test`: every check CI runs, as an ordered list of named steps.
 //! To add a step, write a `fn(&Ctx) -> Result<(), Error>` and add it to `STEPS` and to the usage text.
 
-mod autobahn;
 mod browser;
 mod deploy;
 mod fuzz;
@@ -35,7 +34,7 @@ const STEPS: &[Step] = &[
     Step { name: "test", run: unit_and_integration },
     Step { name: "browser", run: browser::run },
     Step { name: "deploy", run: deploy::run },
-    Step { name: "autobahn", run: autobahn::run },
+    Step { name: "autobahn", run: autobahn },
     Step { name: "fuzz", run: fuzz::run },
     Step { name: "bench", run: bench_quick },
 ];
@@ -80,7 +79,22 @@ const TOOLS: &[Tool] = &[
         install: &["cargo", "install", "--locked", "cargo-fuzz"],
         note: Some("builds from source: a few minutes"),
     },
+    Tool {
+        name: "geckodriver 0.37.1",
+        check: Check::OutputLine(&["geckodriver", "--version"], is_pinned_geckodriver),
+        install: &["cargo", "install", "--locked", "geckodriver", "--version", GECKODRIVER_VERSION],
+        note: Some("builds from source: a few minutes"),
+    },
 ];
+
+/// Firefox's WebDriver server for the cross-browser calls of the `browser` step; not a Debian
+/// package, so from crates.io at a version proven with Firefox ESR here.
+const GECKODRIVER_VERSION: &str = "0.37.1";
+
+/// `geckodriver 0.37.1 (…)`, the first line of `geckodriver --version`.
+fn is_pinned_geckodriver(line: &str) -> bool {
+    ensure::reports_version(line, "geckodriver", GECKODRIVER_VERSION)
+}
 
 pub fn run(ws: Workspace, args: &TestArgs) -> Result<(), Error> {
     let names: Vec<&'static str> = STEPS.iter().map(|step| step.name).collect();
@@ -117,16 +131,18 @@ fn select<'a>(all: &[&'a str], only: &[String], skip: &[String]) -> Result<Vec<&
     Ok(selected)
 }
 
-/// Debian packages: Chromium and the matching chromedriver (~1 minute) for the `browser` step;
-/// nginx and coturn (seconds; no daemon is started) run the deployment files in that step too,
-/// nginx with its stream module (`libnginx-mod-stream`, dynamic in Debian: nginx.conf's `stream`
-/// block, TURN over TLS sharing port 443); nftables builds the simulated home routers of the NAT
-/// tests, whose TLS case makes its certificates with openssl and fetches through 443 with curl
-/// (both usually present already); docker-compose 1.29 validates the compose files in the `deploy` step; redis-server (run
-/// in the foreground by the tests, never as a service) backs the multi-node tests.
+/// Debian packages: Chromium and the matching chromedriver (~1 minute) and Firefox ESR (the other
+/// browser of the cross-browser calls) for the `browser` step; nginx and coturn (seconds; no
+/// daemon is started) run the deployment files in that step too, nginx with its stream module
+/// (`libnginx-mod-stream`, dynamic in Debian: nginx.conf's `stream` block, TURN over TLS sharing
+/// port 443); nftables builds the simulated home routers of the NAT tests, whose TLS case makes
+/// its certificates with openssl and fetches through 443 with curl (both usually present
+/// already); docker-compose 1.29 validates the compose files in the `deploy` step; redis-server
+/// (run in the foreground by the tests, never as a service) backs the multi-node tests.
 const APT_PACKAGES: &[&str] = &[
     "chromium",
     "chromium-driver",
+    "firefox-esr",
     "nginx",
     "libnginx-mod-stream",
     "coturn",
@@ -178,6 +194,11 @@ fn bench_quick(ctx: &Ctx) -> Result<(), Error> {
     crate::bench::quick(&ctx.ws)
 }
 
+/// The same code as `cargo xtask autobahn`.
+fn autobahn(ctx: &Ctx) -> Result<(), Error> {
+    crate::autobahn::run(&ctx.ws)
+}
+
 fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
     process::run(&mut ctx.ws.command(&["cargo", "test", "--workspace"]))
 }
@@ -204,6 +225,14 @@ mod tests {
         for name in ALL {
             assert!(crate::cli::USAGE.contains(&format!("  {name} ")), "usage lacks {name}");
         }
+    }
+
+    #[test]
+    fn only_the_pinned_geckodriver_counts_as_present() {
+        assert!(is_pinned_geckodriver("geckodriver 0.37.1 (a1b2c3d4 2025-09-01)"));
+        assert!(is_pinned_geckodriver("geckodriver 0.37.1"));
+        assert!(!is_pinned_geckodriver("geckodriver 0.36.0 (…)"));
+        assert!(!is_pinned_geckodriver("The source code of this program is available from"));
     }
 
     #[test]
