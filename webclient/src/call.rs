@@ -11,12 +11,13 @@ use web_sys::{
     RtcSignalingState, RtcTrackEvent,
 };
 
-use crate::app::{Event, Sender};
 use crate::browser::{get, get_bool, get_f64, get_string, wait};
 use crate::chat;
 use crate::deadline::Attempts;
 use crate::diagnosis::{is_turn_url, CandidateError, Evidence};
 use crate::error::WebError;
+use crate::event::{Event, Sender};
+use crate::listener::Listener;
 use crate::media::LocalMedia;
 use crate::negotiation::{sdp_session_id, Decision, Kind, Negotiator};
 use crate::stats::Stat;
@@ -36,19 +37,8 @@ pub struct Call {
     pub evidence: Evidence,
     /// The other side's ICE username fragment: a new one in an offer is an ICE restart.
     pub remote_ufrag: Option<String>,
-    _handlers: Handlers,
-}
-
-/// The callbacks, owned by the call and detached when it is dropped.
-struct Handlers {
-    _negotiation: Closure<dyn FnMut(web_sys::Event)>,
-    _candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
-    _candidate_error: Closure<dyn FnMut(web_sys::Event)>,
-    _track: Closure<dyn FnMut(RtcTrackEvent)>,
-    _state: Closure<dyn FnMut(web_sys::Event)>,
-    _chat_open: Closure<dyn FnMut(web_sys::Event)>,
-    _chat_close: Closure<dyn FnMut(web_sys::Event)>,
-    _chat_message: Closure<dyn FnMut(MessageEvent)>,
+    /// The callbacks, owned by the call and removed when it is dropped.
+    _listeners: [Listener; 8],
 }
 
 pub(crate) fn configuration(ice_servers: &[IceServer], force_relay: bool) -> RtcConfiguration {
@@ -107,11 +97,11 @@ impl Call {
 
         let negotiation = {
             let emit = emit(tx);
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| emit(Event::NegotiationNeeded(generation)))
+            Listener::new(&pc, "negotiationneeded", move |_: web_sys::Event| emit(Event::NegotiationNeeded(generation)))
         };
         let candidate = {
             let emit = emit(tx);
-            Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(move |e: RtcPeerConnectionIceEvent| {
+            Listener::new(&pc, "icecandidate", move |e: RtcPeerConnectionIceEvent| {
                 let signal = match e.candidate() {
                     Some(c) if !c.candidate().is_empty() => Signal::Candidate {
                         candidate: c.candidate(),
@@ -127,13 +117,13 @@ impl Call {
         // binding in the version pinned here.
         let candidate_error = {
             let emit = emit(tx);
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            Listener::new(&pc, "icecandidateerror", move |e: web_sys::Event| {
                 emit(Event::CandidateError(generation, read_candidate_error(&e)));
             })
         };
         let track = {
             let emit = emit(tx);
-            Closure::<dyn FnMut(RtcTrackEvent)>::new(move |e: RtcTrackEvent| {
+            Listener::new(&pc, "track", move |e: RtcTrackEvent| {
                 let stream = e.streams().get(0).dyn_into::<MediaStream>().ok().or_else(|| {
                     let stream = MediaStream::new().ok()?;
                     stream.add_track(&e.track());
@@ -146,32 +136,26 @@ impl Call {
         };
         let state = {
             let emit = emit(tx);
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| emit(Event::ConnectionState(generation)))
+            Listener::new(&pc, "connectionstatechange", move |_: web_sys::Event| {
+                emit(Event::ConnectionState(generation))
+            })
         };
         let chat_open = {
             let emit = emit(tx);
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| emit(Event::ChatOpen(generation, true)))
+            Listener::new(&chat, "open", move |_: web_sys::Event| emit(Event::ChatOpen(generation, true)))
         };
         let chat_close = {
             let emit = emit(tx);
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| emit(Event::ChatOpen(generation, false)))
+            Listener::new(&chat, "close", move |_: web_sys::Event| emit(Event::ChatOpen(generation, false)))
         };
         let chat_message = {
             let emit = emit(tx);
-            Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
+            Listener::new(&chat, "message", move |m: MessageEvent| {
                 if let Some(text) = m.data().as_string() {
                     emit(Event::ChatMessage(generation, text));
                 }
             })
         };
-        pc.set_onnegotiationneeded(Some(negotiation.as_ref().unchecked_ref()));
-        pc.set_onicecandidate(Some(candidate.as_ref().unchecked_ref()));
-        let _ = pc.add_event_listener_with_callback("icecandidateerror", candidate_error.as_ref().unchecked_ref());
-        pc.set_ontrack(Some(track.as_ref().unchecked_ref()));
-        pc.set_onconnectionstatechange(Some(state.as_ref().unchecked_ref()));
-        chat.set_onopen(Some(chat_open.as_ref().unchecked_ref()));
-        chat.set_onclose(Some(chat_close.as_ref().unchecked_ref()));
-        chat.set_onmessage(Some(chat_message.as_ref().unchecked_ref()));
         Ok(Call {
             generation,
             pc,
@@ -187,16 +171,7 @@ impl Call {
                 ..Evidence::default()
             },
             remote_ufrag: None,
-            _handlers: Handlers {
-                _negotiation: negotiation,
-                _candidate: candidate,
-                _candidate_error: candidate_error,
-                _track: track,
-                _state: state,
-                _chat_open: chat_open,
-                _chat_close: chat_close,
-                _chat_message: chat_message,
-            },
+            _listeners: [negotiation, candidate, candidate_error, track, state, chat_open, chat_close, chat_message],
         })
     }
 
@@ -370,17 +345,8 @@ fn read_stat(value: &JsValue) -> Option<Stat> {
 
 impl Drop for Call {
     fn drop(&mut self) {
-        self.pc.set_onnegotiationneeded(None);
-        self.pc.set_onicecandidate(None);
-        let _ = self.pc.remove_event_listener_with_callback(
-            "icecandidateerror",
-            self._handlers._candidate_error.as_ref().unchecked_ref(),
-        );
-        self.pc.set_ontrack(None);
-        self.pc.set_onconnectionstatechange(None);
-        self.chat.set_onopen(None);
-        self.chat.set_onclose(None);
-        self.chat.set_onmessage(None);
+        // The listeners are removed right after, before the browser can dispatch what closing
+        // causes.
         self.chat.close();
         self.pc.close();
     }

@@ -1,7 +1,7 @@
 //! Connect's browser peer, in Rust compiled to WebAssembly.
 //!
 //! Layout:
-//! - [`app`]: the one async loop that owns the call state; every callback sends it an event;
+//! - [`app`]: the one async loop that owns the call state; every callback sends it an [`event`];
 //! - [`state`]: the call state shown to people and tests, derived from the app's facts (pure);
 //! - [`negotiation`]: perfect negotiation as pure decisions;
 //! - [`deadline`]: the connection deadline (one ICE restart, then give up) as a state machine;
@@ -14,7 +14,7 @@
 //! - [`probe`]: the check's browser side (an `ice_config` round trip, one-URL gathering, the
 //!   microphone level);
 //! - [`ui`] and [`check_view`]: the only modules that touch the DOM; [`browser`]: window helpers;
-//!   [`error`].
+//!   [`listener`]: browser callbacks that are removed on drop; [`error`].
 //!
 //! The pure modules are tested with plain `cargo test`; the glue is exercised by the browser test.
 
@@ -27,7 +27,9 @@ pub mod check_view;
 pub mod deadline;
 pub mod diagnosis;
 pub mod error;
+pub mod event;
 pub mod link;
+pub mod listener;
 pub mod media;
 pub mod negotiation;
 pub mod probe;

@@ -8,7 +8,6 @@ use futures_channel::mpsc;
 use futures_util::future::{select, Either};
 use futures_util::StreamExt as _;
 use shared::{ClientMessage, IceServer, ServerMessage};
-use wasm_bindgen::prelude::*;
 use web_sys::{
     AnalyserNode, AudioContext, MediaStream, MessageEvent, RtcPeerConnection, RtcPeerConnectionIceEvent, WebSocket,
 };
@@ -17,6 +16,7 @@ use crate::browser::{get_f64, get_string, sleep, wait};
 use crate::call::configuration;
 use crate::diagnosis::candidate_type;
 use crate::error::WebError;
+use crate::listener::Listener;
 
 /// What one probe saw, in the order it happened.
 enum Seen {
@@ -54,25 +54,22 @@ pub async fn ice_config(url: &str, limit_ms: u32) -> Result<Vec<IceServer>, Stri
     let socket = WebSocket::new(url).map_err(|e| WebError::from(e).to_string())?;
     let (tx, mut inbox) = mpsc::unbounded();
     let on_open = {
-        let socket = socket.clone();
-        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-            let _ = socket.send_with_str(&ClientMessage::IceConfig.to_json());
+        let sender = socket.clone();
+        Listener::new(&socket, "open", move |_: web_sys::Event| {
+            let _ = sender.send_with_str(&ClientMessage::IceConfig.to_json());
         })
     };
     let on_message = {
         let tx = tx.clone();
-        Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
+        Listener::new(&socket, "message", move |m: MessageEvent| {
             if let Some(text) = m.data().as_string() {
                 let _ = tx.unbounded_send(Seen::Message(text));
             }
         })
     };
-    let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+    let on_close = Listener::new(&socket, "close", move |_: web_sys::Event| {
         let _ = tx.unbounded_send(Seen::Closed);
     });
-    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     let answer = first(&mut inbox, limit_ms, |seen| match seen {
         Seen::Message(text) => match ServerMessage::parse(&text) {
             Ok(ServerMessage::IceConfig { ice_servers }) => Some(Ok(ice_servers)),
@@ -83,9 +80,7 @@ pub async fn ice_config(url: &str, limit_ms: u32) -> Result<Vec<IceServer>, Stri
         _ => None,
     })
     .await;
-    socket.set_onopen(None);
-    socket.set_onmessage(None);
-    socket.set_onclose(None);
+    drop((on_open, on_message, on_close));
     let _ = socket.close();
     answer.unwrap_or_else(|| Err(format!("no answer within {} s", limit_ms / 1000)))
 }
@@ -98,7 +93,7 @@ pub async fn gather(server: &IceServer, relay_only: bool, wanted: &str, limit_ms
     let (tx, mut inbox) = mpsc::unbounded();
     let on_candidate = {
         let tx = tx.clone();
-        Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(move |e: RtcPeerConnectionIceEvent| {
+        Listener::new(&pc, "icecandidate", move |e: RtcPeerConnectionIceEvent| {
             let seen = match e.candidate() {
                 Some(c) if !c.candidate().is_empty() => Seen::Candidate(c.candidate()),
                 _ => Seen::Done,
@@ -106,12 +101,10 @@ pub async fn gather(server: &IceServer, relay_only: bool, wanted: &str, limit_ms
             let _ = tx.unbounded_send(seen);
         })
     };
-    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+    let on_error = Listener::new(&pc, "icecandidateerror", move |e: web_sys::Event| {
         let code = get_f64(&e, "errorCode").map_or(0, |c| c.clamp(0.0, 65535.0) as u16);
         let _ = tx.unbounded_send(Seen::Error(code, get_string(&e, "errorText").unwrap_or_default()));
     });
-    pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
-    let _ = pc.add_event_listener_with_callback("icecandidateerror", on_error.as_ref().unchecked_ref());
     // A data channel gives the offer something to gather for.
     let _channel = pc.create_data_channel("probe");
     let started = async {
@@ -151,8 +144,7 @@ pub async fn gather(server: &IceServer, relay_only: bool, wanted: &str, limit_ms
             }
         }
     };
-    pc.set_onicecandidate(None);
-    let _ = pc.remove_event_listener_with_callback("icecandidateerror", on_error.as_ref().unchecked_ref());
+    drop((on_candidate, on_error));
     pc.close();
     result
 }

@@ -3,18 +3,16 @@
 //! (with backoff) and resuming are decided in the app.
 
 use shared::ClientMessage;
-use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::app::{Event, Sender};
 use crate::error::WebError;
+use crate::event::{Event, Sender};
+use crate::listener::Listener;
 
 pub struct Signaling {
     socket: WebSocket,
-    // Owned so they live exactly as long as the socket; handlers are removed on drop.
-    _on_open: Closure<dyn FnMut(web_sys::Event)>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    /// Owned so they live exactly as long as the socket; removed on drop.
+    _listeners: [Listener; 3],
 }
 
 impl Signaling {
@@ -28,11 +26,11 @@ impl Signaling {
         };
         let on_open = {
             let emit = send(tx);
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| emit(Event::SignalingOpen(generation)))
+            Listener::new(&socket, "open", move |_: web_sys::Event| emit(Event::SignalingOpen(generation)))
         };
         let on_message = {
             let emit = send(tx);
-            Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+            Listener::new(&socket, "message", move |message: MessageEvent| {
                 if let Some(text) = message.data().as_string() {
                     emit(Event::SignalingMessage(generation, text));
                 }
@@ -40,14 +38,11 @@ impl Signaling {
         };
         let on_close = {
             let emit = send(tx);
-            Closure::<dyn FnMut(CloseEvent)>::new(move |close: CloseEvent| {
+            Listener::new(&socket, "close", move |close: CloseEvent| {
                 emit(Event::SignalingClosed(generation, close.code()))
             })
         };
-        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(Signaling { socket, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+        Ok(Signaling { socket, _listeners: [on_open, on_message, on_close] })
     }
 
     pub fn send(&self, message: &ClientMessage) -> Result<(), WebError> {
@@ -57,9 +52,7 @@ impl Signaling {
 
 impl Drop for Signaling {
     fn drop(&mut self) {
-        self.socket.set_onopen(None);
-        self.socket.set_onmessage(None);
-        self.socket.set_onclose(None);
+        // The listeners are removed right after, before the browser can dispatch the close.
         let _ = self.socket.close_with_code(1000);
     }
 }

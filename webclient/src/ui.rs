@@ -1,38 +1,17 @@
 //! The only module that touches the DOM: it renders the app's state and turns clicks and
 //! key presses into [`Event`]s. Listeners are owned here and removed when the UI is dropped.
 
-use wasm_bindgen::prelude::*;
 use web_sys::{
     Document, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement, HtmlVideoElement, MediaStream,
 };
 
-use crate::app::{Event, Sender};
 use crate::browser::{element, window};
 use crate::chat;
 use crate::error::WebError;
+use crate::event::{Event, Sender};
+use crate::listener::Listener;
 use crate::state::{CallState, Facts};
 use crate::stats::Summary;
-
-/// An event listener that is removed when dropped.
-struct Listener {
-    target: web_sys::EventTarget,
-    kind: &'static str,
-    callback: Closure<dyn FnMut(web_sys::Event)>,
-}
-
-impl Listener {
-    fn new(target: &web_sys::EventTarget, kind: &'static str, mut f: impl FnMut(&web_sys::Event) + 'static) -> Self {
-        let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| f(&e));
-        let _ = target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref());
-        Listener { target: target.clone(), kind, callback }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self.target.remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
-    }
-}
 
 /// Who wrote a chat line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +86,7 @@ impl Ui {
         let check: HtmlButtonElement = get_button("check-button")?;
         let on = |target: &web_sys::EventTarget, kind: &'static str, event: fn() -> Event| {
             let tx = tx.clone();
-            Listener::new(target, kind, move |e| {
+            Listener::new(target, kind, move |e: web_sys::Event| {
                 e.prevent_default();
                 let _ = tx.unbounded_send(event());
             })

@@ -17,7 +17,7 @@ Commands:
                     redis-server
           fmt       cargo fmt --all -- --check
           clippy    cargo clippy --workspace --all-targets -- -D warnings
-          modules   cargo-cycles on signaling/: its module graph must stay acyclic
+          modules   cargo-cycles on signaling/ and webclient/: module graphs must stay acyclic
           web       build the web client: cargo fetch, then trunk build --release into dist/
           test      unit and integration tests: cargo test --workspace
           browser   end-to-end calls between headless Chromium peers and between Chromium

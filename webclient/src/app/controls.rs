@@ -2,17 +2,25 @@
 //! hanging up.
 
 use shared::ClientMessage;
-use web_sys::MediaStream;
+use web_sys::{MediaStream, MediaStreamTrack};
 
 use super::{after, resume_key, App, Event};
 use crate::browser::{self, log};
 use crate::chat;
+use crate::listener::Listener;
 use crate::media;
 use crate::state::{Link, Peer, Phase};
 use crate::ui::Author;
 
 /// How long the copy button says "Copied" before it offers to copy again.
 const COPIED_SHOWN_MS: u32 = 2_000;
+
+/// A screen being shared, with the listener that reports when the browser ends it (the person
+/// pressed the browser's own "Stop sharing").
+pub(super) struct Screen {
+    track: MediaStreamTrack,
+    _on_ended: Listener,
+}
 
 impl App {
     pub(super) fn refresh_controls(&self) {
@@ -46,7 +54,7 @@ impl App {
             media.stop();
         }
         if let Some(screen) = self.screen.take() {
-            screen.stop();
+            screen.track.stop();
         }
         self.ui.show_local(None);
         if forget_seat {
@@ -80,10 +88,10 @@ impl App {
             Err(e) => return log(&format!("screen sharing not started: {e}")),
         };
         let ended = self.tx.clone();
-        let on_ended = wasm_bindgen::closure::Closure::once_into_js(move || {
+        // Owned with the track: removed when the share stops, whether or not it ever ends.
+        let on_ended = Listener::new(&track, "ended", move |_: web_sys::Event| {
             let _ = ended.unbounded_send(Event::ScreenShareEnded);
         });
-        track.set_onended(Some(wasm_bindgen::JsCast::unchecked_ref(&on_ended)));
         if let Some(call) = &self.call {
             if let Err(e) = call.replace_video(Some(&track)).await {
                 log(&format!("cannot send the screen: {e}"));
@@ -93,14 +101,13 @@ impl App {
             preview.add_track(&track);
             self.ui.show_local_screen(&preview);
         }
-        self.screen = Some(track);
+        self.screen = Some(Screen { track, _on_ended: on_ended });
         self.refresh_controls();
     }
 
     pub(super) async fn stop_screen(&mut self) {
         let Some(screen) = self.screen.take() else { return };
-        screen.set_onended(None);
-        screen.stop();
+        screen.track.stop();
         let camera = self.media.as_ref().and_then(|m| m.video.clone());
         if let Some(call) = &self.call {
             if let Err(e) = call.replace_video(camera.as_ref()).await {

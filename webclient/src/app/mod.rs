@@ -10,60 +10,18 @@ mod peer;
 
 use futures_channel::mpsc;
 use futures_util::StreamExt as _;
-use shared::{IceServer, PeerId, RoomId, ServerMessage, Signal};
-use web_sys::{MediaStream, MediaStreamTrack};
+use shared::{IceServer, PeerId, RoomId, ServerMessage};
 
 use crate::browser::{self, log, sleep};
 use crate::call::Call;
 use crate::chat;
-use crate::diagnosis::CandidateError;
 use crate::error::WebError;
+use crate::event::{Event, Sender};
 use crate::link::{room_id_from, signaling_url, Params};
 use crate::media::{self, LocalMedia};
 use crate::signaling::Signaling;
 use crate::state::{Facts, Phase, Problem};
 use crate::ui::{Author, Ui};
-
-/// Events come from browser callbacks, which cannot wait; they arrive at human and network
-/// rates, so an unbounded queue inside the page is the right tool here.
-pub type Sender = mpsc::UnboundedSender<Event>;
-
-pub enum Event {
-    StartCall,
-    CopyLink,
-    /// A while after a copy: the button says "Copy link" again, unless a later copy is shown.
-    CopiedShown(u32),
-    Rejoin,
-    HangUp,
-    ToggleMic,
-    ToggleCamera,
-    ShareScreen,
-    ScreenShareEnded,
-    ChatSubmit,
-    Online,
-    /// Once a second while in a call: refresh the stats line.
-    Tick,
-    Reconnect(u32),
-    /// Send `join` again on the current signaling connection (the server was unavailable).
-    RetryJoin(u32),
-    /// A few seconds after the media path went `disconnected`: restart ICE if it is still down.
-    IceCheck(u32),
-    SignalingOpen(u32),
-    SignalingMessage(u32, String),
-    SignalingClosed(u32, u16),
-    NegotiationNeeded(u32),
-    LocalSignal(u32, Signal),
-    RemoteStream(u32, MediaStream),
-    ConnectionState(u32),
-    ChatOpen(u32, bool),
-    ChatMessage(u32, String),
-    /// `icecandidateerror` on the call of that generation.
-    CandidateError(u32, CandidateError),
-    /// **Try again** after a connection failure.
-    Retry,
-    /// "Test my connection" on the landing page.
-    OpenCheck,
-}
 
 /// Server close code: another connection took this seat with our resume token (another tab).
 const CLOSE_REPLACED: u16 = shared::close::REPLACED;
@@ -125,7 +83,7 @@ struct App {
     reconnect_attempt: u32,
     call: Option<Call>,
     call_generation: u32,
-    screen: Option<MediaStreamTrack>,
+    screen: Option<controls::Screen>,
     muted: bool,
     camera_off: bool,
     /// Successful copies of the link, so only the last one's timer resets the button.

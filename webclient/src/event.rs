@@ -1,0 +1,50 @@
+//! What the app loop hears: every browser callback (UI, WebSocket, RTCPeerConnection, timers)
+//! becomes one [`Event`] sent through a [`Sender`]. A leaf module of its own so the modules that
+//! own those callbacks (`call`, `signaling`, `ui`) depend on it and not on the app that uses them.
+
+use futures_channel::mpsc;
+use shared::Signal;
+use web_sys::MediaStream;
+
+use crate::diagnosis::CandidateError;
+
+/// Events come from browser callbacks, which cannot wait; they arrive at human and network
+/// rates, so an unbounded queue inside the page is the right tool here.
+pub type Sender = mpsc::UnboundedSender<Event>;
+
+pub enum Event {
+    StartCall,
+    CopyLink,
+    /// A while after a copy: the button says "Copy link" again, unless a later copy is shown.
+    CopiedShown(u32),
+    Rejoin,
+    HangUp,
+    ToggleMic,
+    ToggleCamera,
+    ShareScreen,
+    ScreenShareEnded,
+    ChatSubmit,
+    Online,
+    /// Once a second while in a call: refresh the stats line.
+    Tick,
+    Reconnect(u32),
+    /// Send `join` again on the current signaling connection (the server was unavailable).
+    RetryJoin(u32),
+    /// A few seconds after the media path went `disconnected`: restart ICE if it is still down.
+    IceCheck(u32),
+    SignalingOpen(u32),
+    SignalingMessage(u32, String),
+    SignalingClosed(u32, u16),
+    NegotiationNeeded(u32),
+    LocalSignal(u32, Signal),
+    RemoteStream(u32, MediaStream),
+    ConnectionState(u32),
+    ChatOpen(u32, bool),
+    ChatMessage(u32, String),
+    /// `icecandidateerror` on the call of that generation.
+    CandidateError(u32, CandidateError),
+    /// **Try again** after a connection failure.
+    Retry,
+    /// "Test my connection" on the landing page.
+    OpenCheck,
+}
