@@ -300,6 +300,20 @@ impl Call {
         }
     }
 
+    /// For reading stats beyond the summary (the verification code's certificates).
+    pub fn peer_connection(&self) -> &RtcPeerConnection {
+        &self.pc
+    }
+
+    /// Privacy mode switched during the call: the new ICE policy, then an ICE restart so the
+    /// candidates gathered under it replace the old path.
+    pub fn set_relay_only(&mut self, relay_only: bool) -> Result<(), WebError> {
+        crate::trust::set_relay_only(&self.pc, relay_only)?;
+        self.evidence.relay_only = relay_only;
+        self.restart_ice();
+        Ok(())
+    }
+
     pub fn send_chat(&self, text: &str) -> Result<(), WebError> {
         self.chat.send_with_str(text).map_err(WebError::from)
     }
