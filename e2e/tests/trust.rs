@@ -194,7 +194,10 @@ async fn privacy(stage: &mut Stage) -> Result<()> {
     .await?;
     println!("A: selected local candidate relay; badge {badge:?}");
 
-    // What B's page received through the server from A: relay candidates, nothing else.
+    let first = same_code(&a, &b, &[]).await?;
+    println!("verification code over the relay: {first}");
+    // What B's page received through the server from A during the whole private phase (read
+    // last, after the code): relay candidates, nothing else.
     let from_a = remote_candidates(&b).await?;
     check(matches!(from_a, Some((0, 0, relay)) if relay > 0), || {
         format!("B received from A (host, srflx, relay) = {from_a:?}: expected relay only")
@@ -205,8 +208,6 @@ async fn privacy(stage: &mut Stage) -> Result<()> {
         format!("A received from B (host, srflx, relay) = {from_b:?}: expected B's host candidates")
     })?;
     println!("candidates received: by B from A {from_a:?}, by A from B {from_b:?}");
-    let first = same_code(&a, &b, &[]).await?;
-    println!("verification code over the relay: {first}");
     a.screenshot("a-private-call").await?;
     b.screenshot("b-private-call").await?;
 
