@@ -1,14 +1,18 @@
-//! Browser end-to-end tests of Connect: real headless Chromium peers, driven over WebDriver,
-//! calling each other through the real `signaling` binary serving the built client (`dist/`).
+//! Browser end-to-end tests of Connect: real headless Chromium and Firefox peers, driven over
+//! WebDriver, calling each other through the real `signaling` binary serving the built client
+//! (`dist/`).
 //!
 //! Layout:
 //! - this library: the pure parts of the harness (paths from the environment, Chromium flags,
-//!   parsing of log lines, HTTP responses and metrics), unit-tested by plain `cargo test`
-//! - `tests/harness/`: processes (signaling, chromedriver) and browser sessions, all I/O
+//!   Firefox preferences in [`firefox`], parsing of log lines, HTTP responses and metrics),
+//!   unit-tested by plain `cargo test`
+//! - `tests/harness/`: processes (signaling, chromedriver, geckodriver) and browser sessions of
+//!   either kind, all I/O
 //! - `tests/call.rs`: the scenarios, `#[ignore]`d because they need Chromium and a built client;
 //!   `cargo xtask test` runs them in its `browser` step, inside a loopback-only network namespace;
 //!   `tests/controls.rs`: the call's controls (camera off and on, screen sharing, copy link); `tests/no_devices.rs`
-//!   and `tests/cluster.rs`: a session without devices, and the two browsers on two nodes
+//!   and `tests/cluster.rs`: a session without devices, and the two browsers on two nodes;
+//!   `tests/cross_browser.rs`: Chromium and Firefox calling each other, directly and through coturn
 //! - `tests/deploy.rs` and `tests/stack/`: the deployment files themselves — Debian's nginx with
 //!   the repository's nginx config and coturn with its `turnserver.conf` — and a call relayed
 //!   through both; the pure parts are [`nginx`] (config rewriting), [`coturn`] (command line,
@@ -22,6 +26,7 @@
 
 pub mod coturn;
 pub mod deploy;
+pub mod firefox;
 pub mod http;
 pub mod netns;
 pub mod nginx;
@@ -46,7 +51,7 @@ pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's `chromium-driver` package puts it on `PATH`.
 pub const DEFAULT_CHROMEDRIVER: &str = "chromedriver";
 
-/// Flags that make a WebRTC call work headless on loopback (measured, see TOOLING.md); the
+/// Flags under which a WebRTC call works headless on loopback (the comments say why each is here); the
 /// per-session `--user-data-dir` and the window size are added by [`chromium_args`].
 pub const CHROMIUM_FLAGS: &[&str] = &[
     "--headless=new",
@@ -93,6 +98,8 @@ pub struct Paths {
     pub artifacts: PathBuf,
     pub chromium: PathBuf,
     pub chromedriver: PathBuf,
+    pub firefox: PathBuf,
+    pub geckodriver: PathBuf,
 }
 
 /// Why [`Paths`] could not be assembled; the message says how to fix it.
@@ -140,7 +147,10 @@ impl Paths {
         let artifacts = required(ARTIFACTS_VAR)?;
         let chromium = lookup(CHROMIUM_VAR).unwrap_or_else(|| PathBuf::from(DEFAULT_CHROMIUM));
         let chromedriver = lookup(CHROMEDRIVER_VAR).unwrap_or_else(|| PathBuf::from(DEFAULT_CHROMEDRIVER));
-        Ok(Paths { dist, signaling_bin, artifacts, chromium, chromedriver })
+        let firefox = lookup(firefox::FIREFOX_VAR).unwrap_or_else(|| PathBuf::from(firefox::DEFAULT_FIREFOX));
+        let geckodriver =
+            lookup(firefox::GECKODRIVER_VAR).unwrap_or_else(|| PathBuf::from(firefox::DEFAULT_GECKODRIVER));
+        Ok(Paths { dist, signaling_bin, artifacts, chromium, chromedriver, firefox, geckodriver })
     }
 }
 
@@ -351,5 +361,7 @@ mod tests {
         assert_eq!(paths.dist, dist_path);
         assert_eq!(paths.chromium, Path::new(DEFAULT_CHROMIUM));
         assert_eq!(paths.chromedriver, Path::new(DEFAULT_CHROMEDRIVER));
+        assert_eq!(paths.firefox, Path::new(firefox::DEFAULT_FIREFOX));
+        assert_eq!(paths.geckodriver, Path::new(firefox::DEFAULT_GECKODRIVER));
     }
 }

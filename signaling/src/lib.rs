@@ -1,7 +1,7 @@
 //! Connect's signaling server: a hand-written RFC 6455 WebSocket server on tokio, with plain HTTP
 //! (health, metrics, static files) on the same port.
 //!
-//! Layout:
+//! Layout (the layer picture and one message's path are in `docs/ARCHITECTURE.md`):
 //! - [`config`]: the command line, assembled into each layer's settings;
 //! - [`server`]: accept loop, connection cap, graceful shutdown;
 //! - [`service`]: what runs on an accepted WebSocket (the rooms, or the echo);
@@ -28,15 +28,15 @@ pub mod health;
 pub mod http;
 pub mod http1;
 pub mod ice;
-pub mod listed;
+mod listed;
 pub mod metrics;
 pub mod node;
 pub mod rate;
-pub mod read_buffer;
-pub mod relay;
+mod read_buffer;
+mod relay;
 pub mod server;
 pub mod service;
-pub mod session;
+mod session;
 pub mod ws;
 
 pub use config::Args;

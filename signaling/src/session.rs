@@ -11,8 +11,9 @@ use std::time::SystemTime;
 use crate::relay::{parse_incoming, Incoming};
 use shared::{ErrorCode, ServerMessage};
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, field, info_span, warn, Instrument as _};
 
+use crate::engine::config::RoomsConfig;
 use crate::engine::peer::{fresh_ids, PeerHandle};
 use crate::engine::{EngineConn, Replies, RoomEngine};
 use crate::ice::IceConfig;
@@ -36,15 +37,17 @@ impl<E: RoomEngine> Service for RoomService<E> {
         // Bounded: a recipient that stops reading fills its queue, and further messages to it are
         // dropped and counted (see `PeerHandle::send_text`) instead of growing memory without limit.
         let (tx, mut rx) = outbox::channel(self.engine.config().outbound_queue);
-        let mut session = Session {
-            conn: self.engine.open(PeerHandle::new(tx)),
-            bucket: TokenBucket::new(self.engine.config().rate, Instant::now()),
-            max_signal_size: self.engine.config().max_signal_size,
-            ice: self.engine.config().ice.clone(),
-            hanging_up: None,
-        };
-        let ended = ws.run(&mut session, Some(&mut rx)).await;
-        session.conn.end(ended.label()).await;
+        // Everything logged for this connection, here, in the engine and in the WebSocket layer,
+        // carries its peer and room once it has a seat.
+        let span = info_span!("session", peer = field::Empty, room = field::Empty);
+        let handle = PeerHandle::new(tx, span.clone());
+        let mut session = Session::new(self.engine.open(handle), self.engine.config());
+        async {
+            let ended = ws.run(&mut session, Some(&mut rx)).await;
+            session.conn.end(ended.label()).await;
+        }
+        .instrument(span)
+        .await;
     }
 
     fn healthy(&self) -> bool {
@@ -68,6 +71,18 @@ struct Session<C> {
     /// The session asked to close and the close is on its way behind earlier answers: the
     /// messages ignored since, and the close itself if too many come before it.
     hanging_up: Option<(u32, (CloseCode, &'static str))>,
+}
+
+impl<C> Session<C> {
+    fn new(conn: C, config: &RoomsConfig) -> Self {
+        Session {
+            conn,
+            bucket: TokenBucket::new(config.rate, Instant::now()),
+            max_signal_size: config.max_signal_size,
+            ice: config.ice.clone(),
+            hanging_up: None,
+        }
+    }
 }
 
 /// Messages ignored while a close is on its way before closing anyway (its close was lost to a
@@ -144,5 +159,134 @@ impl<C: EngineConn> Session<C> {
         // stays inside this one log line.
         debug!(code = code.as_str(), ?message, "error sent");
         self.conn.reply(&ServerMessage::Error { code, message }, reply);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use shared::ResumeToken;
+
+    use super::*;
+    use crate::engine::Flow;
+    use crate::rate::RateConfig;
+    use crate::relay::RawValue;
+
+    /// An engine connection that records what the session asked of it.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Vec<String>,
+        /// Whether a hang-up waits behind queued answers (the Redis engine) or closes now.
+        hang_up_queues: bool,
+    }
+
+    impl EngineConn for Recorder {
+        fn join(&mut self, room: shared::RoomId, resume: Option<ResumeToken>, _: &mut impl Replies) -> Flow {
+            self.calls.push(format!("join {room} resume={}", resume.is_some()));
+            Flow::Continue(())
+        }
+
+        fn relay(&mut self, to: shared::PeerId, data: &RawValue, _: &mut impl Replies) {
+            self.calls.push(format!("relay {} {}", to.as_str(), data.get()));
+        }
+
+        fn leave(&mut self, _: &mut impl Replies) {
+            self.calls.push("leave".into());
+        }
+
+        fn reply(&mut self, message: &ServerMessage, _: &mut impl Replies) {
+            match message {
+                ServerMessage::Error { code, .. } => self.calls.push(format!("error {}", code.as_str())),
+                other => self.calls.push(format!("reply {other:?}")),
+            }
+        }
+
+        fn hang_up(&mut self, code: CloseCode, reason: &'static str, _: &mut impl Replies) -> Flow {
+            self.calls.push(format!("hang_up {code}"));
+            if self.hang_up_queues {
+                Flow::Continue(())
+            } else {
+                Flow::Break((code, reason))
+            }
+        }
+
+        async fn end(self, _: &'static str) {}
+    }
+
+    fn session(rate: RateConfig, max_signal_size: usize) -> Session<Recorder> {
+        Session::new(Recorder::default(), &RoomsConfig { rate, max_signal_size, ..RoomsConfig::default() })
+    }
+
+    fn send(session: &mut Session<Recorder>, message: Message<'_>) -> ControlFlow<(CloseCode, &'static str)> {
+        session.on_message(message, &mut Writer::default())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn messages_become_requests_and_bad_ones_get_their_error() {
+        let mut s = session(RateConfig::default(), 200);
+        let join = r#"{"type":"join","room":"r1"}"#;
+        let signal = r#"{"type":"signal","to":"b","data":{"kind":"end_of_candidates"}}"#;
+        let long = format!(r#"{{"type":"join","room":"r1","x":"{}"}}"#, "x".repeat(200));
+        for message in [
+            Message::Text(join),
+            Message::Text(signal),
+            Message::Text(r#"{"type":"leave"}"#),
+            Message::Binary(b"\x00"),
+            Message::Text(&long),
+            Message::Text(r#"{"type":"join","room":"no spaces"}"#),
+            Message::Text("not json"),
+        ] {
+            assert!(send(&mut s, message).is_continue());
+        }
+        assert_eq!(
+            s.conn.calls,
+            [
+                "join r1 resume=false",
+                r#"relay b {"kind":"end_of_candidates"}"#,
+                "leave",
+                "error bad_message",
+                "error message_too_large",
+                "error invalid_room",
+                "error bad_message",
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_is_limited_then_a_continued_flood_closes_and_time_refills() {
+        let rate = RateConfig { per_sec: 10.0, burst: 2.0, flood_after: 2 };
+        let mut s = session(rate, 1024);
+        let leave = Message::Text(r#"{"type":"leave"}"#);
+        assert!(send(&mut s, leave).is_continue());
+        assert!(send(&mut s, leave).is_continue());
+        assert!(send(&mut s, leave).is_continue(), "limited, not closed");
+        assert!(send(&mut s, leave).is_continue());
+        assert_eq!(s.conn.calls, ["leave", "leave", "error rate_limited", "error rate_limited"]);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert!(send(&mut s, leave).is_continue(), "a token came back");
+        assert_eq!(s.conn.calls.last().map(String::as_str), Some("leave"));
+        for _ in 0..2 {
+            assert!(send(&mut s, leave).is_continue());
+        }
+        let closed = send(&mut s, leave);
+        assert_eq!(closed, ControlFlow::Break((CloseCode::POLICY_VIOLATION, "message flood")));
+        assert_eq!(s.conn.calls.last().map(String::as_str), Some("hang_up 1008"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queued_hang_up_ignores_what_follows_then_closes_anyway() {
+        let rate = RateConfig { per_sec: 1.0, burst: 1.0, flood_after: 0 };
+        let mut s = session(rate, 1024);
+        s.conn.hang_up_queues = true;
+        let leave = Message::Text(r#"{"type":"leave"}"#);
+        assert!(send(&mut s, leave).is_continue());
+        assert!(send(&mut s, leave).is_continue(), "the close waits behind earlier answers");
+        assert_eq!(s.conn.calls, ["leave", "hang_up 1008"]);
+        for _ in 0..IGNORED_BEFORE_CLOSE {
+            assert!(send(&mut s, leave).is_continue());
+        }
+        assert_eq!(s.conn.calls.len(), 2, "ignored, not answered");
+        assert_eq!(send(&mut s, leave), ControlFlow::Break((CloseCode::POLICY_VIOLATION, "message flood")));
     }
 }

@@ -129,7 +129,9 @@ pub fn hint(row: Row, outcome: Outcome) -> &'static str {
         (Row::Signaling, Outcome::Pass) => "The call server answers.",
         (Row::Signaling, Outcome::Fail) => "Cannot reach the call server: check your internet connection or proxy.",
         (Row::Stun, Outcome::Pass) => "Your public address was found: direct calls can work.",
-        (Row::Stun, Outcome::Fail) => "Your public address could not be found: UDP may be blocked; calls need a relay.",
+        (Row::Stun, Outcome::Fail) => {
+            "No public address was reported: either this network has no NAT (fine), or it blocks UDP and calls need a relay."
+        }
         (Row::TurnUdp, Outcome::Pass) => "The relay works over UDP: calls work from this network.",
         (Row::TurnUdp, Outcome::Fail) => "The relay cannot be reached over UDP: this network may block UDP.",
         (Row::TurnTcp, Outcome::Pass) => "The relay works over TCP: calls work even where UDP is blocked.",

@@ -143,7 +143,7 @@ pub async fn gather(server: &IceServer, relay_only: bool, wanted: &str, limit_ms
                 Some(Ok(())) => Ok(()),
                 // Chromium drops a reflexive address equal to a host address: no NAT looks the same.
                 Some(Err(())) if errors.is_empty() && wanted == "srflx" => {
-                    Err("no reflexive address reported: this network may have no NAT".to_owned())
+                    Err("the STUN server gave no address other than this device's own".to_owned())
                 }
                 Some(Err(())) if errors.is_empty() => Err(format!("no {wanted} candidate")),
                 None if errors.is_empty() => Err(format!("no {wanted} candidate within {} s", limit_ms / 1000)),

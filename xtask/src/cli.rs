@@ -8,23 +8,27 @@ Usage: cargo xtask <command> [options]
 Commands:
   test [--only STEP[,STEP]] [--skip STEP[,STEP]]
         Run every check CI runs, in order, stopping at the first failure:
-          ensure    install missing tools: rustfmt, clippy, nightly, cargo-fuzz, the wasm32
-                    target, wasm-bindgen-cli 0.2.129, trunk 0.21.14 (~20 minutes on a fresh
-                    machine, skipped once present), wasm-opt 132 (npm's binaryen, into
-                    target/tools/binaryen; needs Node.js and npm) and apt's chromium,
-                    chromium-driver, nginx, coturn and docker-compose
+          ensure    install missing tools: rustfmt, clippy, nightly, cargo-cycles 0.2.0,
+                    cargo-fuzz, geckodriver 0.37.1, the wasm32 target, wasm-bindgen-cli
+                    0.2.129, trunk 0.21.14 (~20 minutes on a fresh machine, skipped once
+                    present), wasm-opt 132 (npm's binaryen, into target/tools/binaryen; needs
+                    Node.js and npm) and apt's chromium, chromium-driver, firefox-esr, nginx,
+                    libnginx-mod-stream, coturn, nftables, openssl, curl, docker-compose and
+                    redis-server
           fmt       cargo fmt --all -- --check
           clippy    cargo clippy --workspace --all-targets -- -D warnings
+          modules   cargo-cycles on signaling/: its module graph must stay acyclic
           web       build the web client: cargo fetch, then trunk build --release into dist/
           test      unit and integration tests: cargo test --workspace
-          browser   end-to-end calls between headless Chromium peers (the e2e crate) against
-                    the signaling server serving dist/, and relayed through nginx and coturn
-                    running the repository's nginx/ and turn/ files, in a loopback-only network
-                    namespace (needs root); screenshots and logs in target/e2e-artifacts
+          browser   end-to-end calls between headless Chromium peers and between Chromium
+                    and Firefox (the e2e crate) against the signaling server serving dist/,
+                    and relayed through nginx and coturn running the repository's nginx/ and
+                    turn/ files, in a loopback-only network namespace (needs root);
+                    screenshots and logs in target/e2e-artifacts
           deploy    docker-compose config -q of docker-compose.yml (and with
                     docker-compose.tls.yml) from .env.example, which must document every
                     variable the compose files use
-          autobahn  Autobahn|Testsuite against the signaling `echo` example
+          autobahn  `cargo xtask autobahn` (below)
           fuzz      every fuzz target in signaling/fuzz, for XTASK_FUZZ_SECS each
           bench     `cargo xtask bench --quick`: every benchmark at small sizes; fails if
                     anything does not run or a message is lost (no timing is asserted)
@@ -43,6 +47,15 @@ Commands:
         the load generator to CPU 1. Writes docs/BENCHMARKS.md and docs/bench/*.svg (~10
         minutes; run it on a quiet machine). --quick: small sizes and one repetition, report
         in target/bench/quick.md (~1-2 minutes).
+  autobahn
+        RFC 6455 conformance: installs the Autobahn|Testsuite fuzzing client (25.10.1 and
+        its pinned dependencies, from PyPI) into a Python 2.7 virtualenv under
+        target/autobahn (needs pyenv's or the system's Python 2.7; about a minute once,
+        skipped while the pins are unchanged), runs case groups 1-10 (not 12-13:
+        permessage-deflate is not implemented) against the signaling `echo` example in
+        release mode on a free loopback port, prints the counts per behaviour and fails on
+        any FAILED or missing case (~30 s).
+        Report: target/autobahn/reports/index.html.
   help  Show this message.
 
 Environment:
@@ -59,6 +72,7 @@ pub enum Command {
     Serve(ServeArgs),
     Web,
     Bench(BenchArgs),
+    Autobahn,
 }
 
 /// Step names exactly as typed; checked against the step list when steps are selected.
@@ -92,6 +106,8 @@ pub fn parse(args: &[String]) -> Result<Command, Error> {
         "web" if rest.is_empty() => Ok(Command::Web),
         "web" => Err(Error::Usage(format!("`web` takes no arguments, got `{}`", rest.join(" ")))),
         "bench" => parse_bench(rest).map(Command::Bench),
+        "autobahn" if rest.is_empty() => Ok(Command::Autobahn),
+        "autobahn" => Err(Error::Usage(format!("`autobahn` takes no arguments, got `{}`", rest.join(" ")))),
         other => Err(Error::Usage(format!("unknown command `{other}`"))),
     }
 }
@@ -248,6 +264,15 @@ mod tests {
         assert_eq!(parse_str("bench").ok(), Some(Command::Bench(BenchArgs { quick: false })));
         assert_eq!(parse_str("bench --quick").ok(), Some(Command::Bench(BenchArgs { quick: true })));
         assert_eq!(parse_str("bench --help").ok(), Some(Command::Help));
+    }
+
+    #[test]
+    fn autobahn_takes_no_arguments() {
+        assert_eq!(parse_str("autobahn").ok(), Some(Command::Autobahn));
+        assert_eq!(
+            usage_error("autobahn ws://127.0.0.1:9001"),
+            "`autobahn` takes no arguments, got `ws://127.0.0.1:9001`"
+        );
     }
 
     #[test]

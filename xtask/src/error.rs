@@ -18,6 +18,8 @@ pub enum Error {
     Failed { cmd: String, status: ExitStatus },
     /// Some other I/O went wrong; `context` says what we were doing.
     Io { context: String, source: io::Error },
+    /// A program ran longer than its limit and was killed.
+    TimedOut { cmd: String, limit: Duration },
     /// A file or directory a step needs is not there.
     Missing { what: String, hint: &'static str },
     /// A server we started exited before it accepted a connection.
@@ -52,6 +54,9 @@ impl fmt::Display for Error {
             Error::Spawn { cmd, source } => write!(f, "could not start `{cmd}`: {source}"),
             Error::Failed { cmd, status } => write!(f, "`{cmd}` failed ({status})"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::TimedOut { cmd, limit } => {
+                write!(f, "`{cmd}` ran over its {} s limit and was killed", limit.as_secs())
+            }
             Error::Missing { what, hint } => write!(f, "{what} not found; {hint}"),
             Error::ServerExited { what, status } => {
                 write!(f, "{what} exited ({status}) before accepting connections")

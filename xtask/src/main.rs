@@ -7,11 +7,12 @@
 //! - `ensure`: idempotent tool and apt installs
 //! - `web`: the pinned wasm tools and the trunk build of the client into `dist/`
 //! - `csp`: the Content-Security-Policy snippet for nginx, from the built page
-//! - `workspace`: where the root, `../shared` and the target directory are
-//! - `test`, `serve`, `bench`: one module per command
+//! - `workspace`: where the root and the target directory are
+//! - `test`, `serve`, `bench`, `autobahn`: one module per command
 
 #![forbid(unsafe_code)]
 
+mod autobahn;
 mod bench;
 mod cli;
 mod csp;
@@ -53,6 +54,12 @@ fn run(args: &[String]) -> Result<(), Error> {
         Command::Test(args) => test::run(Workspace::locate()?, &args),
         Command::Serve(args) => serve::run(Workspace::locate()?, &args),
         Command::Bench(args) => bench::run(&Workspace::locate()?, args.quick),
+        Command::Autobahn => {
+            let ws = Workspace::locate()?;
+            let mut runner = step::Runner::new();
+            runner.step("autobahn", || autobahn::run(&ws));
+            runner.finish()
+        }
         Command::Web => {
             let ws = Workspace::locate()?;
             let mut runner = step::Runner::new();

@@ -1,5 +1,5 @@
-//! One headless Chromium session over WebDriver, and the page's DOM contract as typed helpers:
-//! call state, the call link, videos, controls, chat, status and stats.
+//! One headless browser session (Chromium or Firefox) over WebDriver, and the page's DOM contract
+//! as typed helpers: call state, the call link, videos, controls, chat, status and stats.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -8,7 +8,7 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use super::driver::ChromeDriver;
+use super::driver::{BrowserKind, Driver};
 use super::{check, poll, Context as _, Failure, Probe, Result};
 use e2e::Paths;
 
@@ -53,29 +53,58 @@ pub struct VideoSample {
     pub paused: bool,
 }
 
+/// Where a session's console messages can be read.
+#[derive(Clone)]
+enum Console {
+    /// chromedriver's log endpoint (collected under `goog:loggingPrefs`).
+    Chromedriver,
+    /// Firefox prints them to its stdout, which is this geckodriver log.
+    DriverLog(PathBuf),
+}
+
 /// One browser; clones share the session.
 #[derive(Clone)]
 pub struct Browser {
     name: String,
+    kind: BrowserKind,
     client: Client,
     artifacts: PathBuf,
+    console: Console,
 }
 
 impl Browser {
-    /// Opens a session of Chromium with the flags of [`e2e::chromium_args`] (without the fake
-    /// camera and microphone unless `devices`) and `profile` as its fresh user-data-dir;
-    /// screenshots and logs go to `artifacts`.
+    /// Opens a session of the browser `driver` drives: Chromium with the flags of
+    /// [`e2e::chromium_args`] (without the fake camera and microphone unless `devices`) and
+    /// `profile` as its fresh user-data-dir, or Firefox with [`e2e::firefox::PREFS`] in a fresh
+    /// profile geckodriver creates (always with fake devices); screenshots and logs go to `artifacts`.
     pub async fn open(
         name: &str,
-        driver: &ChromeDriver,
+        driver: &Driver,
         paths: &Paths,
         profile: &Path,
         artifacts: PathBuf,
         devices: bool,
     ) -> Result<Browser> {
         std::fs::create_dir_all(profile).context(format!("creating {}", profile.display()))?;
-        let args = if devices { e2e::chromium_args(profile) } else { e2e::chromium_args_without_devices(profile) };
-        Browser::open_with_args(name, &driver.url(), &paths.chromium, args, artifacts).await
+        match driver.kind() {
+            BrowserKind::Chromium => {
+                let args =
+                    if devices { e2e::chromium_args(profile) } else { e2e::chromium_args_without_devices(profile) };
+                Browser::open_with_args(name, &driver.url(), &paths.chromium, args, artifacts).await
+            }
+            BrowserKind::Firefox if devices => {
+                let console = Console::DriverLog(driver.log_path().to_path_buf());
+                let capabilities = firefox_capabilities(paths);
+                let browser =
+                    Browser::connect(name, &driver.url(), BrowserKind::Firefox, capabilities, artifacts, console)
+                        .await?;
+                // Chromium gets its size from `--window-size`; Firefox over WebDriver's window rect.
+                let (width, height) = e2e::WINDOW_SIZE;
+                browser.client.set_window_size(width, height).await.context(format!("{name}: sizing the window"))?;
+                Ok(browser)
+            }
+            BrowserKind::Firefox => Err(Failure::new("Firefox sessions always have the fake devices")),
+        }
     }
 
     /// A session of `chromium` with exactly `args`, through the chromedriver at `driver_url`
@@ -87,15 +116,19 @@ impl Browser {
         args: Vec<String>,
         artifacts: PathBuf,
     ) -> Result<Browser> {
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": args,
-            },
-            // Keeps the page's console messages for the failure report (see `console_log`).
-            "goog:loggingPrefs": { "browser": "ALL" },
-        });
+        let capabilities = chromium_capabilities(chromium, args);
+        Browser::connect(name, driver_url, BrowserKind::Chromium, capabilities, artifacts, Console::Chromedriver).await
+    }
+
+    /// A new WebDriver session with `capabilities` at `driver_url`.
+    async fn connect(
+        name: &str,
+        driver_url: &str,
+        kind: BrowserKind,
+        capabilities: Value,
+        artifacts: PathBuf,
+        console: Console,
+    ) -> Result<Browser> {
         let Value::Object(capabilities) = capabilities else {
             return Err(Failure::new("capabilities must be a JSON object"));
         };
@@ -106,14 +139,19 @@ impl Browser {
             .await
             .map_err(|_| Failure::new(format!("{what}: no session within {} s", SESSION_LIMIT.as_secs())))?
             .context(&what)?;
-        Ok(Browser { name: name.to_owned(), client, artifacts })
+        Ok(Browser { name: name.to_owned(), kind, client, artifacts, console })
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Ends the WebDriver session, which quits this Chromium.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only cross_browser.rs uses this")]
+    pub fn kind(&self) -> BrowserKind {
+        self.kind
+    }
+
+    /// Ends the WebDriver session, which quits this browser.
     pub async fn close(self) -> Result<()> {
         self.client.close().await.context(format!("closing session {}", self.name))
     }
@@ -319,8 +357,13 @@ impl Browser {
         Ok(path)
     }
 
-    /// The page's console messages since the last call (chromedriver's log endpoint drains them).
+    /// The page's console messages: for Chromium those since the last call (chromedriver's log
+    /// endpoint drains them), for Firefox all of them so far (from geckodriver's log).
     pub async fn console_log(&self) -> Result<Vec<String>> {
+        if let Console::DriverLog(path) = &self.console {
+            let log = std::fs::read_to_string(path).context(format!("{}: reading {}", self.name, path.display()))?;
+            return Ok(e2e::firefox::console_lines(&log));
+        }
         let entries = self.client.issue_cmd(BrowserLog).await.context(format!("{}: reading the console", self.name))?;
         let entries = entries.as_array().cloned().unwrap_or_default();
         Ok(entries
@@ -386,6 +429,41 @@ impl Browser {
         })?;
         Ok(sample)
     }
+}
+
+/// Chromium at `chromium` with exactly `args`.
+fn chromium_capabilities(chromium: &Path, args: Vec<String>) -> Value {
+    json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": args,
+        },
+        // Keeps the page's console messages for the failure report (see `console_log`).
+        "goog:loggingPrefs": { "browser": "ALL" },
+    })
+}
+
+/// Firefox: headless, with the preferences of [`e2e::firefox::PREFS`].
+fn firefox_capabilities(paths: &Paths) -> Value {
+    let prefs: serde_json::Map<String, Value> = e2e::firefox::PREFS
+        .iter()
+        .map(|(name, value)| {
+            let value = match *value {
+                e2e::firefox::Pref::Bool(b) => json!(b),
+                e2e::firefox::Pref::Int(i) => json!(i),
+            };
+            ((*name).to_owned(), value)
+        })
+        .collect();
+    json!({
+        "browserName": "firefox",
+        "moz:firefoxOptions": {
+            "binary": paths.firefox,
+            "args": e2e::firefox::FIREFOX_ARGS,
+            "prefs": prefs,
+        },
+    })
 }
 
 fn shown<T: std::fmt::Debug>(result: Result<T>) -> String {

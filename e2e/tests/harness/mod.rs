@@ -1,6 +1,7 @@
-//! The browser-test harness: a [`Stage`] owns the signaling server, chromedriver and every
-//! browser session of one test; it turns a failed scenario into screenshots, page state and logs
-//! of every session before panicking, and closes everything on the way out.
+//! The browser-test harness: a [`Stage`] owns the signaling server, the WebDriver servers and
+//! every browser session (Chromium or Firefox) of one test; it turns a failed scenario into
+//! screenshots, page state and logs of every session before panicking, and closes everything on
+//! the way out.
 //!
 //! Every wait is bounded and every step returns a [`Result`] rather than panicking, so a failure
 //! always reaches the diagnostics.
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
 use e2e::Paths;
 
 pub use browser::Browser;
-use driver::ChromeDriver;
+pub use driver::BrowserKind;
+use driver::Driver;
 use server::Signaling;
 
 /// Why a scenario step failed, in words a CI log reader can act on.
@@ -127,9 +129,13 @@ where
 pub struct Stage {
     paths: Paths,
     pub server: Signaling,
-    driver: ChromeDriver,
+    /// Serves every Chromium session of the test.
+    chromedriver: Driver,
+    /// One per Firefox session, since geckodriver serves one session at a time; killed (with
+    /// their Firefox) when the stage is dropped.
+    geckodrivers: Vec<Driver>,
     browsers: Vec<Browser>,
-    /// Chromium profiles, one subdirectory per session; removed when the stage is dropped.
+    /// Browser profiles, one subdirectory per session; removed when the stage is dropped.
     profiles: tempfile::TempDir,
     test_name: &'static str,
 }
@@ -155,8 +161,10 @@ impl Stage {
         std::fs::create_dir_all(&paths.artifacts).context(format!("creating {}", paths.artifacts.display()))?;
         let profiles = tempfile::Builder::new().prefix("e2e-profiles-").tempdir().context("creating a profile dir")?;
         let server = Signaling::start(&paths, test_name, server_args).await?;
-        let driver = ChromeDriver::start(&paths, test_name).await?;
-        Ok(Stage { paths, server, driver, browsers: Vec::new(), profiles, test_name })
+        let log = paths.artifacts.join(test_name).join("chromedriver.log");
+        let chromedriver = Driver::start(&paths, BrowserKind::Chromium, log, profiles.path()).await?;
+        let (geckodrivers, browsers) = (Vec::new(), Vec::new());
+        Ok(Stage { paths, server, chromedriver, geckodrivers, browsers, profiles, test_name })
     }
 
     /// A new browser session with a fresh profile; `name` labels its screenshots and logs.
@@ -170,10 +178,26 @@ impl Stage {
         self.open_session(name, false).await
     }
 
+    /// A headless Firefox session with a fresh profile and fake devices, under a geckodriver of
+    /// its own whose log (`geckodriver-<name>.log`) also holds the page's console.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only cross_browser.rs uses this")]
+    pub async fn open_firefox(&mut self, name: &str) -> Result<Browser> {
+        let file = e2e::artifact_file_name(name);
+        let log = self.artifacts_dir().join(format!("geckodriver-{file}.log"));
+        let profile_root = self.profiles.path().join(&file);
+        let driver = Driver::start(&self.paths, BrowserKind::Firefox, log, &profile_root).await?;
+        let opened = Browser::open(name, &driver, &self.paths, &profile_root, self.artifacts_dir(), true).await;
+        // Kept even if the session failed to open: its log explains why, and drop kills it.
+        self.geckodrivers.push(driver);
+        let browser = opened?;
+        self.browsers.push(browser.clone());
+        Ok(browser)
+    }
+
     async fn open_session(&mut self, name: &str, devices: bool) -> Result<Browser> {
         let profile = self.profiles.path().join(e2e::artifact_file_name(name));
         let artifacts = self.artifacts_dir();
-        let browser = Browser::open(name, &self.driver, &self.paths, &profile, artifacts, devices).await?;
+        let browser = Browser::open(name, &self.chromedriver, &self.paths, &profile, artifacts, devices).await?;
         self.browsers.push(browser.clone());
         Ok(browser)
     }

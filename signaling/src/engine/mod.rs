@@ -22,7 +22,7 @@ use peer::PeerHandle;
 
 pub mod config;
 pub mod memory;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod peer;
 pub mod redis;
 

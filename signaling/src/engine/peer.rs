@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use shared::{PeerId, ResumeToken};
-use tracing::warn;
+use shared::{PeerId, ResumeToken, RoomId};
+use tracing::{warn, Span};
 
 use super::metrics::RoomMetrics;
 use crate::ws::outbox::{self, SendError};
@@ -37,15 +37,25 @@ impl ConnIds {
     }
 }
 
-/// How an engine reaches one connection: its bounded outbound queue.
+/// How an engine reaches one connection: its bounded outbound queue, and its tracing span.
 #[derive(Debug, Clone)]
 pub struct PeerHandle {
     tx: outbox::Sender,
+    /// The connection's span, with `peer` and `room` fields the engine fills in when the
+    /// connection takes a seat, so everything logged for the connection names them.
+    span: Span,
 }
 
 impl PeerHandle {
-    pub fn new(tx: outbox::Sender) -> Self {
-        PeerHandle { tx }
+    pub fn new(tx: outbox::Sender, span: Span) -> Self {
+        PeerHandle { tx, span }
+    }
+
+    /// The connection took a seat: its span names the room and peer from now on (after a
+    /// `leave`, the last ones it held).
+    pub fn seated(&self, room: &RoomId, peer: &PeerId) {
+        self.span.record("peer", tracing::field::display(peer.as_str()));
+        self.span.record("room", tracing::field::display(room));
     }
 
     /// Queues a message; a full queue means the recipient stopped reading. The message is
@@ -94,7 +104,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_and_a_closed_one_refuses() {
         let (tx, mut rx) = outbox::channel(1);
-        let handle = PeerHandle::new(tx);
+        let handle = PeerHandle::new(tx, Span::none());
         let metrics = RoomMetrics::default();
         assert!(handle.send_text("a".into(), &metrics));
         assert!(!handle.send_text("b".into(), &metrics));

@@ -2,8 +2,8 @@
 //! static file server. The message format itself is [`http1`](crate::http1).
 
 pub mod config;
-pub mod conn;
-pub mod metrics;
-pub mod mime;
-pub mod router;
+pub(crate) mod conn;
+pub(crate) mod metrics;
+mod mime;
+mod router;
 pub mod static_files;

@@ -16,16 +16,16 @@
 //!
 //! Everything but `connection` is sans-IO: bytes in, decisions out.
 
-pub mod close;
-pub mod close_code;
+mod close;
+mod close_code;
 pub mod codec;
 pub mod config;
-pub mod connection;
-pub mod error;
+mod connection;
+mod error;
 pub mod frame;
 pub mod handshake;
-pub mod metrics;
-pub mod outbox;
+mod metrics;
+pub(crate) mod outbox;
 pub mod protocol;
 pub mod utf8;
 

@@ -181,7 +181,8 @@ mod tests {
         assert!(rx.shared.lock().queue.capacity() <= KEEP_CAPACITY);
     }
 
-    #[tokio::test]
+    // Paused time: the timers below elapse as soon as every task waits, without sleeping.
+    #[tokio::test(start_paused = true)]
     async fn recv_waits_for_a_message_from_another_task() {
         let (tx, mut rx) = channel(4);
         let sender = tokio::spawn(async move {
@@ -193,7 +194,7 @@ mod tests {
         sender.await.unwrap();
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_recv_that_is_abandoned_loses_no_message() {
         let (tx, mut rx) = channel(4);
         // Polled while the queue is empty (it registers its waker), then dropped, as a losing

@@ -1,17 +1,17 @@
-//! The `browser` step: the e2e crate's end-to-end calls between headless Chromium peers, against
+//! The `browser` step: the e2e crate's end-to-end calls between headless Chromium peers and
+//! between Chromium and Firefox, against
 //! the debug signaling binary serving the `web` step's `dist/`, and through Debian's nginx and
 //! coturn running the repository's deployment files with the `web` step's CSP snippet. They run
 //! inside a network namespace with nothing but loopback, so ICE cannot pick a real interface and
 //! nothing leaves the machine; everything is built before entering it and cargo runs offline inside.
 //! The NAT tests (`e2e/tests/nat.rs`) build their own namespaces from there (`ip netns`, nft).
 
-use std::path::Path;
-
 use super::Ctx;
 use crate::csp;
 use crate::error::Error;
 use crate::process;
 use crate::web;
+use crate::workspace::fresh_dir;
 
 /// Under the target directory, so `cargo clean` removes it and git ignores it.
 const ARTIFACTS: &str = "e2e-artifacts";
@@ -39,6 +39,10 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
     }
     let driver_hint = "install it with `apt-get install chromium-driver` (the ensure step does)";
     require(&["chromedriver", "--version"], "chromedriver", driver_hint)?;
+    let firefox_hint = "install it with `apt-get install firefox-esr` (the ensure step does)";
+    require(&["firefox-esr", "--version"], "firefox-esr", firefox_hint)?;
+    let gecko_hint = "install it with `cargo install --locked geckodriver --version 0.37.1` (the ensure step does)";
+    require(&["geckodriver", "--version"], "geckodriver", gecko_hint)?;
     require(&["nginx", "-v"], "nginx", "install it with `apt-get install nginx` (the ensure step does)")?;
     let coturn_hint = "install it with `apt-get install coturn` (the ensure step does)";
     require(&["turnserver", "--version"], "coturn's turnserver", coturn_hint)?;
@@ -87,14 +91,6 @@ fn require(argv: &[&str], what: &str, hint: &'static str) -> Result<(), Error> {
     }
 }
 
-/// An empty directory at `dir`: screenshots of an earlier run must not pass for this run's.
-fn fresh_dir(dir: &Path) -> Result<(), Error> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,15 +110,5 @@ mod tests {
             Err(Error::Missing { what, hint }) => assert_eq!((what.as_str(), hint), ("the thing", "install it")),
             other => panic!("expected Missing, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn fresh_dir_empties_an_existing_directory() {
-        let dir = std::env::temp_dir().join(format!("xtask-fresh-dir-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("old")).expect("create");
-        std::fs::write(dir.join("old/a.png"), b"x").expect("write");
-        fresh_dir(&dir).expect("fresh");
-        assert_eq!(std::fs::read_dir(&dir).expect("list").count(), 0);
-        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

@@ -1,7 +1,6 @@
 //! `cargo xtask test`: every check CI runs, as an ordered list of named steps.
 //! To add a step, write a `fn(&Ctx) -> Result<(), Error>` and add it to `STEPS` and to the usage text.
 
-mod autobahn;
 mod browser;
 mod deploy;
 mod fuzz;
@@ -30,14 +29,21 @@ const STEPS: &[Step] = &[
     Step { name: "ensure", run: ensure_tools },
     Step { name: "fmt", run: fmt },
     Step { name: "clippy", run: clippy },
+    Step { name: "modules", run: modules },
     Step { name: "web", run: web_build },
     Step { name: "test", run: unit_and_integration },
     Step { name: "browser", run: browser::run },
     Step { name: "deploy", run: deploy::run },
-    Step { name: "autobahn", run: autobahn::run },
+    Step { name: "autobahn", run: autobahn },
     Step { name: "fuzz", run: fuzz::run },
     Step { name: "bench", run: bench_quick },
 ];
+
+/// The module-cycle checker, pinned: 0.2.0 builds with rustc 1.95 here (7 min on a busy 2-core
+/// machine, 1 min 40 s of CPU). cargo-modules 0.27's `dependencies --acyclic` was tried and
+/// rejected: it checks the item graph before its filters apply, so any method that names its
+/// own type (`Args::to_config`) is a cycle, and it took 38 min to build here.
+const CARGO_CYCLES_VERSION: &str = "0.2.0";
 
 /// Tools the steps below call; installed only when missing (see `ensure`).
 const TOOLS: &[Tool] = &[
@@ -60,12 +66,35 @@ const TOOLS: &[Tool] = &[
         note: None,
     },
     Tool {
+        name: "cargo-cycles",
+        check: Check::OutputLine(&["cargo-cycles", "--version"], |line| {
+            ensure::reports_version(line, "cargo-cycles", CARGO_CYCLES_VERSION)
+        }),
+        install: &["cargo", "install", "--locked", "cargo-cycles", "--version", CARGO_CYCLES_VERSION],
+        note: Some("builds from source: about 2 CPU-minutes"),
+    },
+    Tool {
         name: "cargo-fuzz",
         check: Check::Succeeds(&["cargo", "fuzz", "--version"]),
         install: &["cargo", "install", "--locked", "cargo-fuzz"],
         note: Some("builds from source: a few minutes"),
     },
+    Tool {
+        name: "geckodriver 0.37.1",
+        check: Check::OutputLine(&["geckodriver", "--version"], is_pinned_geckodriver),
+        install: &["cargo", "install", "--locked", "geckodriver", "--version", GECKODRIVER_VERSION],
+        note: Some("builds from source: a few minutes"),
+    },
 ];
+
+/// Firefox's WebDriver server for the cross-browser calls of the `browser` step; not a Debian
+/// package, so from crates.io at a version proven with Firefox ESR here.
+const GECKODRIVER_VERSION: &str = "0.37.1";
+
+/// `geckodriver 0.37.1 (…)`, the first line of `geckodriver --version`.
+fn is_pinned_geckodriver(line: &str) -> bool {
+    ensure::reports_version(line, "geckodriver", GECKODRIVER_VERSION)
+}
 
 pub fn run(ws: Workspace, args: &TestArgs) -> Result<(), Error> {
     let names: Vec<&'static str> = STEPS.iter().map(|step| step.name).collect();
@@ -102,16 +131,18 @@ fn select<'a>(all: &[&'a str], only: &[String], skip: &[String]) -> Result<Vec<&
     Ok(selected)
 }
 
-/// Debian packages: Chromium and the matching chromedriver (~1 minute) for the `browser` step;
-/// nginx and coturn (seconds; no daemon is started) run the deployment files in that step too,
-/// nginx with its stream module (`libnginx-mod-stream`, dynamic in Debian: nginx.conf's `stream`
-/// block, TURN over TLS sharing port 443); nftables builds the simulated home routers of the NAT
-/// tests, whose TLS case makes its certificates with openssl and fetches through 443 with curl
-/// (both usually present already); docker-compose 1.29 validates the compose files in the `deploy` step; redis-server (run
-/// in the foreground by the tests, never as a service) backs the multi-node tests.
+/// Debian packages: Chromium and the matching chromedriver (~1 minute) and Firefox ESR (the other
+/// browser of the cross-browser calls) for the `browser` step; nginx and coturn (seconds; no
+/// daemon is started) run the deployment files in that step too, nginx with its stream module
+/// (`libnginx-mod-stream`, dynamic in Debian: nginx.conf's `stream` block, TURN over TLS sharing
+/// port 443); nftables builds the simulated home routers of the NAT tests, whose TLS case makes
+/// its certificates with openssl and fetches through 443 with curl (both usually present
+/// already); docker-compose 1.29 validates the compose files in the `deploy` step; redis-server
+/// (run in the foreground by the tests, never as a service) backs the multi-node tests.
 const APT_PACKAGES: &[&str] = &[
     "chromium",
     "chromium-driver",
+    "firefox-esr",
     "nginx",
     "libnginx-mod-stream",
     "coturn",
@@ -141,9 +172,23 @@ fn clippy(ctx: &Ctx) -> Result<(), Error> {
     process::run(&mut ctx.ws.command(&argv))
 }
 
+/// The signaling crate's modules import each other without cycles: `ws/` below `http/`, the
+/// engines below the session, and so on (docs/ARCHITECTURE.md). cargo-cycles follows `mod`
+/// declarations and `crate::` paths, and exits non-zero naming each cycle and its lines.
+fn modules(ctx: &Ctx) -> Result<(), Error> {
+    let crate_dir = ctx.ws.root().join("signaling");
+    let crate_dir = crate_dir.to_string_lossy();
+    process::run(&mut ctx.ws.command(&["cargo-cycles", "--workspace", &crate_dir]))
+}
+
 /// Every benchmark at small sizes: proves the benchmarks run and lose no message; no timing.
 fn bench_quick(ctx: &Ctx) -> Result<(), Error> {
     crate::bench::quick(&ctx.ws)
+}
+
+/// The same code as `cargo xtask autobahn`.
+fn autobahn(ctx: &Ctx) -> Result<(), Error> {
+    crate::autobahn::run(&ctx.ws)
 }
 
 fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
@@ -154,7 +199,8 @@ fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    const ALL: &[&str] = &["ensure", "fmt", "clippy", "web", "test", "browser", "deploy", "autobahn", "fuzz", "bench"];
+    const ALL: &[&str] =
+        &["ensure", "fmt", "clippy", "modules", "web", "test", "browser", "deploy", "autobahn", "fuzz", "bench"];
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -174,6 +220,14 @@ mod tests {
     }
 
     #[test]
+    fn only_the_pinned_geckodriver_counts_as_present() {
+        assert!(is_pinned_geckodriver("geckodriver 0.37.1 (a1b2c3d4 2025-09-01)"));
+        assert!(is_pinned_geckodriver("geckodriver 0.37.1"));
+        assert!(!is_pinned_geckodriver("geckodriver 0.36.0 (…)"));
+        assert!(!is_pinned_geckodriver("The source code of this program is available from"));
+    }
+
+    #[test]
     fn default_runs_everything_in_order() {
         assert_eq!(sel(&[], &[]).ok(), Some(ALL.to_vec()));
     }
@@ -187,7 +241,7 @@ mod tests {
     #[test]
     fn skip_removes_and_wins_over_only() {
         assert_eq!(
-            sel(&[], &["fuzz", "autobahn", "browser", "deploy", "bench"]).ok(),
+            sel(&[], &["modules", "fuzz", "autobahn", "browser", "deploy", "bench"]).ok(),
             Some(vec!["ensure", "fmt", "clippy", "web", "test"])
         );
         assert_eq!(sel(&["browser", "web"], &[]).ok(), Some(vec!["web", "browser"]));
@@ -201,7 +255,7 @@ mod tests {
                 Err(Error::Usage(msg)) => {
                     assert_eq!(
                         msg,
-                        "unknown step `lint`; steps are: ensure, fmt, clippy, web, test, browser, deploy, autobahn, fuzz, bench"
+                        "unknown step `lint`; steps are: ensure, fmt, clippy, modules, web, test, browser, deploy, autobahn, fuzz, bench"
                     )
                 }
                 other => panic!("expected a usage error, got {other:?}"),

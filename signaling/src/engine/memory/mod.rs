@@ -19,7 +19,7 @@ use crate::engine::config::RoomsConfig;
 use crate::ws::CloseCode;
 
 pub mod registry;
-pub mod room;
+mod room;
 
 impl RoomEngine for Rooms {
     type Conn = MemoryConn;
@@ -86,6 +86,7 @@ impl EngineConn for MemoryConn {
                 return Flow::Break((CloseCode::INTERNAL_ERROR, "internal error"));
             }
         };
+        self.handle.seated(&room, &joined.peer);
         info!(%room, peer = joined.peer.as_str(), resumed = joined.resumed, peers = joined.peers.len(), "joined");
         let message = joined_message(&self.rooms.config, room.clone(), joined.peer.clone(), joined.peers, joined.token);
         reply.text(&message.to_json());
@@ -133,5 +134,196 @@ impl EngineConn for MemoryConn {
             info!(room = %seat.room, peer = seat.peer.as_str(), reason, "connection ended");
             self.rooms.disconnect(seat.room, seat.peer, self.conn);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use shared::Signal;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::relay::signal_payload;
+    use crate::ws::outbox::{self, Receiver};
+    use crate::ws::Outbound;
+
+    /// The engine with a resume grace, and a way to open connections on it without sockets.
+    fn engine(resume_grace: Duration) -> (Arc<Rooms>, Metrics) {
+        let metrics = Metrics::default();
+        let rooms = Arc::new(Rooms::new(RoomsConfig { resume_grace, ..RoomsConfig::default() }, &metrics));
+        (rooms, metrics)
+    }
+
+    fn open(rooms: &Arc<Rooms>) -> (MemoryConn, Receiver) {
+        let (tx, rx) = outbox::channel(16);
+        (rooms.open(PeerHandle::new(tx, tracing::Span::none())), rx)
+    }
+
+    fn parsed(json: &str) -> ServerMessage {
+        ServerMessage::parse(json).expect("a server message")
+    }
+
+    /// What the connection's outbox holds now, as messages.
+    fn queued(rx: &mut Receiver) -> Vec<ServerMessage> {
+        std::iter::from_fn(|| rx.try_recv())
+            .map(|out| match out {
+                Outbound::Text(json) => parsed(&json),
+                Outbound::Close(code, reason) => panic!("unexpected close {code} {reason}"),
+            })
+            .collect()
+    }
+
+    fn join(conn: &mut MemoryConn, room: &str) -> (PeerId, ResumeToken, Vec<PeerId>) {
+        let mut replies = Vec::new();
+        let room = RoomId::try_from(room).expect("a valid room id");
+        assert!(conn.join(room, None, &mut replies).is_continue());
+        match replies.as_slice() {
+            [one] => match parsed(one) {
+                ServerMessage::Joined { peer_id, resume_token, peers, capacity, .. } => {
+                    assert_eq!(capacity, shared::DEFAULT_ROOM_CAPACITY);
+                    (peer_id, resume_token, peers)
+                }
+                other => panic!("expected joined, got {other:?}"),
+            },
+            other => panic!("expected one answer, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn join_relay_leave_answer_at_once_and_reach_the_other_peer_through_its_handle() {
+        let (rooms, _metrics) = engine(Duration::ZERO);
+        let (mut a, mut a_rx) = open(&rooms);
+        let (mut b, mut b_rx) = open(&rooms);
+        let (pa, _, others) = join(&mut a, "r1");
+        assert!(others.is_empty());
+        let (pb, _, others) = join(&mut b, "r1");
+        assert_eq!(others, std::slice::from_ref(&pa));
+        assert_eq!(queued(&mut a_rx), [ServerMessage::PeerJoined { peer_id: pb.clone() }]);
+
+        let text = r#"{"type":"signal","to":"x","data":{"kind":"end_of_candidates"}}"#;
+        let data = signal_payload(text).expect("a payload");
+        let mut replies = Vec::new();
+        a.relay(pb.clone(), data, &mut replies);
+        assert!(replies.is_empty(), "a relayed signal is not answered");
+        assert_eq!(queued(&mut b_rx), [ServerMessage::Signal { from: pa.clone(), data: Signal::EndOfCandidates }]);
+        assert_eq!(rooms.metrics().signals_relayed.get(), 1);
+
+        b.leave(&mut replies);
+        assert!(replies.is_empty());
+        assert_eq!(queued(&mut a_rx), [ServerMessage::PeerLeft { peer_id: pb }]);
+        assert_eq!(rooms.counts(), (1, 1));
+    }
+
+    #[test]
+    fn requests_out_of_turn_are_answered_with_their_error_and_counted() {
+        let (rooms, metrics) = engine(Duration::ZERO);
+        let (mut a, _a_rx) = open(&rooms);
+        let mut replies = Vec::new();
+        a.leave(&mut replies);
+        let data = signal_payload(r#"{"data":{"kind":"end_of_candidates"}}"#).expect("a payload");
+        a.relay(PeerId::new("nobody"), data, &mut replies);
+        join(&mut a, "r2");
+        assert!(a.join(RoomId::try_from("r3").expect("valid"), None, &mut replies).is_continue());
+        a.relay(PeerId::new("nobody"), data, &mut replies);
+        let codes: Vec<_> = replies
+            .iter()
+            .map(|json| match parsed(json) {
+                ServerMessage::Error { code, .. } => code,
+                other => panic!("expected an error, got {other:?}"),
+            })
+            .collect();
+        use ErrorCode::*;
+        assert_eq!(codes, [NotInRoom, NotInRoom, AlreadyJoined, UnknownPeer]);
+        let text = metrics.render();
+        assert!(text.contains("signaling_errors_total{code=\"not_in_room\"} 2\n"), "{text}");
+        assert!(text.contains("signaling_errors_total{code=\"already_joined\"} 1\n"), "{text}");
+    }
+
+    #[test]
+    fn a_full_room_refuses_the_third_peer() {
+        let (rooms, _metrics) = engine(Duration::ZERO);
+        let (mut a, _a) = open(&rooms);
+        let (mut b, _b) = open(&rooms);
+        let (mut c, _c) = open(&rooms);
+        join(&mut a, "r");
+        join(&mut b, "r");
+        let mut replies = Vec::new();
+        assert!(c.join(RoomId::try_from("r").expect("valid"), None, &mut replies).is_continue());
+        assert!(matches!(parsed(&replies[0]), ServerMessage::Error { code: ErrorCode::RoomFull, .. }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_connection_keeps_its_seat_for_the_grace_then_the_others_are_told() {
+        let grace = Duration::from_secs(15);
+        let (rooms, _metrics) = engine(grace);
+        let (mut a, mut a_rx) = open(&rooms);
+        let (mut b, _b_rx) = open(&rooms);
+        join(&mut a, "g");
+        let (pb, _, _) = join(&mut b, "g");
+        queued(&mut a_rx);
+        b.end("vanished").await;
+        tokio::time::sleep(grace - Duration::from_secs(1)).await;
+        assert!(queued(&mut a_rx).is_empty(), "still within the grace");
+        assert_eq!(rooms.counts(), (1, 2));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(queued(&mut a_rx), [ServerMessage::PeerLeft { peer_id: pb }]);
+        assert_eq!(rooms.counts(), (1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resume_within_the_grace_takes_the_seat_back_unannounced() {
+        let grace = Duration::from_secs(15);
+        let (rooms, _metrics) = engine(grace);
+        let (mut a, mut a_rx) = open(&rooms);
+        let (mut b, _b_rx) = open(&rooms);
+        join(&mut a, "g");
+        let (pb, token, _) = join(&mut b, "g");
+        queued(&mut a_rx);
+        b.end("vanished").await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (mut b2, _b2_rx) = open(&rooms);
+        let mut replies = Vec::new();
+        assert!(b2.join(RoomId::try_from("g").expect("valid"), Some(token), &mut replies).is_continue());
+        assert!(matches!(parsed(&replies[0]), ServerMessage::Joined { ref peer_id, .. } if *peer_id == pb));
+        tokio::time::sleep(grace * 2).await;
+        assert!(queued(&mut a_rx).is_empty(), "neither peer_left nor peer_joined for a resume");
+        assert_eq!(rooms.counts(), (1, 2));
+        assert_eq!(rooms.metrics().resumes.get(), 1);
+    }
+
+    /// Everything formatted by the subscriber, for tests of what the logs say.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn once_seated_a_connection_s_logs_name_its_peer_and_room() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let (rooms, _metrics) = engine(Duration::ZERO);
+            let span = tracing::info_span!("session", peer = tracing::field::Empty, room = tracing::field::Empty);
+            let (tx, _rx) = outbox::channel(4);
+            let mut conn = rooms.open(PeerHandle::new(tx, span.clone()));
+            let peer = span.in_scope(|| join(&mut conn, "named").0);
+            span.in_scope(|| tracing::warn!("message flood; closing"));
+            let text = String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+                .into_owned();
+            let flood = text.lines().find(|l| l.contains("message flood")).unwrap_or_default();
+            assert!(flood.contains(&format!("session{{peer={} room=named}}", peer.as_str())), "{text}");
+        });
     }
 }

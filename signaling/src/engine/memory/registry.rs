@@ -161,3 +161,58 @@ pub enum JoinError {
     /// The OS random source failed: no unguessable id can be made.
     Randomness,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::outbox::{self, Receiver};
+    use crate::ws::Outbound;
+
+    fn rooms() -> Rooms {
+        Rooms::new(RoomsConfig::default(), &Metrics::default())
+    }
+
+    fn handle() -> (PeerHandle, Receiver) {
+        let (tx, rx) = outbox::channel(8);
+        (PeerHandle::new(tx, tracing::Span::none()), rx)
+    }
+
+    fn room(id: &str) -> RoomId {
+        RoomId::try_from(id).expect("a valid room id")
+    }
+
+    #[test]
+    fn rooms_spread_over_shards_and_the_gauges_follow_joins_and_leaves() {
+        let rooms = rooms();
+        let mut seated = Vec::new();
+        for n in 0..100 {
+            let (h, rx) = handle();
+            let conn = rooms.next_conn_id();
+            let joined = rooms.join(&room(&format!("r{}", n / 2)), conn, h, None).expect("a seat");
+            seated.push((format!("r{}", n / 2), joined.peer, conn, rx));
+        }
+        assert_eq!(rooms.counts(), (50, 100));
+        let used = rooms.shards.iter().filter(|s| s.lock().map(|s| s.counts().0 > 0).unwrap_or(false)).count();
+        assert!(used > 1, "50 rooms on {used} shard(s)");
+        assert_eq!((rooms.metrics().rooms_open.get(), rooms.metrics().peers_joined.get()), (50, 100));
+        for (id, peer, conn, _rx) in &seated {
+            rooms.leave(&room(id), peer, *conn);
+        }
+        assert_eq!(rooms.counts(), (0, 0));
+        assert_eq!((rooms.metrics().rooms_open.get(), rooms.metrics().peers_joined.get()), (0, 0));
+    }
+
+    #[test]
+    fn a_resume_closes_the_connection_it_replaces_with_4001() {
+        let rooms = rooms();
+        let (old, mut old_rx) = handle();
+        let joined = rooms.join(&room("x"), rooms.next_conn_id(), old, None).expect("a seat");
+        let (new, _new_rx) = handle();
+        let resumed = rooms.join(&room("x"), rooms.next_conn_id(), new, Some(&joined.token)).expect("resumed");
+        assert!(resumed.resumed);
+        assert_eq!(resumed.peer, joined.peer);
+        assert_eq!(old_rx.try_recv(), Some(Outbound::Close(CLOSE_REPLACED, "replaced by a newer connection")));
+        assert_eq!(CLOSE_REPLACED.0, 4001);
+        assert_eq!((rooms.metrics().resumes.get(), rooms.metrics().peers_joined.get()), (1, 1));
+    }
+}

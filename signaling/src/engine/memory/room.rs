@@ -192,6 +192,7 @@ impl<C: Clone> Shard<C> {
         let room_removed = room.seats.is_empty();
         if room_removed {
             self.rooms.remove(room_id);
+            self.shrink();
         }
         Left { seat_freed: true, deliveries, room_removed }
     }
@@ -201,8 +202,9 @@ impl<C: Clone> Shard<C> {
         (self.rooms.len(), self.rooms.values().map(|r| r.seats.len()).sum())
     }
 
-    /// Gives back memory after a burst of rooms came and went.
-    pub fn shrink(&mut self) {
+    /// Gives back memory after a burst of rooms came and went: called whenever a room is removed,
+    /// it rehashes only once the map is a quarter full, so its cost is amortized over the removals.
+    fn shrink(&mut self) {
         if self.rooms.capacity() > 4 * self.rooms.len().max(16) {
             self.rooms.shrink_to_fit();
         }
@@ -386,7 +388,20 @@ mod tests {
             }
             assert_eq!(s.counts(), (0, 0), "round {round}");
         }
-        s.shrink();
         assert!(s.rooms.capacity() <= 64);
+    }
+
+    #[test]
+    fn a_burst_of_rooms_gives_its_memory_back_as_they_empty() {
+        let mut s = Shard::default();
+        for n in 0..2_000u32 {
+            join(&mut s, &format!("burst{n}"), n).unwrap();
+        }
+        assert!(s.rooms.capacity() >= 2_000);
+        for n in 0..2_000u32 {
+            s.leave(&room(&format!("burst{n}")), &peer(n), n.into());
+        }
+        assert_eq!(s.counts(), (0, 0));
+        assert!(s.rooms.capacity() <= 64, "capacity {} kept", s.rooms.capacity());
     }
 }

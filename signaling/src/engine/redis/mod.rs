@@ -18,7 +18,7 @@ use crate::relay::RawValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
-use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -30,10 +30,12 @@ use crate::engine::redis::config::RedisConfig;
 use crate::metrics::Metrics;
 use crate::ws::CloseCode;
 use metrics::EngineMetrics;
+use request::{Op, Request};
 
 pub mod config;
-pub mod metrics;
-pub mod scripts;
+mod metrics;
+mod request;
+mod scripts;
 mod worker;
 
 /// How long [`RoomEngine::close`] waits for the worker to finish the sessions' last requests.
@@ -46,54 +48,6 @@ pub enum StartError {
     Url(#[from] redis::RedisError),
     #[error("the OS random source failed: {0}")]
     Randomness(getrandom::Error),
-}
-
-/// What a request costs in the queue's byte budget besides its payload.
-const REQUEST_OVERHEAD: usize = 256;
-
-/// One request of one connection, in the node's queue.
-pub(crate) struct Request {
-    conn: ConnId,
-    /// The connection's handle, with its first request: from then on the worker can answer it.
-    open: Option<PeerHandle>,
-    op: Op,
-    /// Its share of the queue's byte budget, given back when the worker has taken it.
-    permit: Option<OwnedSemaphorePermit>,
-}
-
-pub(crate) enum Op {
-    Join {
-        room: RoomId,
-        resume: Option<ResumeToken>,
-        fresh: (PeerId, ResumeToken),
-    },
-    Relay {
-        to: PeerId,
-        data: Box<RawValue>,
-    },
-    Leave,
-    /// An answer of the session's own, to keep in order.
-    Reply(String),
-    End {
-        reason: &'static str,
-    },
-    /// The worker's own: the resume grace of an ended connection is over.
-    Expire,
-    /// Close the connection, after the answers queued before (a flood, in order).
-    HangUp(CloseCode, &'static str),
-    /// Finish everything queued before, deregister the node, stop.
-    Close(oneshot::Sender<()>),
-}
-
-impl Op {
-    fn size(&self) -> usize {
-        REQUEST_OVERHEAD
-            + match self {
-                Op::Relay { data, .. } => data.get().len(),
-                Op::Reply(text) => text.len(),
-                _ => 0,
-            }
-    }
 }
 
 pub struct RedisEngine {

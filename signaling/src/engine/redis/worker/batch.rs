@@ -13,8 +13,8 @@ use crate::engine::joined_message;
 use crate::engine::peer::ConnId;
 use crate::engine::peer::CLOSE_REPLACED;
 use crate::engine::redis::metrics::PublishFailure;
+use crate::engine::redis::request::{Op, Request};
 use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
-use crate::engine::redis::{Op, Request};
 use crate::ws::CloseCode;
 
 /// One request's part of a batch, landed in order when Redis has answered.
@@ -322,6 +322,9 @@ impl Worker {
         if resumed {
             self.take_over(&room, &peer, conn);
             self.metrics.rooms.resumes.inc();
+        }
+        if let Some(handle) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()) {
+            handle.seated(&room, &peer);
         }
         info!(%room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
         let message = joined_message(&self.rooms, room.clone(), peer.clone(), peers, token.clone());

@@ -10,8 +10,8 @@ use super::link::Link;
 use super::{millis, random_id, room_key, Plan, Worker};
 use crate::engine::peer::ConnId;
 use crate::engine::peer::CLOSE_SEAT_LOST;
+use crate::engine::redis::request::{Op, Request};
 use crate::engine::redis::scripts::{self, Script};
-use crate::engine::redis::{Op, Request};
 
 /// Rooms per heartbeat script call, so one call never blocks Redis for long.
 const TICK_ROOMS: usize = 200;

@@ -30,11 +30,11 @@ use tokio::time::{sleep_until, Instant};
 use tracing::warn;
 
 use super::scripts::{self, Inbox, State};
-use super::Request;
 use crate::engine::config::RoomsConfig;
 use crate::engine::peer::{ConnId, PeerHandle};
 use crate::engine::redis::config::RedisConfig;
 use crate::engine::redis::metrics::EngineMetrics;
+use crate::engine::redis::request::Request;
 
 mod batch;
 mod heartbeat;

@@ -1,43 +1,31 @@
-//! The `autobahn` step: RFC 6455 conformance of our WebSocket layer, via the Autobahn|Testsuite
-//! fuzzing client run against the signaling crate's `echo` example.
+//! The server under test: the signaling crate's `echo` example, which runs our WebSocket layer
+//! and nothing else, on a free loopback port, ready once it accepts a TCP connection.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::Ctx;
 use crate::error::Error;
 use crate::process::{self, KillOnDrop};
+use crate::workspace::Workspace;
 
 /// A release build of the echo server listens within a second; 30 s leaves room for a loaded CI box.
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
-pub fn run(ctx: &Ctx) -> Result<(), Error> {
-    let script = ctx.ws.shared_dir()?.join("autobahn/run-autobahn.sh");
-    if !script.is_file() {
-        return Err(Error::Missing {
-            what: script.display().to_string(),
-            hint: "the Autobahn runner lives in shared/autobahn beside the workspace root",
-        });
-    }
-    // Release: the suite sends thousands of frames, and this is the build we ship.
-    let build = ["cargo", "build", "--release", "-p", "signaling", "--example", "echo"];
-    process::run(&mut ctx.ws.command(&build))?;
-
+/// Builds the echo example in release mode (the suite sends thousands of frames, and this is the
+/// build we ship) and starts it on a free loopback port; it is killed when the guard drops.
+pub fn start(ws: &Workspace) -> Result<(KillOnDrop, SocketAddr), Error> {
+    process::run(&mut ws.command(&["cargo", "build", "--release", "-p", "signaling", "--example", "echo"]))?;
     let addr = free_local_addr()?;
-    let echo = ctx.ws.target_dir().join("release/examples/echo");
+    let echo = ws.target_dir().join("release/examples/echo");
     let mut server = KillOnDrop::spawn(
-        std::process::Command::new(&echo).arg(addr.to_string()).current_dir(ctx.ws.root()),
+        std::process::Command::new(&echo).arg(addr.to_string()).current_dir(ws.root()),
         format!("echo server on {addr}"),
     )?;
     wait_until_listening(&mut server, addr, STARTUP_LIMIT)?;
     println!("    {} is listening", server.what());
-
-    // Output is inherited, so the suite's summary lands in the CI log; `server` is killed on return.
-    let mut suite = ctx.ws.command(&["bash"]);
-    suite.arg(&script).arg(format!("ws://{addr}"));
-    process::run(&mut suite)
+    Ok((server, addr))
 }
 
 /// A loopback address with a port the OS just handed out. The listener is dropped before the
