@@ -331,16 +331,23 @@ impl Call {
     }
 
     pub async fn stats(&self) -> Result<Vec<Stat>, WebError> {
-        let report = wait(self.pc.get_stats()).await?;
-        let map: js_sys::Map = report.unchecked_into();
-        let mut stats = Vec::new();
-        map.for_each(&mut |value, _key| {
-            if let Some(stat) = read_stat(&value) {
-                stats.push(stat);
-            }
-        });
-        Ok(stats)
+        Ok(read_stats(&self.report().await?))
     }
+
+    /// The raw `getStats()` report, for readers beyond [`read_stats`] (see [`crate::trust`]).
+    pub async fn report(&self) -> Result<js_sys::Map, WebError> {
+        Ok(wait(self.pc.get_stats()).await?.unchecked_into())
+    }
+}
+
+pub fn read_stats(report: &js_sys::Map) -> Vec<Stat> {
+    let mut stats = Vec::new();
+    report.for_each(&mut |value, _key| {
+        if let Some(stat) = read_stat(&value) {
+            stats.push(stat);
+        }
+    });
+    stats
 }
 
 fn read_candidate_error(e: &web_sys::Event) -> CandidateError {

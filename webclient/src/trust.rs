@@ -3,24 +3,21 @@
 //! ICE policy change of a running call. The decisions live in [`crate::verify`] and
 //! [`crate::privacy`].
 
-use wasm_bindgen::JsCast as _;
 use web_sys::{RtcIceTransportPolicy, RtcPeerConnection};
 
 use crate::browser::{get_string, wait, window};
 use crate::error::WebError;
 use crate::verify::Record;
 
-/// The transport, certificate, pair and local-candidate entries of the connection's stats.
-pub async fn records(pc: &RtcPeerConnection) -> Result<Vec<Record>, WebError> {
-    let report = wait(pc.get_stats()).await?;
-    let map: js_sys::Map = report.unchecked_into();
+/// The transport, certificate, pair and local-candidate entries of a `getStats()` report.
+pub fn records(report: &js_sys::Map) -> Vec<Record> {
     let mut records = Vec::new();
-    map.for_each(&mut |value, _key| {
+    report.for_each(&mut |value, _key| {
         if let Some(record) = read(&value) {
             records.push(record);
         }
     });
-    Ok(records)
+    records
 }
 
 fn read(value: &wasm_bindgen::JsValue) -> Option<Record> {

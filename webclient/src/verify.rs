@@ -30,27 +30,12 @@ pub enum Record {
 }
 
 /// Why no code can be shown for the certificates found.
-/// (Display by hand, like [`crate::error::WebError`]: the client keeps its dependencies few.)
+/// (No `Display`: the page only logs that no code could be made; the variants are for tests.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {
     BadAlgorithm,
     BadFingerprint,
     SameCertificate,
-}
-
-impl std::fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            VerifyError::BadAlgorithm => f.write_str("a certificate's hash name is not a plain hash name"),
-            VerifyError::BadFingerprint => {
-                write!(
-                    f,
-                    "a certificate fingerprint is not colon-separated hex of at most {MAX_FINGERPRINT} characters"
-                )
-            }
-            VerifyError::SameCertificate => f.write_str("both ends of the transport present the same certificate"),
-        }
-    }
 }
 
 /// One certificate's fingerprint, e.g. `sha-256` and `AB:CD:…`.
@@ -67,12 +52,12 @@ impl Fingerprint {
 
     /// `sha-256 AB:CD:…`: lower-case hash name, upper-case hex, checked and bounded.
     fn canonical(&self) -> Result<String, VerifyError> {
-        let algorithm = self.algorithm.trim().to_ascii_lowercase();
+        let algorithm = self.algorithm.to_ascii_lowercase();
         let plain = |c: char| c.is_ascii_alphanumeric() || c == '-';
         if algorithm.is_empty() || algorithm.len() > MAX_ALGORITHM || !algorithm.chars().all(plain) {
             return Err(VerifyError::BadAlgorithm);
         }
-        let value = self.value.trim().to_ascii_uppercase();
+        let value = self.value.to_ascii_uppercase();
         let hex_pairs = value.split(':').all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit()));
         if value.len() > MAX_FINGERPRINT || !hex_pairs {
             return Err(VerifyError::BadFingerprint);
@@ -97,6 +82,24 @@ pub fn fingerprints(records: &[Record]) -> Option<(Fingerprint, Fingerprint)> {
             Some((certificate(local)?, certificate(remote)?))
         }
         _ => None,
+    })
+}
+
+/// Whether the browser reports certificates in its stats at all (Chromium does; a browser that
+/// does not gets its code from [`sdp_fingerprint`] instead).
+pub fn has_certificate_stats(records: &[Record]) -> bool {
+    records.iter().any(|r| matches!(r, Record::Certificate { .. }))
+}
+
+/// The first `a=fingerprint:<hash> <hex>` of a session description (RFC 8122 §5). Used only for
+/// a browser without certificate stats: its DTLS stack refuses a remote certificate that does
+/// not match the remote description's fingerprint (RFC 5763), so for an established
+/// connection the two descriptions name the certificates in use.
+pub fn sdp_fingerprint(sdp: &str) -> Option<Fingerprint> {
+    sdp.lines().find_map(|line| {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let (algorithm, value) = line.strip_prefix("a=fingerprint:")?.split_once(' ')?;
+        Some(Fingerprint::new(algorithm, value))
     })
 }
 
@@ -178,11 +181,11 @@ mod tests {
 
     #[test]
     fn the_input_is_the_label_and_the_sorted_canonical_fingerprints() {
-        let local = Fingerprint::new(" SHA-256", "e2:0b");
-        let remote = Fingerprint::new("sha-256", "5D:1C ");
+        let local = Fingerprint::new("SHA-256", "e2:0b");
+        let remote = Fingerprint::new("sha-256", "5D:1C");
         let input = canonical_input(&local, &remote).expect("valid");
         assert_eq!(input, b"connect verification code v1\nsha-256 5D:1C\nsha-256 E2:0B\n");
-        // Case and spacing as a browser might report them do not change the code.
+        // Case as a browser might report it does not change the code.
         assert_eq!(
             input,
             canonical_input(&Fingerprint::new("sha-256", "5d:1c"), &Fingerprint::new("sha-256", "E2:0B"))
@@ -244,6 +247,19 @@ mod tests {
         assert_eq!(fingerprints(&[before, certificate("C", A)]), None);
         assert_eq!(fingerprints(&[transport("L", "R"), certificate("L", A)]), None);
         assert_eq!(fingerprints(&[]), None);
+    }
+
+    #[test]
+    fn a_description_names_its_fingerprint() {
+        let sdp = format!("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 {A}\r\na=setup:actpass\r\n");
+        let found = sdp_fingerprint(&sdp).expect("the line is there");
+        assert_eq!(found, Fingerprint::new("sha-256", A));
+        // The same certificate read from the SDP or from the stats gives the same code.
+        let from_stats = canonical_input(&Fingerprint::new("sha-256", A), &Fingerprint::new("sha-256", B));
+        assert_eq!(canonical_input(&found, &Fingerprint::new("sha-256", B)), from_stats);
+        assert_eq!(sdp_fingerprint("v=0\r\na=setup:active\r\n"), None);
+        assert!(has_certificate_stats(&[certificate("C", A)]));
+        assert!(!has_certificate_stats(&[transport("L", "R")]));
     }
 
     #[test]

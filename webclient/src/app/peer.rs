@@ -8,7 +8,7 @@ use web_sys::RtcPeerConnectionState;
 use super::connect::now;
 use super::{after, resume_key, App, Event, CLOSE_REPLACED, ICE_GRACE_MS, MAX_RESTARTS, UNREACHABLE_AFTER};
 use crate::browser::{self, log};
-use crate::call::Call;
+use crate::call::{read_stats, Call};
 use crate::deadline::Input;
 use crate::error::WebError;
 use crate::negotiation::{is_polite, on_arrival, sdp_session_id, Arrival, Kind, Seen};
@@ -316,13 +316,13 @@ impl App {
     pub(super) async fn refresh_stats(&mut self) {
         self.attempt(Input::Tick { now: now() }).await;
         let Some(call) = &self.call else { return };
-        match call.stats().await {
-            Ok(stats) => {
+        match call.report().await {
+            Ok(report) => {
                 let private = call.evidence.relay_only;
-                self.ui.set_stats(Some(&Summary { private, ..summarize(&stats) }));
+                self.ui.set_stats(Some(&Summary { private, ..summarize(&read_stats(&report)) }));
+                self.refresh_trust(&report).await;
             }
             Err(e) => log(&format!("stats: {e}")),
         }
-        self.refresh_trust().await;
     }
 }

@@ -41,19 +41,26 @@ impl App {
 
     /// Once a second in a call: the candidate facts for `#call-stats` and, once connected, the
     /// verification code of the certificates the transport uses now.
-    pub(super) async fn refresh_trust(&mut self) {
+    pub(super) async fn refresh_trust(&mut self, report: &js_sys::Map) {
         let Some(call) = &self.call else { return };
         let (pc, generation, remote) = (call.peer_connection().clone(), call.generation, call.evidence.remote);
-        let records = match trust::records(&pc).await {
-            Ok(records) => records,
-            Err(e) => return log(&format!("stats: {e}")),
-        };
+        let records = trust::records(report);
         self.trust.set_candidates(verify::selected_local_kind(&records), &remote);
-        let input = match verify::fingerprints(&records).map(|(local, remote)| verify::canonical_input(&local, &remote))
-        {
+        let pair = match verify::has_certificate_stats(&records) {
+            true => verify::fingerprints(&records),
+            // No certificate stats in this browser: the descriptions name the certificates in use.
+            false => pc
+                .local_description()
+                .and_then(|d| verify::sdp_fingerprint(&d.sdp()))
+                .zip(pc.remote_description().and_then(|d| verify::sdp_fingerprint(&d.sdp()))),
+        };
+        let input = match pair.map(|(local, remote)| verify::canonical_input(&local, &remote)) {
             Some(Ok(input)) if self.facts.media == Media::Connected => input,
             Some(Err(e)) => {
-                log(&format!("no verification code: {e}"));
+                log(match e {
+                    verify::VerifyError::SameCertificate => "no verification code: one certificate on both ends",
+                    _ => "no verification code: unusable certificate fingerprints",
+                });
                 return self.trust.show_code(None);
             }
             _ => return self.trust.show_code(None),
