@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use coturn::{run_secret, Coturn, Ports};
 use e2e::coturn::{allocations, split_username};
 use e2e::deploy::{joined_peers, DeployPaths};
-use harness::{check, poll, press_start_call, Browser, BrowserKind, Context as _, Result, Stage, MEDIA_LIMIT};
+use harness::{check, poll, press_start_call, Browser, BrowserKind, Context as _, Probe, Result, Stage, MEDIA_LIMIT};
 
 /// A state change driven by signaling on loopback: well under a second normally.
 const STATE_LIMIT: Duration = Duration::from_secs(15);
@@ -147,6 +147,8 @@ async fn call(starter: &Browser, joiner: &Browser, page: &str, path: &str, start
     joiner.send_chat(&reply, STATE_LIMIT).await?;
     starter.wait_for_chat(&reply, STATE_LIMIT).await?;
     mark(started, "chat delivered both ways");
+    let code = same_verification_code(starter, joiner).await?;
+    mark(started, format!("both pages show the verification code {code}"));
     for browser in [starter, joiner] {
         let frames = browser.frames_decoded().await?.unwrap_or_default();
         let rtt = browser.attr("call-stats", "data-rtt-ms").await?;
@@ -167,6 +169,23 @@ async fn media_flows(browsers: &[&Browser]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The text of `#verification-code`, or null when the element is absent.
+const JS_CODE: &str = "const done = arguments[arguments.length - 1]; \
+    const e = document.getElementById('verification-code'); done(e ? e.textContent : null);";
+
+/// Both pages show the same verification code: Chromium derives it from its certificate stats,
+/// Firefox (which has none) from the fingerprints of the two descriptions.
+async fn same_verification_code(a: &Browser, b: &Browser) -> Result<String> {
+    poll("both pages show the same verification code", STATE_LIMIT, Duration::from_millis(200), || async {
+        let (ca, cb) = (a.js_async(JS_CODE).await?, b.js_async(JS_CODE).await?);
+        match (ca.as_str(), cb.as_str()) {
+            (Some(x), Some(y)) if x == y => Ok(Probe::Ready(x.to_owned())),
+            _ => Ok(Probe::NotYet(format!("{}: {ca}, {}: {cb}", a.name(), b.name()))),
+        }
+    })
+    .await
 }
 
 /// `leaver` hangs up; `stayer` sees the other person leave.

@@ -275,6 +275,20 @@ impl Call {
         }
     }
 
+    /// For reading stats beyond the summary (the verification code's certificates).
+    pub fn peer_connection(&self) -> &RtcPeerConnection {
+        &self.pc
+    }
+
+    /// Privacy mode switched during the call: the new ICE policy, then an ICE restart so the
+    /// candidates gathered under it replace the old path.
+    pub fn set_relay_only(&mut self, relay_only: bool) -> Result<(), WebError> {
+        crate::trust::set_relay_only(&self.pc, relay_only)?;
+        self.evidence.relay_only = relay_only;
+        self.restart_ice();
+        Ok(())
+    }
+
     pub fn send_chat(&self, text: &str) -> Result<(), WebError> {
         self.chat.send_with_str(text).map_err(WebError::from)
     }
@@ -292,16 +306,23 @@ impl Call {
     }
 
     pub async fn stats(&self) -> Result<Vec<Stat>, WebError> {
-        let report = wait(self.pc.get_stats()).await?;
-        let map: js_sys::Map = report.unchecked_into();
-        let mut stats = Vec::new();
-        map.for_each(&mut |value, _key| {
-            if let Some(stat) = read_stat(&value) {
-                stats.push(stat);
-            }
-        });
-        Ok(stats)
+        Ok(read_stats(&self.report().await?))
     }
+
+    /// The raw `getStats()` report, for readers beyond [`read_stats`] (see [`crate::trust`]).
+    pub async fn report(&self) -> Result<js_sys::Map, WebError> {
+        Ok(wait(self.pc.get_stats()).await?.unchecked_into())
+    }
+}
+
+pub fn read_stats(report: &js_sys::Map) -> Vec<Stat> {
+    let mut stats = Vec::new();
+    report.for_each(&mut |value, _key| {
+        if let Some(stat) = read_stat(&value) {
+            stats.push(stat);
+        }
+    });
+    stats
 }
 
 fn read_candidate_error(e: &web_sys::Event) -> CandidateError {

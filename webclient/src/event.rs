@@ -47,4 +47,6 @@ pub enum Event {
     Retry,
     /// "Test my connection" on the landing page.
     OpenCheck,
+    /// The privacy-mode checkbox changed.
+    PrivacyToggled,
 }

@@ -9,12 +9,14 @@
 //! - [`check`]: the pre-call check's rows and rules (pure);
 //! - [`link`]: URL parameters, the share link and room ids (pure);
 //! - [`stats`]: the status line from `getStats` (pure summary);
+//! - [`verify`]: the verification code from the transport's two certificates (pure);
+//! - [`privacy`]: privacy mode's ICE policy and words (pure); [`trust`]: their browser side;
 //! - [`retry`]: reconnect backoff (pure); [`chat`]: chat text rules (pure) and channel constants;
 //! - [`signaling`], [`call`], [`media`]: the WebSocket, the RTCPeerConnection, camera and screen;
 //! - [`probe`]: the check's browser side (an `ice_config` round trip, one-URL gathering, the
 //!   microphone level);
-//! - [`ui`] and [`check_view`]: the only modules that touch the DOM; [`browser`]: window helpers;
-//!   [`listener`]: browser callbacks that are removed on drop; [`error`].
+//! - [`ui`], [`check_view`] and [`trust_view`]: the only modules that touch the DOM; [`browser`]:
+//!   window helpers; [`listener`]: browser callbacks that are removed on drop; [`error`].
 //!
 //! The pure modules are tested with plain `cargo test`; the glue is exercised by the browser test.
 
@@ -32,12 +34,16 @@ pub mod link;
 pub mod listener;
 pub mod media;
 pub mod negotiation;
+pub mod privacy;
 pub mod probe;
 pub mod retry;
 pub mod signaling;
 pub mod state;
 pub mod stats;
+pub mod trust;
+pub mod trust_view;
 pub mod ui;
+pub mod verify;
 
 /// Runs when the module is instantiated: hands the page to the app loop.
 #[cfg(target_arch = "wasm32")]

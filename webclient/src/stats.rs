@@ -48,6 +48,8 @@ pub struct Summary {
     pub fps: Option<f64>,
     pub frames_decoded: u64,
     pub path: Option<Path>,
+    /// This side is relay-only (privacy mode): the badge says "relayed (private)".
+    pub private: bool,
 }
 
 impl Summary {
@@ -64,7 +66,7 @@ impl Summary {
         if let Some(path) = self.path {
             parts.push(match path {
                 Path::Direct => "direct".to_owned(),
-                Path::Relay => "relayed via TURN".to_owned(),
+                Path::Relay => crate::privacy::relay_badge(self.private).to_owned(),
             });
         }
         parts.join(" · ")
@@ -135,6 +137,14 @@ mod tests {
     fn a_relay_candidate_on_either_end_makes_the_path_relayed() {
         let stats = vec![pair("P", "L", "R", 0.01), Stat::Candidate { id: "R".into(), relay: true }];
         assert_eq!(summarize(&stats).path, Some(Path::Relay));
+    }
+
+    #[test]
+    fn a_private_relayed_path_says_so() {
+        let stats = vec![pair("P", "L", "R", 0.01), Stat::Candidate { id: "L".into(), relay: true }];
+        let private = Summary { private: true, ..summarize(&stats) };
+        assert_eq!(private.line(), "RTT 10 ms · relayed (private)");
+        assert_eq!(summarize(&stats).line(), "RTT 10 ms · relayed via TURN");
     }
 
     #[test]

@@ -84,6 +84,7 @@ impl Ui {
         };
         let start: HtmlButtonElement = get_button("start-call")?;
         let check: HtmlButtonElement = get_button("check-button")?;
+        let privacy: HtmlInputElement = element(&document, "privacy-mode")?;
         let on = |target: &web_sys::EventTarget, kind: &'static str, event: fn() -> Event| {
             let tx = tx.clone();
             Listener::new(target, kind, move |e: web_sys::Event| {
@@ -102,6 +103,7 @@ impl Ui {
             on(&ui.screen, "click", || Event::ShareScreen),
             on(&ui.hang_up, "click", || Event::HangUp),
             on(&form, "submit", || Event::ChatSubmit),
+            on(&privacy, "change", || Event::PrivacyToggled),
         ];
         let win: web_sys::EventTarget = window()?.into();
         listeners.push(on(&win, "online", || Event::Online));
@@ -240,6 +242,7 @@ impl Ui {
         set("data-height", summary.height.map(|v| v.to_string()));
         set("data-fps", summary.fps.map(|v| format!("{v:.0}")));
         set("data-frames-decoded", Some(summary.frames_decoded.to_string()));
+        set("data-private", Some(summary.private.to_string()));
         self.stats.set_text_content(Some(&summary.line()));
     }
 

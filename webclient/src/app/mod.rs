@@ -7,6 +7,7 @@ mod check;
 mod connect;
 mod controls;
 mod peer;
+mod trust;
 
 use futures_channel::mpsc;
 use futures_util::StreamExt as _;
@@ -19,8 +20,10 @@ use crate::error::WebError;
 use crate::event::{Event, Sender};
 use crate::link::{room_id_from, signaling_url, Params};
 use crate::media::{self, LocalMedia};
+use crate::privacy::{self, Availability};
 use crate::signaling::Signaling;
-use crate::state::{Facts, Phase, Problem};
+use crate::state::{Facts, Media, Phase, Problem};
+use crate::trust_view::TrustView;
 use crate::ui::{Author, Ui};
 
 /// Server close code: another connection took this seat with our resume token (another tab).
@@ -88,6 +91,12 @@ struct App {
     camera_off: bool,
     /// Successful copies of the link, so only the last one's timer resets the button.
     copies: u32,
+    trust: TrustView,
+    /// The person's privacy-mode setting (remembered); whether it applies needs a relay.
+    privacy_wanted: bool,
+    availability: Availability,
+    /// The verification code shown and the hashed input it came from (hashed again only on change).
+    verified: Option<(Vec<u8>, String)>,
 }
 
 fn resume_key(room: &RoomId) -> String {
@@ -103,6 +112,9 @@ impl App {
         if let Some(url) = ignored {
             ui.note(&format!("Ignored the link's signaling server {url}: only this page's own server is used."));
         }
+        let trust = TrustView::new()?;
+        let privacy_wanted = privacy::remembered(crate::trust::remembered(privacy::STORAGE_KEY).as_deref());
+        trust.set_privacy(privacy_wanted, Availability::Unknown);
         Ok(App {
             tx,
             ui,
@@ -124,6 +136,10 @@ impl App {
             muted: false,
             camera_off: false,
             copies: 0,
+            trust,
+            privacy_wanted,
+            availability: Availability::Unknown,
+            verified: None,
         })
     }
 
@@ -133,6 +149,9 @@ impl App {
 
     fn render(&self) {
         self.ui.render(&self.facts, self.link().as_deref());
+        if self.facts.media != Media::Connected {
+            self.trust.show_code(None);
+        }
     }
 
     async fn start(&mut self) {
@@ -218,6 +237,7 @@ impl App {
             }
             Event::Retry => self.retry(),
             Event::OpenCheck => self.open_check(),
+            Event::PrivacyToggled => self.privacy_toggled(),
             Event::ChatOpen(generation, open) if self.is_current_call(generation) => self.ui.set_chat_enabled(open),
             Event::ChatMessage(generation, text) if self.is_current_call(generation) => {
                 if let Some(text) = chat::incoming(&text) {

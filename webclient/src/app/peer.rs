@@ -8,14 +8,14 @@ use web_sys::RtcPeerConnectionState;
 use super::connect::now;
 use super::{after, resume_key, App, Event, CLOSE_REPLACED, ICE_GRACE_MS, MAX_RESTARTS, UNREACHABLE_AFTER};
 use crate::browser::{self, log};
-use crate::call::Call;
+use crate::call::{read_stats, Call};
 use crate::deadline::Input;
 use crate::error::WebError;
 use crate::negotiation::{is_polite, on_arrival, sdp_session_id, Arrival, Kind, Seen};
 use crate::retry::backoff_ms;
 use crate::signaling::Signaling;
 use crate::state::{Link, Media, Peer, Phase, Problem};
-use crate::stats::summarize;
+use crate::stats::{summarize, Summary};
 
 impl App {
     pub(super) fn connect_signaling(&mut self) {
@@ -62,6 +62,7 @@ impl App {
                 browser::store(&resume_key(&room), resume_token.as_str());
                 self.me = Some(peer_id);
                 self.ice_servers = ice_servers;
+                self.on_ice_servers();
                 self.reconnect_attempt = 0;
                 self.facts.phase = Phase::InCall;
                 self.facts.link = Link::Joined;
@@ -123,7 +124,7 @@ impl App {
         self.end_call();
         let Some(media) = &self.media else { return };
         self.call_generation += 1;
-        match Call::new(self.call_generation, &self.ice_servers, self.params.force_relay, polite, media, &self.tx) {
+        match Call::new(self.call_generation, &self.ice_servers, self.relay_only(), polite, media, &self.tx) {
             Ok(call) => {
                 self.call = Some(call);
                 self.facts.media = Media::Connecting;
@@ -315,8 +316,12 @@ impl App {
     pub(super) async fn refresh_stats(&mut self) {
         self.attempt(Input::Tick { now: now() }).await;
         let Some(call) = &self.call else { return };
-        match call.stats().await {
-            Ok(stats) => self.ui.set_stats(Some(&summarize(&stats))),
+        match call.report().await {
+            Ok(report) => {
+                let private = call.evidence.relay_only;
+                self.ui.set_stats(Some(&Summary { private, ..summarize(&read_stats(&report)) }));
+                self.refresh_trust(&report).await;
+            }
             Err(e) => log(&format!("stats: {e}")),
         }
     }
