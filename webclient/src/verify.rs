@@ -85,12 +85,6 @@ pub fn fingerprints(records: &[Record]) -> Option<(Fingerprint, Fingerprint)> {
     })
 }
 
-/// Whether the browser reports certificates in its stats at all (Chromium does; a browser that
-/// does not gets its code from [`sdp_fingerprint`] instead).
-pub fn has_certificate_stats(records: &[Record]) -> bool {
-    records.iter().any(|r| matches!(r, Record::Certificate { .. }))
-}
-
 /// The first `a=fingerprint:<hash> <hex>` of a session description (RFC 8122 §5). Used only for
 /// a browser without certificate stats: its DTLS stack refuses a remote certificate that does
 /// not match the remote description's fingerprint (RFC 5763), so for an established
@@ -258,8 +252,7 @@ mod tests {
         let from_stats = canonical_input(&Fingerprint::new("sha-256", A), &Fingerprint::new("sha-256", B));
         assert_eq!(canonical_input(&found, &Fingerprint::new("sha-256", B)), from_stats);
         assert_eq!(sdp_fingerprint("v=0\r\na=setup:active\r\n"), None);
-        assert!(has_certificate_stats(&[certificate("C", A)]));
-        assert!(!has_certificate_stats(&[transport("L", "R")]));
+        assert_eq!(fingerprints(&[transport("L", "R"), certificate("L", A)]), None, "the remote one is missing");
     }
 
     #[test]

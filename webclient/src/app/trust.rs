@@ -46,14 +46,16 @@ impl App {
         let (pc, generation, remote) = (call.peer_connection().clone(), call.generation, call.evidence.remote);
         let records = trust::records(report);
         self.trust.set_candidates(verify::selected_local_kind(&records), &remote);
-        let pair = match verify::has_certificate_stats(&records) {
-            true => verify::fingerprints(&records),
-            // No certificate stats in this browser: the descriptions name the certificates in use.
-            false => pc
-                .local_description()
+        // The certificates the transport reports; where the stats do not name both (a browser
+        // without certificate stats, or a report where the transport does not name its remote
+        // certificate — seen once in Chromium in the browser test, leaving one page without a
+        // code), the descriptions name the certificates in use: the DTLS stack of a connected
+        // call has checked the remote certificate against them (RFC 5763).
+        let pair = verify::fingerprints(&records).or_else(|| {
+            pc.local_description()
                 .and_then(|d| verify::sdp_fingerprint(&d.sdp()))
-                .zip(pc.remote_description().and_then(|d| verify::sdp_fingerprint(&d.sdp()))),
-        };
+                .zip(pc.remote_description().and_then(|d| verify::sdp_fingerprint(&d.sdp())))
+        });
         let input = match pair.map(|(local, remote)| verify::canonical_input(&local, &remote)) {
             Some(Ok(input)) if self.facts.media == Media::Connected => input,
             Some(Err(e)) => {
