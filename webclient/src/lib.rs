@@ -9,6 +9,7 @@
 //! - [`check`]: the pre-call check's rows and rules (pure);
 //! - [`link`]: URL parameters, the share link and room ids (pure);
 //! - [`stats`]: the status line from `getStats` (pure summary);
+//! - [`renewal`]: when to ask for fresh TURN credentials (pure);
 //! - [`retry`]: reconnect backoff (pure); [`chat`]: chat text rules (pure) and channel constants;
 //! - [`signaling`], [`call`], [`media`]: the WebSocket, the RTCPeerConnection, camera and screen;
 //! - [`probe`]: the check's browser side (an `ice_config` round trip, one-URL gathering, the
@@ -31,6 +32,7 @@ pub mod link;
 pub mod media;
 pub mod negotiation;
 pub mod probe;
+pub mod renewal;
 pub mod retry;
 pub mod signaling;
 pub mod state;

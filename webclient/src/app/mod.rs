@@ -20,6 +20,7 @@ use crate::diagnosis::CandidateError;
 use crate::error::WebError;
 use crate::link::{room_id_from, signaling_url, Params};
 use crate::media::{self, LocalMedia};
+use crate::renewal::Renewal;
 use crate::signaling::Signaling;
 use crate::state::{Facts, Phase, Problem};
 use crate::ui::{Author, Ui};
@@ -119,6 +120,10 @@ struct App {
     me: Option<PeerId>,
     other: Option<PeerId>,
     ice_servers: Vec<IceServer>,
+    /// When to renew `ice_servers`' TURN credentials.
+    renewal: Renewal,
+    /// Renewals answered so far, shown as `data-ice-renewals` for tests.
+    ice_renewals: u32,
     media: Option<LocalMedia>,
     ws: Option<Signaling>,
     ws_generation: u32,
@@ -156,6 +161,8 @@ impl App {
             me: None,
             other: None,
             ice_servers: Vec::new(),
+            renewal: Renewal::default(),
+            ice_renewals: 0,
             media: None,
             ws: None,
             ws_generation: 0,
@@ -231,7 +238,10 @@ impl App {
             Event::ScreenShareEnded => self.stop_screen().await,
             Event::ChatSubmit => self.send_chat(),
             Event::Online => self.online(),
-            Event::Tick => self.refresh_stats().await,
+            Event::Tick => {
+                self.renew_ice_servers();
+                self.refresh_stats().await;
+            }
             Event::Reconnect(generation) if generation == self.ws_generation && self.wants_signaling() => {
                 self.connect_signaling();
             }
