@@ -8,7 +8,7 @@
 //! - `web`: the pinned wasm tools and the trunk build of the client into `dist/`
 //! - `csp`: the Content-Security-Policy snippet for nginx, from the built page
 //! - `workspace`: where the root, `../shared` and the target directory are
-//! - `test`, `serve`, `bench`: one module per command
+//! - `test`, `serve`, `bench`, `soak`: one module per command
 
 #![forbid(unsafe_code)]
 
@@ -19,6 +19,7 @@ mod ensure;
 mod error;
 mod process;
 mod serve;
+mod soak;
 mod step;
 mod test;
 mod web;
@@ -53,6 +54,7 @@ fn run(args: &[String]) -> Result<(), Error> {
         Command::Test(args) => test::run(Workspace::locate()?, &args),
         Command::Serve(args) => serve::run(Workspace::locate()?, &args),
         Command::Bench(args) => bench::run(&Workspace::locate()?, args.quick),
+        Command::Soak(args) => soak::run(&Workspace::locate()?, args.short),
         Command::Web => {
             let ws = Workspace::locate()?;
             let mut runner = step::Runner::new();

@@ -37,6 +37,7 @@ const STEPS: &[Step] = &[
     Step { name: "autobahn", run: autobahn::run },
     Step { name: "fuzz", run: fuzz::run },
     Step { name: "bench", run: bench_quick },
+    Step { name: "soak", run: soak_short },
 ];
 
 /// Tools the steps below call; installed only when missing (see `ensure`).
@@ -146,6 +147,11 @@ fn bench_quick(ctx: &Ctx) -> Result<(), Error> {
     crate::bench::quick(&ctx.ws)
 }
 
+/// The soak's short form: proves it runs on both engines and loses no message; no timing.
+fn soak_short(ctx: &Ctx) -> Result<(), Error> {
+    crate::soak::short(&ctx.ws)
+}
+
 fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
     process::run(&mut ctx.ws.command(&["cargo", "test", "--workspace"]))
 }
@@ -154,7 +160,8 @@ fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    const ALL: &[&str] = &["ensure", "fmt", "clippy", "web", "test", "browser", "deploy", "autobahn", "fuzz", "bench"];
+    const ALL: &[&str] =
+        &["ensure", "fmt", "clippy", "web", "test", "browser", "deploy", "autobahn", "fuzz", "bench", "soak"];
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -187,7 +194,7 @@ mod tests {
     #[test]
     fn skip_removes_and_wins_over_only() {
         assert_eq!(
-            sel(&[], &["fuzz", "autobahn", "browser", "deploy", "bench"]).ok(),
+            sel(&[], &["fuzz", "autobahn", "browser", "deploy", "bench", "soak"]).ok(),
             Some(vec!["ensure", "fmt", "clippy", "web", "test"])
         );
         assert_eq!(sel(&["browser", "web"], &[]).ok(), Some(vec!["web", "browser"]));
@@ -201,7 +208,7 @@ mod tests {
                 Err(Error::Usage(msg)) => {
                     assert_eq!(
                         msg,
-                        "unknown step `lint`; steps are: ensure, fmt, clippy, web, test, browser, deploy, autobahn, fuzz, bench"
+                        "unknown step `lint`; steps are: ensure, fmt, clippy, web, test, browser, deploy, autobahn, fuzz, bench, soak"
                     )
                 }
                 other => panic!("expected a usage error, got {other:?}"),
