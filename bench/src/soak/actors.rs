@@ -114,16 +114,24 @@ pub async fn slow_reader(pair: (Peer, Peer), per_sec: u32, run: Duration) -> u64
 
 /// Joins a room alone and sends `burst` messages without waiting, then reads until the server
 /// closes the connection or `limit` passes; repeats until `run` ends, at most `rounds` times.
-/// Returns how many rounds ended with the server closing the connection.
-pub async fn flooder(addr: SocketAddr, room: String, burst: u32, rounds: u32, run: Duration) -> Result<u32> {
+/// Returns how many rounds ended with the server closing the connection, and how many joins it
+/// refused (the Redis engine answers `unavailable` when its shared queue is full).
+pub async fn flooder(addr: SocketAddr, room: String, burst: u32, rounds: u32, run: Duration) -> Result<(u32, u32)> {
     let end = Instant::now() + run;
-    let mut closed = 0;
+    let (mut closed, mut refused) = (0, 0);
     for round in 0..rounds {
         if Instant::now() >= end {
             break;
         }
         let (mut tx, mut rx) = conn::connect(addr, Transport::WebSocket).await?;
-        let (me, _, _) = crate::load::join(&mut tx, &mut rx, &format!("{room}-{round}"), "soak flood").await?;
+        let me = match crate::load::join(&mut tx, &mut rx, &format!("{room}-{round}"), "soak flood").await {
+            Ok((me, _, _)) => me,
+            Err(BenchError::Protocol { .. }) => {
+                refused += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let maker = SignalMaker::new(me, STEADY_SIZE);
         let limit = Instant::now() + REPLY_LIMIT;
         let sending = async {
@@ -138,7 +146,7 @@ pub async fn flooder(addr: SocketAddr, room: String, burst: u32, rounds: u32, ru
             closed += 1;
         }
     }
-    Ok(closed)
+    Ok((closed, refused))
 }
 
 /// What a reconnect storm did.
