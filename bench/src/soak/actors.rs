@@ -165,7 +165,12 @@ pub async fn storm(addr: SocketAddr, room: String, every: Duration, rounds: u32,
     let end = Instant::now() + run;
     let room_id = RoomId::try_from(room.as_str()).map_err(|e| BenchError::protocol("soak storm", e.to_string()))?;
     let (mut a_tx, mut a_rx) = conn::connect(addr, Transport::WebSocket).await?;
-    crate::load::join(&mut a_tx, &mut a_rx, &room, "soak storm").await?;
+    match crate::load::join(&mut a_tx, &mut a_rx, &room, "soak storm").await {
+        Ok(_) => {}
+        // The server's answer under overload (Redis: `unavailable`): counted, not a failure.
+        Err(BenchError::Protocol { .. }) => return Ok(StormTally { refused: 1, ..StormTally::default() }),
+        Err(e) => return Err(e),
+    }
     let storming = async {
         let mut tally = StormTally::default();
         let mut token = None;
