@@ -36,5 +36,6 @@ pub mod rooms;
 pub mod run;
 pub mod serve;
 pub mod server;
+pub mod soak;
 pub mod targets;
 pub mod wire;

@@ -78,6 +78,67 @@ async fn data_error(browser: &Browser) -> Result<Option<String>> {
     Ok(browser.js_async(JS_DATA_ERROR).await?.as_str().map(str::to_owned))
 }
 
+/// The server's shortest credential lifetime (`--turn-ttl-secs` accepts 60 and up).
+const SHORT_TTL_SECS: u64 = 60;
+/// The page renews at 3/4 of the lifetime (45 s); generous for a loaded machine.
+const RENEWAL_LIMIT: Duration = Duration::from_secs(90);
+
+/// With short TURN credentials, both pages of a connected call ask for fresh ICE servers
+/// before the credentials expire (`data-ice-renewals` counts the answers), hand them to the
+/// running RTCPeerConnection, and the call carries on.
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn a_page_renews_its_turn_credentials_before_they_expire() {
+    let port = dead_port().unwrap_or_else(|e| panic!("{e}"));
+    let args = vec![
+        "--turn-urls".to_owned(),
+        format!("turn:127.0.0.1:{port}?transport=udp"),
+        "--turn-secret".to_owned(),
+        "e2e-renewal".to_owned(),
+        "--turn-ttl-secs".to_owned(),
+        SHORT_TTL_SECS.to_string(),
+    ];
+    let mut stage = Stage::start_with("ice_renewal", args).await;
+    let outcome = renewal(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+async fn renewal(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a").await?;
+    let b = stage.open_browser("b").await?;
+    a.goto(&stage.server.base_url()).await?;
+    press_start_call(&a, STATE_LIMIT).await?;
+    let link = a.call_link(STATE_LIMIT).await?;
+    b.goto(&link).await?;
+    for browser in [&a, &b] {
+        browser.wait_for_state("connected", STATE_LIMIT).await?;
+        let before = browser.attr_of_body("data-ice-renewals").await?;
+        check(before.is_none(), || format!("{}: renewed at once ({before:?})", browser.name()))?;
+    }
+    let started = Instant::now();
+    poll("both pages renew their ICE servers", RENEWAL_LIMIT, Duration::from_millis(500), || async {
+        let counts = (a.attr_of_body("data-ice-renewals").await?, b.attr_of_body("data-ice-renewals").await?);
+        match counts {
+            (Some(_), Some(_)) => Ok(Probe::Ready(())),
+            other => Ok(Probe::NotYet(format!("data-ice-renewals {other:?}"))),
+        }
+    })
+    .await?;
+    println!(
+        "both pages renewed {:.0} s after connecting (lifetime {SHORT_TTL_SECS} s)",
+        started.elapsed().as_secs_f64()
+    );
+    for browser in [&a, &b] {
+        let errors: Vec<String> =
+            browser.console_log().await?.into_iter().filter(|l| l.contains("cannot renew")).collect();
+        check(errors.is_empty(), || format!("{}: {errors:?}", browser.name()))?;
+        check(browser.state().await? == "connected", || format!("{}: the call did not carry on", browser.name()))?;
+        browser.wait_frames_advancing(STATE_LIMIT).await?;
+        browser.screenshot("renewed").await?;
+    }
+    Ok(())
+}
+
 /// Both pages of a call whose only relay is dead end in `error` with `turn-unreachable`, each
 /// within the deadline (the times are printed), keep the preview and the link, offer Try again,
 /// and Try again starts a fresh attempt on both pages.

@@ -36,7 +36,7 @@ const MEDIA_LIMIT: Duration = Duration::from_secs(10);
 /// "Cache for a long time": hashed assets must be cacheable for at least 30 days.
 const LONG_MAX_AGE: u64 = 30 * 24 * 3600;
 /// The signaling server's default `--turn-ttl-secs`, which the relayed call runs with.
-const TURN_TTL: u64 = 86_400;
+const TURN_TTL: u64 = signaling::ice::DEFAULT_TURN_TTL.as_secs();
 /// Media each peer's allocation must have relayed, each way, by the time the call ends: the fake
 /// camera's video over the few seconds of checks is hundreds of kilobytes, while ICE checks and
 /// keepalives alone stay at a few hundred bytes.
@@ -191,6 +191,74 @@ async fn coturn_accepts_signaling_credentials_and_refuses_others() {
     }
     .await;
     report(NAME, outcome, &logs, &artifacts);
+}
+
+/// One join's credentials cannot hold more relay ports than the file's `user-quota`, however many
+/// allocations they ask for and however they are re-issued (another expiry, the same peer id):
+/// coturn answers the rest 486 Allocation Quota Reached, and another caller still gets a relay.
+#[tokio::test]
+#[ignore = "needs coturn: run by `cargo xtask test` (browser step)"]
+async fn coturn_holds_one_peer_to_its_quota_and_still_serves_others() {
+    const NAME: &str = "coturn_quota";
+    let (_paths, deploy, artifacts) = environment(NAME);
+    let mut logs = Vec::new();
+    let outcome = async {
+        let conf =
+            std::fs::read_to_string(deploy.repo.join("turn/turnserver.conf")).context("reading turnserver.conf")?;
+        let quota = conf_value(&conf, "user-quota")
+            .and_then(|v| v.parse::<usize>().ok())
+            .ok_or_else(|| Failure::new("turn/turnserver.conf sets no numeric user-quota"))?;
+        let ports = Ports::pick()?;
+        let secret = run_secret();
+        let coturn = Coturn::start(&deploy.repo, &ports, &secret, &artifacts).await?;
+        logs.push(coturn.log_path().to_path_buf());
+        quota_checks(&coturn, &secret, quota).await
+    }
+    .await;
+    report(NAME, outcome, &logs, &artifacts);
+}
+
+async fn quota_checks(coturn: &Coturn, secret: &str, quota: usize) -> Result<()> {
+    let now = SystemTime::now();
+    // -y: two allocations per client; -c: no RTCP ones; -m: clients. Twice the quota in all.
+    let clients = quota.to_string();
+    let (user, password) = credentials(coturn, secret, "hoarder", now)?;
+    let (_, output) = coturn
+        .uclient("uclient-hoarder", &["-y", "-c", "-m", &clients, "-n", "1", "-u", &user, "-w", &password])
+        .await?;
+    // The same peer id with a later expiry: what asking the signaling server again would give.
+    let (again, again_password) = credentials(coturn, secret, "hoarder", now + Duration::from_secs(60))?;
+    let (_, _) =
+        coturn.uclient("uclient-hoarder-again", &["-y", "-c", "-n", "1", "-u", &again, "-w", &again_password]).await?;
+    let log = coturn.log()?;
+    let granted = allocations(&log).iter().filter(|u| u.ends_with(":hoarder")).count();
+    let refused = quota_refusals(&log, &user) + quota_refusals(&log, &again);
+    println!("hoarder: {granted} allocations granted, {refused} refused with 486 (quota {quota})");
+    check(granted > 0 && granted <= quota, || {
+        format!("one peer id got {granted} allocations; the quota is {quota}:\n{}", tail(&output, 10))
+    })?;
+    check(refused > 0, || format!("coturn refused none of {user}'s allocations beyond the quota with 486"))?;
+
+    let (user, password) = credentials(coturn, secret, "bystander", now)?;
+    let (ok, output) = coturn.uclient("uclient-bystander", &["-y", "-n", "1", "-u", &user, "-w", &password]).await?;
+    let log = coturn.log()?;
+    check(ok && allocations(&log).contains(&user), || {
+        format!("a caller with fresh credentials got no relay after the hoarder:\n{}", tail(&output, 10))
+    })
+}
+
+/// Requests of `username` coturn refused because of a quota (`486 Allocation Quota Reached`).
+fn quota_refusals(log: &str, username: &str) -> usize {
+    let needle = format!("user <{username}>: incoming packet ALLOCATE processed, error 486");
+    log.lines().filter(|line| line.contains(&needle)).count()
+}
+
+/// The value of `key=value` in a coturn configuration file, ignoring comments.
+fn conf_value<'a>(conf: &'a str, key: &str) -> Option<&'a str> {
+    conf.lines().filter(|line| !line.trim_start().starts_with('#')).find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim())
+    })
 }
 
 async fn coturn_checks(coturn: &Coturn, secret: &str) -> Result<()> {

@@ -89,7 +89,8 @@ pub struct Args {
     /// configuration, so it has no environment variable.
     #[arg(long)]
     pub health_check: bool,
-    /// Seconds TURN credentials stay valid.
+    /// Seconds TURN credentials stay valid for opening new allocations (the page asks for fresh
+    /// ones before they expire; coturn keeps existing allocations alive past the expiry).
     #[arg(long, env = "SIGNALING_TURN_TTL_SECS", default_value_t = DEFAULT_TURN_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(60..))]
     pub turn_ttl_secs: u64,
     /// Share rooms through this Redis (redis://host:port, or redis://:password@host:port/db) with
@@ -316,7 +317,7 @@ mod tests {
         let rooms = Args::try_parse_from(["signaling"]).unwrap().rooms_config().unwrap();
         assert_eq!(rooms.capacity, 2);
         assert_eq!(rooms.resume_grace, Duration::from_secs(15));
-        assert_eq!(rooms.ice.turn_ttl, Duration::from_secs(86_400));
+        assert_eq!(rooms.ice.turn_ttl, Duration::from_secs(900));
         assert!(rooms.ice.stun_urls.is_empty());
         let args = Args::try_parse_from([
             "signaling",

@@ -13,8 +13,16 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use shared::{IceServer, PeerId};
 
-/// How long issued TURN credentials stay valid by default: a day covers the longest call.
-pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(86_400);
+/// How long issued TURN credentials stay valid by default: 15 minutes.
+///
+/// coturn checks a credential's expiry when an allocation is created; an allocation that exists
+/// keeps being refreshed with it after expiry, so a relayed call longer than this is not cut. The
+/// TTL therefore bounds only how long a copied credential can open *new* allocations, and short is
+/// better — but the page must hold a valid one whenever ICE gathers (the call starts, or an ICE
+/// restart after a network change): it asks for fresh servers (`ice_config`) after three quarters
+/// of the lifetime, so 15 minutes means one small request every ~11 minutes per page, and a
+/// credential taken from a page is useless for new allocations a quarter of an hour later.
+pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(900);
 
 #[derive(Clone, Default)]
 pub struct IceConfig {
@@ -22,7 +30,7 @@ pub struct IceConfig {
     pub turn_urls: Vec<String>,
     /// The secret shared with coturn (`static-auth-secret`); required when TURN URLs are set.
     pub turn_secret: Option<String>,
-    /// How long issued credentials stay valid: a day covers the longest call.
+    /// How long issued credentials stay valid (see [`DEFAULT_TURN_TTL`]).
     pub turn_ttl: Duration,
 }
 
@@ -92,6 +100,22 @@ mod tests {
         assert_eq!(servers[0].username, None);
         assert_eq!(servers[1].username.as_deref(), Some("1700000000:AAECAwQFBgcICQoL"));
         assert_eq!(servers[1].credential.as_deref(), Some("w9F+pnY2JMHcAiL1Tq0wG2RkV/E="));
+    }
+
+    #[test]
+    fn the_default_ttl_is_short_and_sets_the_expiry() {
+        // Short enough that a leaked credential stops opening allocations within minutes, long
+        // enough that the page's refresh (at 3/4 of the lifetime) is rare.
+        assert!(DEFAULT_TURN_TTL >= Duration::from_secs(600) && DEFAULT_TURN_TTL <= Duration::from_secs(1200));
+        let config = IceConfig {
+            turn_urls: vec!["turn:t".into()],
+            turn_secret: Some("s".into()),
+            turn_ttl: DEFAULT_TURN_TTL,
+            ..IceConfig::default()
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let servers = config.servers_for(&PeerId::new("p"), now);
+        assert_eq!(servers[0].username.as_deref(), Some("1700000900:p"));
     }
 
     #[test]

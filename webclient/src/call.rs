@@ -175,6 +175,13 @@ impl Call {
         })
     }
 
+    /// New ICE servers (fresh TURN credentials) for the next gathering; the transport policy is
+    /// the one the call was created with, which `setConfiguration` may not change.
+    pub fn set_ice_servers(&self, ice_servers: &[IceServer], force_relay: bool) -> Result<(), WebError> {
+        self.pc.set_configuration_with_configuration(&configuration(ice_servers, force_relay))?;
+        Ok(())
+    }
+
     pub fn set_polite(&mut self, polite: bool) {
         if self.negotiator.polite() != polite {
             self.negotiator = Negotiator::new(polite);

@@ -11,6 +11,7 @@
 //! - [`stats`]: the status line from `getStats` (pure summary);
 //! - [`verify`]: the verification code from the transport's two certificates (pure);
 //! - [`privacy`]: privacy mode's ICE policy and words (pure); [`trust`]: their browser side;
+//! - [`renewal`]: when to ask for fresh TURN credentials (pure);
 //! - [`retry`]: reconnect backoff (pure); [`chat`]: chat text rules (pure) and channel constants;
 //! - [`signaling`], [`call`], [`media`]: the WebSocket, the RTCPeerConnection, camera and screen;
 //! - [`probe`]: the check's browser side (an `ice_config` round trip, one-URL gathering, the
@@ -36,6 +37,7 @@ pub mod media;
 pub mod negotiation;
 pub mod privacy;
 pub mod probe;
+pub mod renewal;
 pub mod retry;
 pub mod signaling;
 pub mod state;

@@ -110,6 +110,11 @@ impl Ui {
         Ok(Ui { _listeners: listeners, ..ui })
     }
 
+    /// `data-ice-renewals` on the body: how many times the page renewed its TURN credentials.
+    pub fn set_ice_renewals(&self, count: u32) {
+        let _ = self.body.set_attribute("data-ice-renewals", &count.to_string());
+    }
+
     /// Shows the state: `data-call-state`, which section is visible, the notice and the link.
     pub fn render(&self, facts: &Facts, link: Option<&str>) {
         let state = facts.state();

@@ -32,6 +32,8 @@ Commands:
           fuzz      every fuzz target in signaling/fuzz, for XTASK_FUZZ_SECS each
           bench     `cargo xtask bench --quick`: every benchmark at small sizes; fails if
                     anything does not run or a message is lost (no timing is asserted)
+          soak      `cargo xtask soak --short`: a few hundred peers for ~20 s per engine;
+                    fails if a well-behaved peer loses a message (no timing is asserted)
         --only and --skip may be repeated; --skip wins over --only.
   serve [--listen ADDR]
         Build the web client into dist/ (installing the wasm tools if missing) and the
@@ -56,6 +58,13 @@ Commands:
         release mode on a free loopback port, prints the counts per behaviour and fails on
         any FAILED or missing case (~30 s).
         Report: target/autobahn/reports/index.html.
+  soak [--short]
+        Soak the signaling server on each engine (memory; Redis with a real redis-server):
+        10,000 well-behaved peers in rooms of two, every message checked to arrive in order,
+        beside peers that stop reading, flood past the rate limit and drop and resume, for
+        3 minutes per engine. Reports peak RSS, RSS per peer, messages lost (must be 0) and
+        latency p50/p99 into docs/RELIABILITY.md (~8 minutes; a quiet machine). --short: a
+        few hundred peers for ~20 s per engine, report in target/soak/short.md.
   help  Show this message.
 
 Environment:
@@ -73,6 +82,7 @@ pub enum Command {
     Web,
     Bench(BenchArgs),
     Autobahn,
+    Soak(SoakArgs),
 }
 
 /// Step names exactly as typed; checked against the step list when steps are selected.
@@ -92,6 +102,11 @@ pub struct BenchArgs {
     pub quick: bool,
 }
 
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SoakArgs {
+    pub short: bool,
+}
+
 pub fn parse(args: &[String]) -> Result<Command, Error> {
     let Some((command, rest)) = args.split_first() else {
         return Err(Error::Usage("no command given".into()));
@@ -108,6 +123,7 @@ pub fn parse(args: &[String]) -> Result<Command, Error> {
         "bench" => parse_bench(rest).map(Command::Bench),
         "autobahn" if rest.is_empty() => Ok(Command::Autobahn),
         "autobahn" => Err(Error::Usage(format!("`autobahn` takes no arguments, got `{}`", rest.join(" ")))),
+        "soak" => parse_switch("soak", "--short", rest).map(|short| Command::Soak(SoakArgs { short })),
         other => Err(Error::Usage(format!("unknown command `{other}`"))),
     }
 }
@@ -149,6 +165,22 @@ fn parse_bench(args: &[String]) -> Result<BenchArgs, Error> {
         }
     }
     Ok(parsed)
+}
+
+/// A command whose only option is the switch `switch`: whether it was given.
+fn parse_switch(command: &str, switch: &str, args: &[String]) -> Result<bool, Error> {
+    let mut on = false;
+    for arg in args {
+        match arg.as_str() {
+            a if a == switch => on = true,
+            other if other.starts_with("--") => {
+                let flag = other.split_once('=').map_or(other, |(flag, _)| flag);
+                return Err(Error::Usage(format!("unknown option `{flag}` for `{command}`")));
+            }
+            other => return Err(Error::Usage(format!("unexpected argument `{other}`"))),
+        }
+    }
+    Ok(on)
 }
 
 /// `a,b` → [a, b]; an empty name (`--only fmt,`) is a typo, not "nothing".
@@ -257,6 +289,13 @@ mod tests {
         assert_eq!(parse_str("serve").ok(), serve("127.0.0.1:8080"));
         assert_eq!(parse_str("serve --listen 0.0.0.0:9000").ok(), serve("0.0.0.0:9000"));
         assert_eq!(parse_str("serve --listen=[::1]:80").ok(), serve("[::1]:80"));
+    }
+
+    #[test]
+    fn soak_is_full_unless_short() {
+        assert_eq!(parse_str("soak").ok(), Some(Command::Soak(SoakArgs { short: false })));
+        assert_eq!(parse_str("soak --short").ok(), Some(Command::Soak(SoakArgs { short: true })));
+        assert_eq!(usage_error("soak --quick"), "unknown option `--quick` for `soak`");
     }
 
     #[test]

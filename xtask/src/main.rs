@@ -8,7 +8,7 @@
 //! - `web`: the pinned wasm tools and the trunk build of the client into `dist/`
 //! - `csp`: the Content-Security-Policy snippet for nginx, from the built page
 //! - `workspace`: where the root and the target directory are
-//! - `test`, `serve`, `bench`, `autobahn`: one module per command
+//! - `test`, `serve`, `bench`, `autobahn`, `soak`: one module per command
 
 #![forbid(unsafe_code)]
 
@@ -20,6 +20,7 @@ mod ensure;
 mod error;
 mod process;
 mod serve;
+mod soak;
 mod step;
 mod test;
 mod web;
@@ -60,6 +61,7 @@ fn run(args: &[String]) -> Result<(), Error> {
             runner.step("autobahn", || autobahn::run(&ws));
             runner.finish()
         }
+        Command::Soak(args) => soak::run(&Workspace::locate()?, args.short),
         Command::Web => {
             let ws = Workspace::locate()?;
             let mut runner = step::Runner::new();

@@ -12,6 +12,9 @@ async fn main() -> ExitCode {
     if argv.first().is_some_and(|a| a == "load") {
         return load(&argv[1..]).await;
     }
+    if argv.first().is_some_and(|a| a == "soak") {
+        return soak(&argv[1..]).await;
+    }
     let args = match bench::run::Args::parse(argv) {
         Ok(args) => args,
         Err(e) => {
@@ -44,6 +47,19 @@ fn finish(result: bench::error::Result<()>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `bench soak …`: the soak (see `bench::soak`).
+async fn soak(argv: &[String]) -> ExitCode {
+    let args = match bench::soak::SoakArgs::parse(argv) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let launcher = args.launcher();
+    finish(interruptible(bench::soak::run(&launcher, args.plan, &args.report, &args.command)).await)
 }
 
 /// `bench load …`: one scenario against a server started by hand (see `bench::attach`).

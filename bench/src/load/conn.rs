@@ -2,7 +2,8 @@
 //! implementation independent of every server measured here but one) or newline-delimited JSON
 //! over raw TCP, split into a sending and a receiving half so each can live in its own task.
 
-use std::net::SocketAddr;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
@@ -10,6 +11,8 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -53,11 +56,28 @@ pub async fn tcp(addr: SocketAddr) -> Result<TcpStream> {
     Ok(stream)
 }
 
-/// A WebSocket connection to `ws://addr/ws`, handshake done.
+/// Connections opened so far: numbers each one's [`forwarded_for`] address.
+static OPENED: AtomicU32 = AtomicU32::new(0);
+
+/// The client address the `n`th connection claims in `X-Forwarded-For`: one IPv6 documentation
+/// prefix (RFC 3849, 2001:db8::/32) per connection, a /64 each, so a server trusting 127.0.0.1 as
+/// a proxy (`--trusted-proxies`) counts every simulated peer as a household of its own, however
+/// it groups IPv6 addresses. 65,536 distinct, then they repeat.
+pub fn forwarded_for(n: u32) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0x0db8, 0, (n & 0xffff) as u16, 0, 0, 0, 1)
+}
+
+/// A WebSocket connection to `ws://addr/ws`, handshake done, claiming its own client address in
+/// `X-Forwarded-For` (servers that do not trust the generator as a proxy ignore it).
 pub async fn websocket(addr: SocketAddr) -> Result<Ws> {
     let stream = tcp(addr).await?;
-    let url = format!("ws://{addr}/ws");
-    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(client_config()))
+    let mut request = format!("ws://{addr}/ws")
+        .into_client_request()
+        .map_err(|e| BenchError::ws(format!("a request for {addr}"), e))?;
+    let claimed = forwarded_for(OPENED.fetch_add(1, Ordering::Relaxed)).to_string();
+    let value = HeaderValue::from_str(&claimed).map_err(|e| BenchError::protocol("X-Forwarded-For", e.to_string()))?;
+    request.headers_mut().insert("x-forwarded-for", value);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(client_config()))
         .await
         .map_err(|e| BenchError::ws(format!("WebSocket handshake with {addr}"), e))?;
     Ok(ws)
@@ -130,5 +150,17 @@ impl Receiver {
             Ok(Err(e)) => Err(e),
             Err(_) => Err(BenchError::Timeout { what: what.to_owned(), secs: limit.as_secs() }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_connection_claims_its_own_documentation_prefix() {
+        assert_eq!(forwarded_for(0).to_string(), "2001:db8:0:0::1".parse::<Ipv6Addr>().unwrap().to_string());
+        assert_eq!(forwarded_for(0x1234), "2001:db8:0:1234::1".parse::<Ipv6Addr>().unwrap());
+        assert_ne!(forwarded_for(1).segments()[3], forwarded_for(2).segments()[3]);
     }
 }

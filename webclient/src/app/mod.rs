@@ -21,6 +21,7 @@ use crate::event::{Event, Sender};
 use crate::link::{room_id_from, signaling_url, Params};
 use crate::media::{self, LocalMedia};
 use crate::privacy::{self, Availability};
+use crate::renewal::Renewal;
 use crate::signaling::Signaling;
 use crate::state::{Facts, Media, Phase, Problem};
 use crate::trust_view::TrustView;
@@ -80,6 +81,10 @@ struct App {
     me: Option<PeerId>,
     other: Option<PeerId>,
     ice_servers: Vec<IceServer>,
+    /// When to renew `ice_servers`' TURN credentials.
+    renewal: Renewal,
+    /// Renewals answered so far, shown as `data-ice-renewals` for tests.
+    ice_renewals: u32,
     media: Option<LocalMedia>,
     ws: Option<Signaling>,
     ws_generation: u32,
@@ -126,6 +131,8 @@ impl App {
             me: None,
             other: None,
             ice_servers: Vec::new(),
+            renewal: Renewal::default(),
+            ice_renewals: 0,
             media: None,
             ws: None,
             ws_generation: 0,
@@ -208,7 +215,10 @@ impl App {
             Event::ScreenShareEnded => self.stop_screen().await,
             Event::ChatSubmit => self.send_chat(),
             Event::Online => self.online(),
-            Event::Tick => self.refresh_stats().await,
+            Event::Tick => {
+                self.renew_ice_servers();
+                self.refresh_stats().await;
+            }
             Event::Reconnect(generation) if generation == self.ws_generation && self.wants_signaling() => {
                 self.connect_signaling();
             }

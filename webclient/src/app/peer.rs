@@ -2,7 +2,7 @@
 //! messages, the other person's arrival and departure, and the RTCPeerConnection's negotiation,
 //! state and stats.
 
-use shared::{ClientMessage, ErrorCode, PeerId, ResumeToken, ServerMessage, Signal};
+use shared::{ClientMessage, ErrorCode, IceServer, PeerId, ResumeToken, ServerMessage, Signal};
 use web_sys::RtcPeerConnectionState;
 
 use super::connect::now;
@@ -12,6 +12,7 @@ use crate::call::{read_stats, Call};
 use crate::deadline::Input;
 use crate::error::WebError;
 use crate::negotiation::{is_polite, on_arrival, sdp_session_id, Arrival, Kind, Seen};
+use crate::renewal::Renewal;
 use crate::retry::backoff_ms;
 use crate::signaling::Signaling;
 use crate::state::{Link, Media, Peer, Phase, Problem};
@@ -61,6 +62,7 @@ impl App {
             ServerMessage::Joined { room, peer_id, peers, resume_token, ice_servers, .. } => {
                 browser::store(&resume_key(&room), resume_token.as_str());
                 self.me = Some(peer_id);
+                self.renewal = Renewal::for_servers(&ice_servers, now());
                 self.ice_servers = ice_servers;
                 self.on_ice_servers();
                 self.reconnect_attempt = 0;
@@ -91,8 +93,8 @@ impl App {
             }
             ServerMessage::Signal { from, data } => self.on_signal(from, data).await,
             ServerMessage::Error { code, message } => self.on_error(code, &message),
-            // Only the pre-call check asks for it, on a connection of its own.
-            ServerMessage::IceConfig { .. } => {}
+            // The renewal's answer (the pre-call check asks on a connection of its own).
+            ServerMessage::IceConfig { ice_servers } => self.renewed_ice_servers(ice_servers),
         }
     }
 
@@ -311,6 +313,28 @@ impl App {
             self.reconnect_attempt = 0;
             self.connect_signaling();
         }
+    }
+
+    /// Each second: ask for fresh TURN credentials once the current ones are three quarters
+    /// through their lifetime, while joined (see `renewal`).
+    pub(super) fn renew_ice_servers(&mut self) {
+        if self.facts.link == Link::Joined && self.renewal.ask(now()) {
+            self.send(&ClientMessage::IceConfig);
+        }
+    }
+
+    /// Fresh servers: kept for the next call, and given to the current one for its next
+    /// gathering (an ICE restart); allocations it holds carry on, coturn keeps them past expiry.
+    fn renewed_ice_servers(&mut self, ice_servers: Vec<IceServer>) {
+        self.renewal = Renewal::for_servers(&ice_servers, now());
+        self.ice_servers = ice_servers;
+        if let Some(call) = &self.call {
+            if let Err(e) = call.set_ice_servers(&self.ice_servers, self.params.force_relay) {
+                log(&format!("cannot renew the ICE servers: {e}"));
+            }
+        }
+        self.ice_renewals += 1;
+        self.ui.set_ice_renewals(self.ice_renewals);
     }
 
     pub(super) async fn refresh_stats(&mut self) {

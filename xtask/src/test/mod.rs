@@ -37,6 +37,7 @@ const STEPS: &[Step] = &[
     Step { name: "autobahn", run: autobahn },
     Step { name: "fuzz", run: fuzz::run },
     Step { name: "bench", run: bench_quick },
+    Step { name: "soak", run: soak_short },
 ];
 
 /// The module-cycle checker, pinned: 0.2.0 builds with rustc 1.95 here (7 min on a busy 2-core
@@ -199,6 +200,11 @@ fn autobahn(ctx: &Ctx) -> Result<(), Error> {
     crate::autobahn::run(&ctx.ws)
 }
 
+/// The soak's short form: proves it runs on both engines and loses no message; no timing.
+fn soak_short(ctx: &Ctx) -> Result<(), Error> {
+    crate::soak::short(&ctx.ws)
+}
+
 fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
     process::run(&mut ctx.ws.command(&["cargo", "test", "--workspace"]))
 }
@@ -207,8 +213,9 @@ fn unit_and_integration(ctx: &Ctx) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    const ALL: &[&str] =
-        &["ensure", "fmt", "clippy", "modules", "web", "test", "browser", "deploy", "autobahn", "fuzz", "bench"];
+    const ALL: &[&str] = &[
+        "ensure", "fmt", "clippy", "modules", "web", "test", "browser", "deploy", "autobahn", "fuzz", "bench", "soak",
+    ];
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -249,7 +256,7 @@ mod tests {
     #[test]
     fn skip_removes_and_wins_over_only() {
         assert_eq!(
-            sel(&[], &["modules", "fuzz", "autobahn", "browser", "deploy", "bench"]).ok(),
+            sel(&[], &["modules", "fuzz", "autobahn", "browser", "deploy", "bench", "soak"]).ok(),
             Some(vec!["ensure", "fmt", "clippy", "web", "test"])
         );
         assert_eq!(sel(&["browser", "web"], &[]).ok(), Some(vec!["web", "browser"]));
@@ -263,7 +270,7 @@ mod tests {
                 Err(Error::Usage(msg)) => {
                     assert_eq!(
                         msg,
-                        "unknown step `lint`; steps are: ensure, fmt, clippy, modules, web, test, browser, deploy, autobahn, fuzz, bench"
+                        "unknown step `lint`; steps are: ensure, fmt, clippy, modules, web, test, browser, deploy, autobahn, fuzz, bench, soak"
                     )
                 }
                 other => panic!("expected a usage error, got {other:?}"),
