@@ -47,9 +47,20 @@ fn build(ws: &Workspace, quick: bool) -> Result<(), Error> {
 }
 
 fn measure(ws: &Workspace, quick: bool) -> Result<(), Error> {
+    let args: &[&str] = if quick {
+        &["--quick", "--command", "cargo xtask bench --quick"]
+    } else {
+        &["--command", "cargo xtask bench"]
+    };
+    run_generator(ws, args)
+}
+
+/// Runs the release `bench` binary (the benchmarks, or `soak`) with `args`, the workspace's root
+/// and target directory, pinned to the generator's CPU when there is a second one.
+pub fn run_generator(ws: &Workspace, args: &[&str]) -> Result<(), Error> {
     let binary = ws.target_dir().join("release/bench");
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    let argv = bench_argv(&binary.to_string_lossy(), cpus, quick);
+    let argv = generator_argv(&binary.to_string_lossy(), cpus, args);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let mut command = ws.command(&argv);
     command.arg("--root").arg(ws.root()).arg("--target-dir").arg(ws.target_dir());
@@ -57,17 +68,13 @@ fn measure(ws: &Workspace, quick: bool) -> Result<(), Error> {
 }
 
 /// The generator's command line: pinned with `taskset` when there is a second CPU.
-fn bench_argv(binary: &str, cpus: usize, quick: bool) -> Vec<String> {
+fn generator_argv(binary: &str, cpus: usize, args: &[&str]) -> Vec<String> {
     let mut argv: Vec<String> = Vec::new();
     if cpus >= 2 {
         argv.extend(["taskset", "-c", GENERATOR_CPU].map(String::from));
     }
     argv.push(binary.to_owned());
-    if quick {
-        argv.extend(["--quick", "--command", "cargo xtask bench --quick"].map(String::from));
-    } else {
-        argv.extend(["--command", "cargo xtask bench"].map(String::from));
-    }
+    argv.extend(args.iter().map(|&a| a.to_owned()));
     argv
 }
 
@@ -78,9 +85,12 @@ mod tests {
     #[test]
     fn the_generator_is_pinned_only_with_a_second_cpu() {
         assert_eq!(
-            bench_argv("/t/bench", 2, true),
+            generator_argv("/t/bench", 2, &["--quick", "--command", "cargo xtask bench --quick"]),
             ["taskset", "-c", "1", "/t/bench", "--quick", "--command", "cargo xtask bench --quick"]
         );
-        assert_eq!(bench_argv("/t/bench", 1, false), ["/t/bench", "--command", "cargo xtask bench"]);
+        assert_eq!(
+            generator_argv("/t/bench", 1, &["--command", "cargo xtask bench"]),
+            ["/t/bench", "--command", "cargo xtask bench"]
+        );
     }
 }

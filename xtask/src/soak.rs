@@ -10,8 +10,6 @@ use crate::process;
 use crate::step::Runner;
 use crate::workspace::Workspace;
 
-/// The CPU the load generator runs on when there are two or more; the servers get CPU 0.
-const GENERATOR_CPU: &str = "1";
 /// The Redis engine's run needs redis-server.
 const SOAK_APT_PACKAGES: &[&str] = &["redis-server"];
 
@@ -35,28 +33,16 @@ fn build(ws: &Workspace) -> Result<(), Error> {
 }
 
 fn soak(ws: &Workspace, short: bool) -> Result<(), Error> {
-    let binary = ws.target_dir().join("release/bench");
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    let argv = soak_argv(&binary.to_string_lossy(), cpus, short);
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let mut command = ws.command(&argv);
-    command.arg("--root").arg(ws.root()).arg("--target-dir").arg(ws.target_dir());
-    process::run(&mut command)
+    crate::bench::run_generator(ws, soak_args(short))
 }
 
-/// The generator's command line: pinned with `taskset` when there is a second CPU.
-fn soak_argv(binary: &str, cpus: usize, short: bool) -> Vec<String> {
-    let mut argv: Vec<String> = Vec::new();
-    if cpus >= 2 {
-        argv.extend(["taskset", "-c", GENERATOR_CPU].map(String::from));
-    }
-    argv.extend([binary.to_owned(), "soak".to_owned()]);
+/// The `bench` binary's arguments for the soak.
+fn soak_args(short: bool) -> &'static [&'static str] {
     if short {
-        argv.extend(["--short", "--command", "cargo xtask soak --short"].map(String::from));
+        &["soak", "--short", "--command", "cargo xtask soak --short"]
     } else {
-        argv.extend(["--command", "cargo xtask soak"].map(String::from));
+        &["soak", "--command", "cargo xtask soak"]
     }
-    argv
 }
 
 #[cfg(test)]
@@ -64,11 +50,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_generator_is_pinned_only_with_a_second_cpu() {
-        assert_eq!(
-            soak_argv("/t/bench", 2, true),
-            ["taskset", "-c", "1", "/t/bench", "soak", "--short", "--command", "cargo xtask soak --short"]
-        );
-        assert_eq!(soak_argv("/t/bench", 1, false), ["/t/bench", "soak", "--command", "cargo xtask soak"]);
+    fn the_soak_names_its_form_and_the_command_that_ran_it() {
+        assert_eq!(soak_args(true), ["soak", "--short", "--command", "cargo xtask soak --short"]);
+        assert_eq!(soak_args(false), ["soak", "--command", "cargo xtask soak"]);
     }
 }
