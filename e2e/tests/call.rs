@@ -112,8 +112,20 @@ async fn environment(stage: &mut Stage) -> Result<()> {
     let count = candidates.as_array().map_or(0, Vec::len);
     check(count > 0, || format!("no ICE candidates on loopback: {candidates}"))?;
     println!("loopback ICE candidates: {candidates}");
+
+    // The emulated phone the layout tests use: its viewport, touch and a mobile user agent.
+    let phone = stage.open_phone("env-phone").await?;
+    // The page itself: a phone lays out a page without a viewport meta tag 980 px wide.
+    phone.goto(&stage.server.base_url()).await?;
+    let seen = phone.js(JS_PHONE, vec![]).await?;
+    let expected = serde_json::json!({"width": 390, "height": 844, "touch": true, "mobile": true});
+    check(seen == expected, || format!("the emulated phone looks like {seen}, expected {expected}"))?;
     Ok(())
 }
+
+/// What a page sees of the device it runs on.
+const JS_PHONE: &str = "return {width: window.innerWidth, height: window.innerHeight, \
+    touch: navigator.maxTouchPoints > 0, mobile: /Mobile/.test(navigator.userAgent)};";
 
 /// The whole call, in one session of the server and two browsers, because each step starts
 /// from where the previous one left the call.

@@ -107,6 +107,25 @@ impl Browser {
         }
     }
 
+    /// A Chromium session emulating a phone ([`PHONE`]: its viewport, pixel ratio, touch and a
+    /// mobile user agent, through chromedriver's `mobileEmulation`), with the fake devices.
+    pub async fn open_phone(
+        name: &str,
+        driver: &Driver,
+        paths: &Paths,
+        profile: &Path,
+        artifacts: PathBuf,
+    ) -> Result<Browser> {
+        if driver.kind() != BrowserKind::Chromium {
+            return Err(Failure::new("phone emulation is a Chromium session"));
+        }
+        std::fs::create_dir_all(profile).context(format!("creating {}", profile.display()))?;
+        let mut capabilities = chromium_capabilities(&paths.chromium, e2e::chromium_args(profile));
+        capabilities["goog:chromeOptions"]["mobileEmulation"] = PHONE.emulation();
+        Browser::connect(name, &driver.url(), BrowserKind::Chromium, capabilities, artifacts, Console::Chromedriver)
+            .await
+    }
+
     /// A session of `chromium` with exactly `args`, through the chromedriver at `driver_url`
     /// (which may run in another network namespace: see `tests/nat.rs`).
     pub async fn open_with_args(
@@ -165,7 +184,7 @@ impl Browser {
         self.client.refresh().await.context(format!("{}: reloading", self.name))
     }
 
-    async fn js(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Result<Value> {
         self.client.execute(script, args).await.context(format!("{}: running a script", self.name))
     }
 
@@ -442,6 +461,39 @@ fn chromium_capabilities(chromium: &Path, args: Vec<String>) -> Value {
         // Keeps the page's console messages for the failure report (see `console_log`).
         "goog:loggingPrefs": { "browser": "ALL" },
     })
+}
+
+/// An emulated phone: the viewport the UX review used (a 390×844 CSS-pixel phone).
+pub struct Phone {
+    pub width: u32,
+    pub height: u32,
+    pub pixel_ratio: f64,
+    pub user_agent: &'static str,
+}
+
+/// The phone of [`Browser::open_phone`].
+pub const PHONE: Phone = Phone {
+    width: 390,
+    height: 844,
+    pixel_ratio: 3.0,
+    user_agent: "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) \
+                 Chrome/120.0.0.0 Mobile Safari/537.36",
+};
+
+impl Phone {
+    /// chromedriver's `mobileEmulation` capability for this phone.
+    fn emulation(&self) -> Value {
+        json!({
+            "deviceMetrics": {
+                "width": self.width,
+                "height": self.height,
+                "pixelRatio": self.pixel_ratio,
+                "mobile": true,
+                "touch": true,
+            },
+            "userAgent": self.user_agent,
+        })
+    }
 }
 
 /// Firefox: headless, with the preferences of [`e2e::firefox::PREFS`].

@@ -194,6 +194,16 @@ impl Stage {
         Ok(browser)
     }
 
+    /// A Chromium session emulating a phone (see [`browser::PHONE`]), with the fake devices.
+    #[allow(dead_code, reason = "each test binary compiles the harness; not every test uses a phone")]
+    pub async fn open_phone(&mut self, name: &str) -> Result<Browser> {
+        let profile = self.profiles.path().join(e2e::artifact_file_name(name));
+        let artifacts = self.artifacts_dir();
+        let browser = Browser::open_phone(name, &self.chromedriver, &self.paths, &profile, artifacts).await?;
+        self.browsers.push(browser.clone());
+        Ok(browser)
+    }
+
     async fn open_session(&mut self, name: &str, devices: bool) -> Result<Browser> {
         let profile = self.profiles.path().join(e2e::artifact_file_name(name));
         let artifacts = self.artifacts_dir();
