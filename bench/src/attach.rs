@@ -14,7 +14,7 @@ use crate::plan::{Mode, Sizes, ECHO_LARGE, ECHO_SMALL};
 use crate::results::Results;
 use crate::server::{Node, Server, Target};
 
-pub const USAGE: &str = "usage: bench load ADDR PID SCENARIO [--tcp] [--full] [--redis-pid=PID] [--second-node=ADDR,PID]   (SCENARIO: relay-256-closed, relay-4k-closed, relay-256-paced, relay-4k-paced, join-sequential, join-burst, idle, echo-64, echo-32768)";
+pub const USAGE: &str = "usage: bench load ADDR PID SCENARIO [--tcp | --frames] [--full] [--redis-pid=PID] [--second-node=ADDR,PID]   (SCENARIO: relay-256-closed, relay-4k-closed, relay-256-paced, relay-4k-paced, join-sequential, join-burst, idle, echo-64, echo-32768)";
 
 /// A room scenario, or echo with messages of this many bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,7 @@ impl LoadArgs {
             let (name, value) = flag.split_once('=').map_or((flag.as_str(), None), |(n, v)| (n, Some(v)));
             match (name, value) {
                 ("--tcp", None) => target.transport = Transport::Tcp,
+                ("--frames", None) => target.transport = Transport::Frames,
                 ("--full", None) => mode = Mode::Full,
                 ("--redis-pid", Some(pid)) => {
                     target.store_pid = Some(pid.parse().map_err(|e| usage(format!("bad --redis-pid {pid:?}: {e}")))?);
@@ -112,6 +113,7 @@ mod tests {
         assert_eq!(args.target.transport, Transport::Tcp);
         assert_eq!(args.load, Load::Rooms(Scenario::ClosedSmall));
         assert_eq!(args.mode, Mode::Quick);
+        assert_eq!(parse("127.0.0.1:9000 42 relay-256-paced --frames").unwrap().target.transport, Transport::Frames);
         assert_eq!(parse("127.0.0.1:9000 42 echo-64").unwrap().load, Load::Echo(64));
         assert!(parse("127.0.0.1:9000 42 nope").is_err());
         assert!(parse("127.0.0.1:9000 relay-256-closed").is_err());

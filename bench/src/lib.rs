@@ -5,7 +5,8 @@
 //! Layout:
 //! - the reference servers are the binaries `ref-tungstenite`, `ref-fastwebsockets` and
 //!   `ref-rawtcp` (`src/bin/`); what they share: [`rooms`] (the room rules) and [`serve`]
-//!   (command line, bind, accept);
+//!   (command line, bind, accept); [`frame`]: the length-prefixed frames of the relay floor
+//!   (`ref-rawtcp --frames`);
 //! - [`load`]: the load generator's scenarios (relay, join, idle memory, echo) and its client
 //!   connections; [`wire`]: the messages it builds and checks, sans-IO;
 //! - [`server`]: the servers under test as processes (pinning, limits, ports), each a
@@ -22,6 +23,7 @@
 pub mod attach;
 pub mod browser;
 pub mod error;
+pub mod frame;
 pub mod load;
 pub mod machine;
 pub mod orchestrate;

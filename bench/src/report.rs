@@ -104,8 +104,8 @@ fn write_method(out: &mut String, cx: &Context<'_>) -> std::fmt::Result {
         "This machine has one CPU: nothing is pinned, and server and generator share it."
     };
     let lines = [
-        format!("Everything is built in release mode first. Each measurement starts a fresh server process; within a repetition every scenario runs each server in turn (ours, tokio-tungstenite, fastwebsockets, raw TCP, and for the 256 B relay ours through Redis on one node and on two), so a change in the machine's load hits all alike. {pin}"),
-        "Servers: ours is the `signaling` binary as deployed (default log level, info) with `--rate-limit-per-sec 1000000 --rate-limit-burst 1000000` and `--max-connections` above the load, so it never throttles the generator. The references live in `bench/`: `ref-tungstenite` (tokio-tungstenite, default config, `accept_async`, one task per connection `select!`ing socket and queue), `ref-fastwebsockets` (upgraded through hyper; read half in the connection task, write half in a second task, since its `read_frame` is not cancel-safe), `ref-rawtcp` (newline-delimited JSON over TCP: the floor). All three share one room module: rooms in a `Mutex<HashMap>`, a bounded queue of 256 per peer, messages parsed and written with the `shared` types.".to_owned(),
+        format!("Everything is built in release mode first. Each measurement starts a fresh server process; within a repetition every scenario runs each server in turn (ours, tokio-tungstenite, fastwebsockets, raw TCP, raw TCP frames, and for the 256 B relay ours through Redis on one node and on two), so a change in the machine's load hits all alike. {pin}"),
+        "Servers: ours is the `signaling` binary as deployed (default log level, info) with `--rate-limit-per-sec 1000000 --rate-limit-burst 1000000` and `--max-connections` above the load, so it never throttles the generator. The references live in `bench/`: `ref-tungstenite` (tokio-tungstenite, default config, `accept_async`, one task per connection `select!`ing socket and queue), `ref-fastwebsockets` (upgraded through hyper; read half in the connection task, write half in a second task, since its `read_frame` is not cancel-safe), `ref-rawtcp` (newline-delimited JSON over TCP: the floor with the same JSON work). All three share one room module: rooms in a `Mutex<HashMap>`, a bounded queue of 256 per peer, messages parsed and written with the `shared` types. `ref-rawtcp --frames` is the physical floor of the relay: JSON only to join, then 4-byte length-prefixed frames written unread into the partner's socket from the sender's own task (no queue, no second wake-up, no parse, no `from` stamped: the generator sends the relayed message ready-made); it is what relaying costs in sockets and scheduling alone.".to_owned(),
         "Load generator: `bench` itself, on a single-threaded tokio runtime, with tokio-tungstenite's client (4 KiB read buffer) or plain TCP, latency in hdrhistogram. Every relayed message carries a sequence number and its send time inside the ICE candidate string (padded so the whole client message is exactly 256 B or 4 KiB); the receiver checks the sender and the order. Any loss, reordering or misdelivery fails the run.".to_owned(),
         format!("Relay: {} rooms × 2 peers, both directions at once. Closed loop: {} messages of 256 B and {} of 4 KiB in all, at most {} in flight per direction. Paced: {:.0} messages/s in all for {:.0} s, {} runs per repetition, each on a fresh server. Server CPU per message is the on-CPU time of all its threads (`/proc/PID/task/*/schedstat`, first field) over the measured window, divided by the messages relayed.", s.rooms, s.closed_small, s.closed_large, s.window, s.paced_per_sec, s.paced_secs, s.paced_rounds),
         format!("Join: `join` → `joined` on already-open connections, in pairs; {} one at a time, then bursts: {} connections opened first, then one task writes every join back to back while an idle reader per connection waits for its `joined`; a join's latency runs from the start of its write to the read of its answer, so it is the server's queueing under the burst. A burst's tail varies from one burst to the next on the same server (how the server's scheduler meets ten thousand sockets ready at once), so each repetition runs {} bursts on fresh connections to the same server and each burst is a sample.", s.join_sequential, s.join_burst, s.bursts),
@@ -113,7 +113,7 @@ fn write_method(out: &mut String, cx: &Context<'_>) -> std::fmt::Result {
         format!("Echo: our `echo` example (binary WebSocket messages) against `ref-rawtcp --echo`; {} connections, one message in flight each; {} messages of 64 B and {} of 32 KiB.", s.echo_connections, s.echo_small, s.echo_large),
         format!("Browser: the e2e call test (`cargo test -p e2e --test call -- --ignored {}`) against the release server, inside `unshare --net` with only loopback, as the `browser` step of `cargo xtask test` runs it; it prints the time from opening the room link to the first decoded remote frame. Median of {} calls. Bundle: the `.wasm` and `.js` files of `dist/` (`cargo xtask web`, trunk release build), raw and gzip -9.", crate::browser::CALL_TEST, s.browser_runs),
         redis_method(cx),
-        "Profiling a server: start it by hand under `valgrind --tool=callgrind` (e.g. `target/release/signaling --listen 127.0.0.1:9700 --rate-limit-per-sec 1000000 --rate-limit-burst 1000000`), run one scenario against it with `target/release/bench load 127.0.0.1:9700 PID relay-256-closed` (`--tcp` for `ref-rawtcp`; through Redis, `--redis-pid=PID` and `--second-node=ADDR,PID`), stop it with SIGINT and read the output with `callgrind_annotate`.".to_owned(),
+        "Profiling a server: start it by hand under `valgrind --tool=callgrind` (e.g. `target/release/signaling --listen 127.0.0.1:9700 --rate-limit-per-sec 1000000 --rate-limit-burst 1000000`), run one scenario against it with `target/release/bench load 127.0.0.1:9700 PID relay-256-closed` (`--tcp` for `ref-rawtcp`, `--frames` for `ref-rawtcp --frames`; through Redis, `--redis-pid=PID` and `--second-node=ADDR,PID`), stop it with SIGINT and read the output with `callgrind_annotate`.".to_owned(),
     ];
     for line in lines {
         writeln!(out, "- {line}")?;
@@ -155,14 +155,14 @@ fn write_figures(out: &mut String, results: &Results, sizes: &Sizes) -> std::fmt
         sizes.repetitions * sizes.paced_rounds,
         sizes.repetitions * sizes.bursts
     )?;
-    writeln!(out, "| figure | unit | ours | tokio-tungstenite | fastwebsockets | raw TCP | ours/fastwebsockets | ours/tungstenite | ours/raw |")?;
-    writeln!(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|")?;
+    writeln!(out, "| figure | unit | ours | tokio-tungstenite | fastwebsockets | raw TCP | raw TCP frames | ours/fastwebsockets | ours/tungstenite | ours/raw | ours/frames |")?;
+    writeln!(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
     for metric in ROOM_METRICS {
         write!(out, "| {} | {} |", metric.label(), metric.unit().label())?;
         for server in ROOM_SERVERS {
             write!(out, " {} |", cell(results, metric, server))?;
         }
-        for other in [Server::Fastwebsockets, Server::Tungstenite, Server::RawTcp] {
+        for other in [Server::Fastwebsockets, Server::Tungstenite, Server::RawTcp, Server::RawFrames] {
             write!(out, " {} |", ratio_cell(results, metric, Server::Ours, other))?;
         }
         writeln!(out)?;

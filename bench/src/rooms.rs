@@ -41,6 +41,13 @@ impl<M> Rooms<M> {
     }
 }
 
+impl<M> Rooms<M> {
+    /// The other peer seated in `room`, if there is one: in a room of two, the partner.
+    pub fn partner(&self, room: &RoomId, me: &PeerId) -> Option<PeerId> {
+        self.lock().get(room)?.iter().find(|m| &m.peer != me).map(|m| m.peer.clone())
+    }
+}
+
 /// One connection's view of the rooms: its outbound queue and the seat it holds. Dropping it
 /// gives the seat up, which is how a closed connection becomes `peer_left`.
 pub struct Session<M: From<String>> {
@@ -55,6 +62,11 @@ type Deliveries<M> = Vec<(mpsc::Sender<M>, String)>;
 impl<M: From<String>> Session<M> {
     pub fn new(rooms: Arc<Rooms<M>>, tx: mpsc::Sender<M>) -> Self {
         Session { rooms, tx, seat: None }
+    }
+
+    /// The room and peer id this connection is seated as, once it has joined.
+    pub fn seat(&self) -> Option<&(RoomId, PeerId)> {
+        self.seat.as_ref()
     }
 
     /// Handles one text message; returns the answer for this connection, if there is one.
@@ -194,7 +206,11 @@ mod tests {
         let relayed = parse(&a_rx.try_recv().unwrap());
         assert_eq!(relayed, ServerMessage::Signal { from: b_id.clone(), data: Signal::EndOfCandidates });
 
+        assert_eq!(rooms.partner(&RoomId::try_from("r1").unwrap(), &a_id), Some(b_id.clone()));
+        assert_eq!(b.seat().map(|(_, peer)| peer), Some(&b_id));
+
         assert_eq!(a.on_text(r#"{"type":"leave"}"#), None);
+        assert_eq!(rooms.partner(&RoomId::try_from("r1").unwrap(), &b_id), None);
         assert_eq!(parse(&b_rx.try_recv().unwrap()), ServerMessage::PeerLeft { peer_id: a_id });
     }
 

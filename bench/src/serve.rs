@@ -7,23 +7,40 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
-/// `[--echo] [ADDR]`: ADDR defaults to `127.0.0.1:0` (a port the OS picks).
+/// `[--echo | --frames] [ADDR]`: ADDR defaults to `127.0.0.1:0` (a port the OS picks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeArgs {
     pub addr: SocketAddr,
-    /// Only `ref-rawtcp` knows it: echo bytes instead of serving rooms.
-    pub echo: bool,
+    pub mode: Mode,
+}
+
+/// What a reference server serves. Only `ref-rawtcp` knows the modes past [`Mode::Rooms`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The room protocol (the default).
+    Rooms,
+    /// `--echo`: bytes echoed back, the floor of the echo benchmark.
+    Echo,
+    /// `--frames`: length-prefixed frames, relayed unread once seated, the floor of the relay.
+    Frames,
 }
 
 impl ServeArgs {
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<ServeArgs, String> {
-        let mut parsed = ServeArgs { addr: SocketAddr::from(([127, 0, 0, 1], 0)), echo: false };
+        let mut parsed = ServeArgs { addr: SocketAddr::from(([127, 0, 0, 1], 0)), mode: Mode::Rooms };
         for arg in args {
-            if arg == "--echo" {
-                parsed.echo = true;
-            } else {
-                parsed.addr = arg.parse().map_err(|e| format!("bad address {arg:?}: {e}"))?;
+            let mode = match arg.as_str() {
+                "--echo" => Mode::Echo,
+                "--frames" => Mode::Frames,
+                _ => {
+                    parsed.addr = arg.parse().map_err(|e| format!("bad address {arg:?}: {e}"))?;
+                    continue;
+                }
+            };
+            if parsed.mode != Mode::Rooms {
+                return Err(format!("{arg} after another mode: choose one of --echo and --frames"));
             }
+            parsed.mode = mode;
         }
         Ok(parsed)
     }
@@ -33,7 +50,7 @@ impl ServeArgs {
         match ServeArgs::parse(std::env::args().skip(1)) {
             Ok(args) => args,
             Err(e) => {
-                eprintln!("usage: {} [--echo] [ADDR]: {e}", std::env::args().next().unwrap_or_default());
+                eprintln!("usage: {} [--echo | --frames] [ADDR]: {e}", std::env::args().next().unwrap_or_default());
                 std::process::exit(2);
             }
         }
@@ -73,11 +90,13 @@ mod tests {
     }
 
     #[test]
-    fn defaults_echo_and_address() {
-        assert_eq!(parse(&[]).unwrap(), ServeArgs { addr: "127.0.0.1:0".parse().unwrap(), echo: false });
+    fn defaults_modes_and_address() {
+        assert_eq!(parse(&[]).unwrap(), ServeArgs { addr: "127.0.0.1:0".parse().unwrap(), mode: Mode::Rooms });
         let args = parse(&["--echo", "127.0.0.1:9000"]).unwrap();
-        assert!(args.echo);
+        assert_eq!(args.mode, Mode::Echo);
         assert_eq!(args.addr.port(), 9000);
+        assert_eq!(parse(&["--frames"]).unwrap().mode, Mode::Frames);
+        assert!(parse(&["--echo", "--frames"]).is_err());
         assert!(parse(&["nonsense"]).is_err());
     }
 }

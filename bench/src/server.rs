@@ -25,8 +25,10 @@ pub enum Server {
     Ours,
     Tungstenite,
     Fastwebsockets,
-    /// Newline-delimited JSON over TCP: the floor.
+    /// Newline-delimited JSON over TCP: the floor with the same JSON work.
     RawTcp,
+    /// `ref-rawtcp --frames`: length-prefixed frames relayed unread, the physical floor.
+    RawFrames,
     /// The `echo` example of the signaling crate.
     OursEcho,
     /// `ref-rawtcp --echo`.
@@ -38,7 +40,8 @@ pub enum Server {
 }
 
 /// The room servers, in the order every repetition runs them.
-pub const ROOM_SERVERS: [Server; 4] = [Server::Ours, Server::Tungstenite, Server::Fastwebsockets, Server::RawTcp];
+pub const ROOM_SERVERS: [Server; 5] =
+    [Server::Ours, Server::Tungstenite, Server::Fastwebsockets, Server::RawTcp, Server::RawFrames];
 pub const ECHO_SERVERS: [Server; 2] = [Server::OursEcho, Server::RawEcho];
 /// Ours through Redis, after the room servers in the scenarios that run through Redis.
 pub const REDIS_SERVERS: [Server; 2] = [Server::OursRedis, Server::OursRedisPair];
@@ -50,6 +53,7 @@ impl Server {
             Server::Tungstenite => "tokio-tungstenite",
             Server::Fastwebsockets => "fastwebsockets",
             Server::RawTcp => "raw TCP",
+            Server::RawFrames => "raw TCP frames",
             Server::OursEcho => "echo example (ours)",
             Server::RawEcho => "raw TCP echo",
             Server::OursRedis => "ours, Redis, 1 node",
@@ -64,6 +68,7 @@ impl Server {
             Server::Tungstenite => "tungstenite",
             Server::Fastwebsockets => "fastwebsockets",
             Server::RawTcp => "rawtcp",
+            Server::RawFrames => "rawtcp-frames",
             Server::OursEcho => "ours-echo",
             Server::RawEcho => "rawtcp-echo",
             Server::OursRedis => "ours-redis",
@@ -83,6 +88,7 @@ impl Server {
     pub fn transport(self) -> Transport {
         match self {
             Server::RawTcp | Server::RawEcho => Transport::Tcp,
+            Server::RawFrames => Transport::Frames,
             _ => Transport::WebSocket,
         }
     }
@@ -121,7 +127,7 @@ impl Launcher {
             Server::Ours | Server::OursRedis | Server::OursRedisPair => "signaling",
             Server::Tungstenite => "ref-tungstenite",
             Server::Fastwebsockets => "ref-fastwebsockets",
-            Server::RawTcp | Server::RawEcho => "ref-rawtcp",
+            Server::RawTcp | Server::RawEcho | Server::RawFrames => "ref-rawtcp",
             Server::OursEcho => "examples/echo",
         };
         self.release_dir.join(name)
@@ -159,6 +165,9 @@ impl Launcher {
             }
             Server::RawEcho => {
                 command.args(["--echo", "127.0.0.1:0"]);
+            }
+            Server::RawFrames => {
+                command.args(["--frames", "127.0.0.1:0"]);
             }
             Server::Tungstenite | Server::Fastwebsockets | Server::RawTcp => {
                 command.arg("127.0.0.1:0");

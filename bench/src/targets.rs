@@ -100,7 +100,20 @@ pub fn check(results: &Results) -> Vec<Verdict> {
     let what = format!("link opened → first remote frame, median of {runs}");
     verdicts.push(absolute(true, format!("{what} ≤ 1.5 s"), browser, 1.5, "s"));
     verdicts.push(absolute(false, format!("{what} ≤ 1.0 s"), browser, 1.0, "s"));
+    verdicts.extend(hot_path(results));
     verdicts
+}
+
+/// The hot-path goals: the relay at one message per wake-up (paced) against fastwebsockets and
+/// the physical floor (`ref-rawtcp --frames`), and the join burst's tail.
+fn hot_path(results: &Results) -> [Verdict; 4] {
+    use Metric::*;
+    [
+        ratio(results, false, PacedSmallCpu, Server::Fastwebsockets, 0.8),
+        ratio(results, false, PacedSmallCpu, Server::RawFrames, 1.5),
+        ratio(results, false, ClosedSmallCpu, Server::RawFrames, 1.5),
+        ratio(results, false, JoinBurstP99, Server::Fastwebsockets, 0.9),
+    ]
 }
 
 fn ratio_echo(results: &Results, must: bool, limit: f64) -> Verdict {
@@ -120,6 +133,22 @@ fn ratio_echo(results: &Results, must: bool, limit: f64) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hot_path_is_held_to_the_floor() {
+        let mut results = Results::default();
+        results.add(Metric::PacedSmallCpu, Server::Ours, 15.0);
+        results.add(Metric::PacedSmallCpu, Server::RawFrames, 10.0);
+        results.add(Metric::PacedSmallCpu, Server::Fastwebsockets, 20.0);
+        let [fws, floor, closed, _] = hot_path(&results);
+        assert_eq!((fws.pass, fws.must), (Some(true), false), "15/20 is within 0.8");
+        assert_eq!(floor.pass, Some(true), "15/10 is exactly 1.5");
+        assert!(floor.target.contains("raw TCP frames"), "{}", floor.target);
+        assert_eq!(closed.pass, None);
+        results.add(Metric::PacedSmallCpu, Server::Ours, 16.0);
+        results.add(Metric::PacedSmallCpu, Server::Ours, 17.0);
+        assert_eq!(hot_path(&results)[1].pass, Some(false), "the median, 16, is over 1.5× 10");
+    }
 
     #[test]
     fn ratios_pass_and_fail_at_their_limits() {

@@ -17,13 +17,32 @@ pub fn join(room: &str) -> Result<String, String> {
 /// size allows it (a smaller size gets the unpadded message).
 #[derive(Debug, Clone)]
 pub struct SignalMaker {
-    to: PeerId,
+    shape: Shape,
     padding: String,
+}
+
+/// What the messages look like on the wire.
+#[derive(Debug, Clone)]
+enum Shape {
+    /// The client's `signal` to this peer, which the server relays with `from` stamped.
+    Request { to: PeerId },
+    /// Already the relayed message, `from` this peer: for the relay floor, which forwards bytes
+    /// without reading them.
+    Relayed { from: PeerId },
 }
 
 impl SignalMaker {
     pub fn new(to: PeerId, size: usize) -> Self {
-        let bare = SignalMaker { to, padding: String::new() };
+        SignalMaker::shaped(Shape::Request { to }, size)
+    }
+
+    /// Messages the relay floor forwards as they are, arriving as `from`'s relayed signals.
+    pub fn relayed(from: PeerId, size: usize) -> Self {
+        SignalMaker::shaped(Shape::Relayed { from }, size)
+    }
+
+    fn shaped(shape: Shape, size: usize) -> Self {
+        let bare = SignalMaker { shape, padding: String::new() };
         let unpadded = bare.make(0, 0).len();
         SignalMaker { padding: "x".repeat(size.saturating_sub(unpadded)), ..bare }
     }
@@ -36,7 +55,10 @@ impl SignalMaker {
             self.padding
         );
         let data = Signal::Candidate { candidate, sdp_mid: Some("0".to_owned()), sdp_m_line_index: Some(0) };
-        ClientMessage::Signal { to: self.to.clone(), data }.to_json()
+        match &self.shape {
+            Shape::Request { to } => ClientMessage::Signal { to: to.clone(), data }.to_json(),
+            Shape::Relayed { from } => ServerMessage::Signal { from: from.clone(), data }.to_json(),
+        }
     }
 }
 
@@ -112,6 +134,15 @@ mod tests {
                 assert_eq!(parse_candidate(&candidate), Some((seq, at)));
             }
         }
+    }
+
+    #[test]
+    fn the_floor_gets_messages_that_read_as_relayed_from_the_sender() {
+        let maker = SignalMaker::relayed(PeerId::new("0123456789abcdef"), 256);
+        let text = maker.make(5, 77);
+        assert_eq!(text.len(), 256);
+        let relayed = Relayed { from: PeerId::new("0123456789abcdef"), seq: 5, sent_us: 77 };
+        assert_eq!(parse(&text), Incoming::Relayed(relayed));
     }
 
     #[test]

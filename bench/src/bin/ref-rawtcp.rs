@@ -1,12 +1,17 @@
-//! Reference server, the floor: the room protocol as newline-delimited JSON over plain TCP, with
-//! no WebSocket framing at all. With `--echo` it echoes bytes instead, the floor of the echo
-//! benchmark.
+//! Reference server, the floors: the room protocol as newline-delimited JSON over plain TCP, with
+//! no WebSocket framing at all. With `--frames`, the relay's physical floor: length-prefixed
+//! frames (`bench::frame`), JSON only until the connection is seated, then every frame is written
+//! unread into the partner's socket from the sender's own task — no queue, no second task woken,
+//! no parse. With `--echo` it echoes bytes instead, the floor of the echo benchmark.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use bench::frame::{self, Frames};
 use bench::rooms::{Rooms, Session, QUEUE};
-use bench::serve::{self, ServeArgs};
+use bench::serve::{self, Mode, ServeArgs};
+use shared::PeerId;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
@@ -14,6 +19,20 @@ use tokio::sync::mpsc;
 
 /// Big enough that a 32 KiB echo message is usually one read and one write.
 const ECHO_BUFFER: usize = 64 * 1024;
+/// The longest frame `--frames` accepts: the signaling server's default message limit.
+const MAX_FRAME: usize = 1 << 20;
+
+/// Each seated peer's socket, for its partner to write into.
+type Writer = Arc<tokio::sync::Mutex<OwnedWriteHalf>>;
+#[derive(Default)]
+struct Writers(Mutex<HashMap<PeerId, Writer>>);
+
+impl Writers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, Writer>> {
+        // Inserts and removes cannot panic halfway, so a poisoned map is still consistent.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,12 +45,13 @@ async fn main() -> ExitCode {
         }
     };
     let rooms = Arc::new(Rooms::default());
+    let writers = Arc::new(Writers::default());
     loop {
         let stream = serve::accept(&listener).await;
-        if args.echo {
-            tokio::spawn(echo(stream));
-        } else {
-            tokio::spawn(connection(stream, rooms.clone()));
+        match args.mode {
+            Mode::Echo => drop(tokio::spawn(echo(stream))),
+            Mode::Rooms => drop(tokio::spawn(connection(stream, rooms.clone()))),
+            Mode::Frames => drop(tokio::spawn(framed(stream, rooms.clone(), writers.clone()))),
         }
     }
 }
@@ -62,6 +82,64 @@ async fn connection(stream: TcpStream, rooms: Arc<Rooms<String>>) {
 async fn write_line(write: &mut OwnedWriteHalf, mut text: String) -> std::io::Result<()> {
     text.push('\n');
     write.write_all(text.as_bytes()).await
+}
+
+/// `--frames`: the room protocol's JSON in frames until seated (join and its answers, and
+/// `peer_joined`/`peer_left` through a task of their own), then relay only.
+async fn framed(stream: TcpStream, rooms: Arc<Rooms<String>>, writers: Arc<Writers>) {
+    let (mut read, write) = stream.into_split();
+    let write: Writer = Arc::new(tokio::sync::Mutex::new(write));
+    let (tx, mut outbound) = mpsc::channel::<String>(QUEUE);
+    let notices = tokio::spawn({
+        let write = write.clone();
+        async move {
+            while let Some(text) = outbound.recv().await {
+                if write.lock().await.write_all(&frame::encode(text.as_bytes())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut session = Session::new(rooms.clone(), tx);
+    let mut frames = Frames::new(MAX_FRAME);
+    'reading: loop {
+        match read.read_buf(frames.read_buffer()).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        loop {
+            let frame = match frames.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(_) => break 'reading,
+            };
+            match session.seat() {
+                Some((room, me)) => {
+                    // Relay: the partner's socket, written from this task. A frame for an
+                    // empty seat is dropped; the generator counts it as lost.
+                    let partner = rooms.partner(room, me).and_then(|peer| writers.lock().get(&peer).cloned());
+                    if let Some(partner) = partner {
+                        let _ = partner.lock().await.write_all(frame.whole).await;
+                    }
+                }
+                None => {
+                    let reply = std::str::from_utf8(frame.payload()).ok().and_then(|text| session.on_text(text));
+                    if let Some((_, me)) = session.seat() {
+                        writers.lock().insert(me.clone(), write.clone());
+                    }
+                    if let Some(text) = reply {
+                        if write.lock().await.write_all(&frame::encode(text.as_bytes())).await.is_err() {
+                            break 'reading;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some((_, me)) = session.seat() {
+        writers.lock().remove(me);
+    }
+    notices.abort();
 }
 
 async fn echo(mut stream: TcpStream) {

@@ -1,6 +1,7 @@
 //! The generator's side of one connection, over WebSocket (tokio-tungstenite's client: an
-//! implementation independent of every server measured here but one) or newline-delimited JSON
-//! over raw TCP, split into a sending and a receiving half so each can live in its own task.
+//! implementation independent of every server measured here but one), newline-delimited JSON
+//! over raw TCP, or length-prefixed frames over raw TCP (the relay floor), split into a sending
+//! and a receiving half so each can live in its own task.
 
 use std::net::{Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader, Lines};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -18,6 +19,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::error::{BenchError, Result};
+use crate::frame::{self, Frames};
+
+/// The longest frame the generator accepts from the floor: more than any message it sends.
+const MAX_FRAME: usize = 1 << 20;
 
 /// Connecting and the handshake, even with thousands queued at a pinned server.
 pub const CONNECT_LIMIT: Duration = Duration::from_secs(30);
@@ -28,6 +33,8 @@ pub enum Transport {
     WebSocket,
     /// Plain TCP: one JSON text per line for rooms, raw bytes for echo.
     Tcp,
+    /// Plain TCP, each message one length-prefixed frame ([`crate::frame`]).
+    Frames,
 }
 
 type Ws = WebSocketStream<TcpStream>;
@@ -35,11 +42,17 @@ type Ws = WebSocketStream<TcpStream>;
 pub enum Sender {
     Ws(SplitSink<Ws, Message>),
     Lines(OwnedWriteHalf),
+    Frames(OwnedWriteHalf),
 }
 
 pub enum Receiver {
     Ws(SplitStream<Ws>),
     Lines(Lines<BufReader<OwnedReadHalf>>),
+    /// What was read is kept in `frames` between calls, so `recv` stays cancel-safe.
+    Frames {
+        read: OwnedReadHalf,
+        frames: Frames,
+    },
 }
 
 /// The generator's client configuration: a small read buffer (tungstenite's default is
@@ -95,6 +108,10 @@ pub async fn connect(addr: SocketAddr, transport: Transport) -> Result<(Sender, 
                 let (read, write) = tcp(addr).await?.into_split();
                 (Sender::Lines(write), Receiver::Lines(BufReader::new(read).lines()))
             }
+            Transport::Frames => {
+                let (read, write) = tcp(addr).await?.into_split();
+                (Sender::Frames(write), Receiver::Frames { read, frames: Frames::new(MAX_FRAME) })
+            }
         })
     };
     within_connect_limit(addr, connecting).await
@@ -120,6 +137,9 @@ impl Sender {
                 line.push(b'\n');
                 write.write_all(&line).await.map_err(|e| BenchError::io("sending", e))
             }
+            Sender::Frames(write) => {
+                write.write_all(&frame::encode(text.as_bytes())).await.map_err(|e| BenchError::io("sending", e))
+            }
         }
     }
 }
@@ -139,6 +159,21 @@ impl Receiver {
                 }
             },
             Receiver::Lines(lines) => lines.next_line().await.map_err(|e| BenchError::io("receiving", e)),
+            Receiver::Frames { read, frames } => loop {
+                match frames.next_frame() {
+                    Ok(Some(frame)) => {
+                        let text = String::from_utf8_lossy(frame.payload()).into_owned();
+                        return Ok(Some(text));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(BenchError::protocol("receiving a frame", e.to_string())),
+                }
+                match read.read_buf(frames.read_buffer()).await {
+                    Ok(0) => return Ok(None),
+                    Ok(_) => {}
+                    Err(e) => return Err(BenchError::io("receiving", e)),
+                }
+            },
         }
     }
 

@@ -58,6 +58,9 @@ pub async fn run(server: &Target, plan: &EchoPlan) -> Result<EchoFigures> {
                 Client::Ws(Box::new(conn::within_connect_limit(addr, conn::websocket(addr)).await?))
             }
             Transport::Tcp => Client::Tcp(conn::within_connect_limit(addr, conn::tcp(addr)).await?),
+            Transport::Frames => {
+                return Err(BenchError::protocol("echo", "the echo floor is raw bytes (`--echo`), not frames"));
+            }
         });
     }
     let cpu_before = server.cpu_ns()?;

@@ -14,7 +14,7 @@ use shared::PeerId;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use super::conn::{Receiver, Sender};
+use super::conn::{Receiver, Sender, Transport};
 use super::{now_us, pairs};
 use crate::error::{BenchError, Result};
 use crate::server::Target;
@@ -148,10 +148,14 @@ pub async fn run(server: &Target, plan: &RelayPlan, scenario: &str) -> Result<Re
 async fn directions(server: &Target, plan: &RelayPlan, scenario: &str) -> Result<Vec<Direction>> {
     let rooms = plan.rooms.max(1);
     let mut directions = Vec::with_capacity(2 * rooms);
+    // The floor forwards bytes unread: it gets the message the receiver expects, ready-made.
+    let maker = |from: &PeerId, to: &PeerId| match server.transport {
+        Transport::Frames => SignalMaker::relayed(from.clone(), plan.size),
+        Transport::WebSocket | Transport::Tcp => SignalMaker::new(to.clone(), plan.size),
+    };
     for (a, b) in pairs([server.addr, server.second_addr()], server.transport, scenario, rooms).await? {
-        let a_to_b = SignalMaker::new(b.id.clone(), plan.size);
-        directions.push(Direction { maker: a_to_b, from: a.id.clone(), tx: a.tx, rx: b.rx });
-        directions.push(Direction { maker: SignalMaker::new(a.id, plan.size), from: b.id, tx: b.tx, rx: a.rx });
+        directions.push(Direction { maker: maker(&a.id, &b.id), from: a.id.clone(), tx: a.tx, rx: b.rx });
+        directions.push(Direction { maker: maker(&b.id, &a.id), from: b.id, tx: b.tx, rx: a.rx });
     }
     Ok(directions)
 }
