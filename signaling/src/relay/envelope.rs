@@ -75,7 +75,7 @@ fn set_once<T, E: de::Error>(slot: &mut Option<T>, value: T, name: &'static str)
 }
 
 /// A JSON string, borrowed unless it has escapes.
-struct Text<'a>(Cow<'a, str>);
+pub(super) struct Text<'a>(pub Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -102,7 +102,7 @@ impl<'de> Visitor<'de> for TextVisitor {
 }
 
 /// Any JSON value, read through and dropped, every string decoded (as serde's buffering does).
-struct AnyValue;
+pub(super) struct AnyValue;
 
 impl<'de> Deserialize<'de> for AnyValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
