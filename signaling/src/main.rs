@@ -13,11 +13,26 @@ use signaling::metrics::Metrics;
 use signaling::node::Engine;
 use signaling::Args;
 
+/// Log lines waiting for the logging thread; past it, lines are dropped rather than the server
+/// waiting on its log (a flood of warnings must not slow the relay).
+const LOG_QUEUE_LINES: usize = 64 * 1024;
+/// What the logging thread gathers before a `write`, when lines come faster than it writes.
+const LOG_BUFFER_BYTES: usize = 64 * 1024;
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Lines go to stderr from a thread of their own (tracing-appender), so a join or leave on a
+    // runtime thread formats its line but never makes a `write` to stderr, and lines that come
+    // together leave together. The guard flushes what is queued when `main` returns.
+    let (log_writer, _log_flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .lossy(true)
+        .thread_name("signaling-log")
+        // Buffered: the thread writes every line it finds queued, then flushes once.
+        .finish(std::io::BufWriter::with_capacity(LOG_BUFFER_BYTES, std::io::stderr()));
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
+        .with_writer(log_writer)
         // Colour codes only for a person at a terminal: in a log file or a container's log they
         // are noise, and formatting them was 15% of the server's instructions in a join burst.
         .with_ansi(std::io::stderr().is_terminal())
