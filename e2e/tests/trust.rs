@@ -11,10 +11,8 @@ mod stack;
 
 use std::time::Duration;
 
-use harness::{check, connected_with_media, poll, press_start_call, Browser, Context as _, Probe, Result, Stage};
+use harness::{check, connected_with_media, poll, press_start_call, Browser, Probe, Result, Stage};
 use stack::coturn::{run_secret, Coturn, Ports};
-
-use e2e::deploy::DeployPaths;
 
 /// A state change driven by signaling on loopback: well under a second normally.
 const STATE_LIMIT: Duration = Duration::from_secs(15);
@@ -187,7 +185,7 @@ async fn privacy_mode_sends_the_other_person_relay_candidates_only() {
     let ports = Ports::pick().unwrap_or_else(|e| panic!("{NAME}: {e}"));
     let secret = run_secret();
     let mut stage = Stage::start_with(NAME, ports.signaling_args(&secret)).await;
-    let outcome = match start_coturn(&stage, &ports, &secret).await {
+    let outcome = match Coturn::start_for(&stage, &ports, &secret).await {
         Ok(coturn) => {
             let outcome = privacy(&mut stage).await;
             drop(coturn);
@@ -196,11 +194,6 @@ async fn privacy_mode_sends_the_other_person_relay_candidates_only() {
         Err(e) => Err(e),
     };
     stage.finish(outcome).await;
-}
-
-async fn start_coturn(stage: &Stage, ports: &Ports, secret: &str) -> Result<Coturn> {
-    let deploy = DeployPaths::from_env().context("reading the test environment")?;
-    Coturn::start(&deploy.repo, ports, secret, &stage.artifacts_dir()).await
 }
 
 /// `#call-stats[data-remote-candidates]` as (host, srflx, relay) counts.

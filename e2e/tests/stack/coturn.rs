@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use crate::harness::{poll, Context as _, Failure, Probe, Result};
+use crate::harness::{poll, Context as _, Failure, Probe, Result, Stage};
 use e2e::coturn::{binding_request, is_binding_success, turnserver_args, Setup, TEST_REALM};
+use e2e::deploy::DeployPaths;
 
 /// coturn is up within a second here; generous for a loaded CI machine.
 const START_LIMIT: Duration = Duration::from_secs(15);
@@ -107,6 +108,14 @@ impl Coturn {
         let mut coturn = Coturn { child, addr, log_path, artifacts: artifacts.to_path_buf(), _state: state };
         coturn.wait_ready().await.context(format!("coturn on {addr} (log: {})", coturn.log_path.display()))?;
         Ok(coturn)
+    }
+
+    /// [`Coturn::start`] for a browser test: the repository's configuration found through the
+    /// test environment, the log in `stage`'s artifacts.
+    #[allow(dead_code, reason = "each test binary compiles the stack; deploy.rs has no Stage")]
+    pub async fn start_for(stage: &Stage, ports: &Ports, secret: &str) -> Result<Coturn> {
+        let deploy = DeployPaths::from_env().context("reading the test environment")?;
+        Coturn::start(&deploy.repo, ports, secret, &stage.artifacts_dir()).await
     }
 
     pub fn port(&self) -> u16 {
