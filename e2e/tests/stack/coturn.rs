@@ -17,7 +17,8 @@ use e2e::deploy::DeployPaths;
 /// coturn is up within a second here; generous for a loaded CI machine.
 const START_LIMIT: Duration = Duration::from_secs(15);
 /// Relay ports: two calls' worth of allocations (a browser allocates one per ICE server and
-/// component, turnutils_uclient four per run) with room to spare; the file's range holds 41.
+/// component, turnutils_uclient four per run) with room to spare. Not the file's 1,024: on the
+/// machine's shared loopback a smaller run is found free more easily.
 const RELAY_PORTS: u16 = 64;
 /// Below Linux's ephemeral range (32768–60999), so no port the OS hands out lands in it.
 const RELAY_SEARCH: RangeInclusive<u16> = 20000..=30000;
