@@ -164,7 +164,9 @@ async fn verification(stage: &mut Stage) -> Result<()> {
 
     a.click("hang-up").await?;
     b.wait_for_state("peer-left", STATE_LIMIT).await?;
-    check(code(&b).await?.is_none(), || "#verification-code outlives the call on B".into())?;
+    let ended = seen(&b).await?;
+    check(ended.code.is_none(), || "#verification-code outlives the call on B".into())?;
+    check(ended.source.is_none(), || format!("B's code evidence outlives the call: {}", ended.shown))?;
     stage.close_browser(&a).await?;
     stage.close_browser(&b).await?;
 

@@ -51,6 +51,10 @@ impl TrustView {
             }
         }
         self.panel.set_hidden(code.is_none());
+        if code.is_none() {
+            // No code, no source: the evidence must not outlive the call it was about.
+            let _ = self.panel.remove_attribute("data-code-source");
+        }
     }
 
     /// For tests and support, on `#verification` (kept while the panel is hidden): where the
