@@ -156,11 +156,16 @@ impl Coturn {
         let child = &mut self.child;
         let socket = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.context("binding a STUN client")?;
         let socket = &socket;
+        // Probe n's transaction id is `[n; 12]` (at most START_LIMIT / 100 ms = 150 probes, so no
+        // wrap). A loaded machine can answer after a probe's 300 ms, and the next probe then reads
+        // that answer: a success for any probe sent so far means coturn is up, or every probe
+        // could read its predecessor's answer until the limit (seen here at a load average above 30).
         let mut attempt: u8 = 0;
         poll("coturn answers a STUN Binding request", START_LIMIT, Duration::from_millis(100), || {
             let exited = child.try_wait();
             attempt = attempt.wrapping_add(1);
-            let transaction = [attempt; 12];
+            let (transaction, sent) = ([attempt; 12], attempt);
+            let answers_ours = move |answer: &[u8]| (1..=sent).any(|n| is_binding_success(answer, [n; 12]));
             async move {
                 if let Some(status) = exited.context("checking on turnserver")? {
                     return Err(Failure::new(format!("turnserver exited ({status})")));
@@ -168,7 +173,7 @@ impl Coturn {
                 socket.send_to(&binding_request(transaction), addr).await.context("sending a Binding request")?;
                 let mut buf = [0u8; 512];
                 match tokio::time::timeout(Duration::from_millis(300), socket.recv_from(&mut buf)).await {
-                    Ok(Ok((n, _))) if is_binding_success(&buf[..n], transaction) => Ok(Probe::Ready(())),
+                    Ok(Ok((n, _))) if answers_ours(&buf[..n]) => Ok(Probe::Ready(())),
                     Ok(Ok((n, _))) => {
                         Ok(Probe::NotYet(format!("an answer of {n} bytes that is not a Binding success")))
                     }
