@@ -9,9 +9,9 @@
 //!   (`ref-rawtcp --frames`);
 //! - [`load`]: the load generator's scenarios (relay, join, idle memory, echo) and its client
 //!   connections; [`wire`]: the messages it builds and checks, sans-IO;
-//! - [`server`]: the servers under test as processes (pinning, limits, ports), each a
-//!   [`process`]; [`redis`]: the fresh `redis-server` behind ours through Redis; [`procfs`]: CPU,
-//!   memory and descriptors from `/proc`;
+//! - [`server`]: the servers under test as processes (limits, ports), each a [`process`]
+//!   started through the [`launcher`] (binaries, logs, pinning); [`redis`]: the fresh
+//!   `redis-server` behind ours through Redis; [`procfs`]: CPU, memory and descriptors from `/proc`;
 //! - [`plan`]: quick and full sizes; [`orchestrate`]: the measuring loop; [`results`]: samples,
 //!   medians and ratios; [`targets`]: the musts and goals;
 //! - [`browser`]: the e2e call timing and the bundle size; [`machine`]: what the run ran on;
@@ -24,6 +24,7 @@ pub mod attach;
 pub mod browser;
 pub mod error;
 pub mod frame;
+pub mod launcher;
 pub mod load;
 pub mod machine;
 pub mod orchestrate;

@@ -7,10 +7,11 @@
 use hdrhistogram::Histogram;
 
 use crate::error::Result;
+use crate::launcher::Launcher;
 use crate::load::{echo, idle, join, relay};
 use crate::plan::{Sizes, ECHO_LARGE, ECHO_SMALL, LARGE, SMALL};
 use crate::results::{Distribution, Metric, Results};
-use crate::server::{Launcher, Server, Target, ECHO_SERVERS, REDIS_SERVERS, ROOM_SERVERS};
+use crate::server::{Server, Target, ECHO_SERVERS, REDIS_SERVERS, ROOM_SERVERS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {

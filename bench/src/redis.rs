@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error::{BenchError, Result};
+use crate::launcher::Launcher;
 use crate::process::Process;
-use crate::server::Launcher;
 
 pub const PROGRAM: &str = "redis-server";
 /// How long a fresh redis-server may take to say it is ready (milliseconds, when idle).

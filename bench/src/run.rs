@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use crate::browser::{self, BrowserRun};
 use crate::error::{BenchError, Result};
+use crate::launcher::Launcher;
 use crate::machine::{self, Machine};
 use crate::orchestrate;
 use crate::plan::{Mode, Sizes};
 use crate::plots;
 use crate::report::{self, Context};
 use crate::results::Results;
-use crate::server::Launcher;
 use crate::targets;
 
 pub const USAGE: &str =

@@ -3,13 +3,13 @@
 //! says about it while it runs. A fresh process per measurement — through Redis, a fresh
 //! `redis-server` and one or two nodes — killed on drop.
 
-use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::error::{BenchError, Result};
+use crate::launcher::Launcher;
 use crate::load::conn::Transport;
 use crate::process::Process;
 use crate::procfs;
@@ -94,17 +94,8 @@ impl Server {
     }
 }
 
-/// Where the binaries are and how to run them.
-#[derive(Debug, Clone)]
-pub struct Launcher {
-    /// `target/release`.
-    pub release_dir: PathBuf,
-    /// Where server logs go.
-    pub log_dir: PathBuf,
-    /// Pin servers to this CPU with `taskset` (None on a one-CPU machine).
-    pub pin: Option<usize>,
-}
-
+/// Starting the servers under test (the [`Launcher`] itself, shared with [`crate::redis`], is
+/// in [`crate::launcher`]).
 impl Launcher {
     /// Every binary a run needs, checked before the first measurement; returns the version of
     /// `redis-server` (which must be installed).
@@ -131,18 +122,6 @@ impl Launcher {
             Server::OursEcho => "examples/echo",
         };
         self.release_dir.join(name)
-    }
-
-    /// `program`, through `taskset` onto the servers' CPU when pinning.
-    pub fn pinned(&self, program: impl AsRef<OsStr>) -> Command {
-        match self.pin {
-            Some(cpu) => {
-                let mut taskset = Command::new("taskset");
-                taskset.arg("-c").arg(cpu.to_string()).arg(program);
-                taskset
-            }
-            None => Command::new(program),
-        }
     }
 
     /// The command line of `server`, able to hold `connections` at once.
@@ -390,9 +369,7 @@ mod tests {
         let redis: Vec<_> =
             launcher.command(Server::OursRedisPair, 100).get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         assert_eq!(redis[..3], ["-c", "0", "/r/signaling"], "the nodes run as deployed, pinned");
-        assert_eq!(launcher.pinned("redis-server").get_args().collect::<Vec<_>>(), ["-c", "0", "redis-server"]);
         let unpinned = Launcher { pin: None, ..launcher };
         assert_eq!(unpinned.command(Server::RawEcho, 1).get_program(), "/r/ref-rawtcp");
-        assert_eq!(unpinned.pinned("redis-server").get_program(), "redis-server");
     }
 }

@@ -28,7 +28,7 @@ pub fn turnserver_args(setup: &Setup) -> Vec<String> {
     vec![
         "-c".to_owned(),
         setup.conf.display().to_string(),
-        // Loopback only, on ports free here (production: every interface, 3478, 49160-49200).
+        // Loopback only, on ports free here (production: every interface, 3478, the file's relay range).
         "--listening-ip=127.0.0.1".to_owned(),
         "--relay-ip=127.0.0.1".to_owned(),
         format!("--listening-port={}", setup.port),

@@ -227,7 +227,7 @@ async fn refused_relay_credentials_are_named_on_both_pages() {
     let ports = Ports::pick().unwrap_or_else(|e| panic!("{NAME}: {e}"));
     let coturn_secret = run_secret();
     let mut stage = Stage::start_with(NAME, ports.signaling_args("not-the-secret-coturn-has")).await;
-    let outcome = match start_coturn(&stage, &ports, &coturn_secret).await {
+    let outcome = match Coturn::start_for(&stage, &ports, &coturn_secret).await {
         Ok(coturn) => {
             let outcome = refused_credentials(&mut stage).await;
             drop(coturn);
@@ -236,11 +236,6 @@ async fn refused_relay_credentials_are_named_on_both_pages() {
         Err(e) => Err(e),
     };
     stage.finish(outcome).await;
-}
-
-async fn start_coturn(stage: &Stage, ports: &Ports, secret: &str) -> Result<Coturn> {
-    let deploy = DeployPaths::from_env().context("reading the test environment")?;
-    Coturn::start(&deploy.repo, ports, secret, &stage.artifacts_dir()).await
 }
 
 async fn refused_credentials(stage: &mut Stage) -> Result<()> {

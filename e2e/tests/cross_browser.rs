@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use coturn::{run_secret, Coturn, Ports};
 use e2e::coturn::{allocations, split_username};
-use e2e::deploy::{joined_peers, DeployPaths};
+use e2e::deploy::joined_peers;
 use harness::{check, poll, press_start_call, Browser, BrowserKind, Context as _, Probe, Result, Stage, MEDIA_LIMIT};
 
 /// A state change driven by signaling on loopback: well under a second normally.
@@ -72,15 +72,11 @@ async fn chromium_and_firefox_call_through_coturn_with_ice_relay() {
     let ports = Ports::pick().unwrap_or_else(|e| panic!("{NAME}: {e}"));
     let secret = run_secret();
     let mut stage = Stage::start_with(NAME, ports.signaling_args(&secret)).await;
-    let repo = DeployPaths::from_env().map(|deploy| deploy.repo).context("reading the test environment");
-    let (coturn, outcome) = match repo {
-        Ok(repo) => match Coturn::start(&repo, &ports, &secret, &stage.artifacts_dir()).await {
-            Ok(coturn) => {
-                let outcome = relayed(&mut stage, &coturn).await;
-                (Some(coturn), outcome)
-            }
-            Err(e) => (None, Err(e)),
-        },
+    let (coturn, outcome) = match Coturn::start_for(&stage, &ports, &secret).await {
+        Ok(coturn) => {
+            let outcome = relayed(&mut stage, &coturn).await;
+            (Some(coturn), outcome)
+        }
         Err(e) => (None, Err(e)),
     };
     if let (Err(_), Some(coturn)) = (&outcome, &coturn) {

@@ -40,8 +40,6 @@ const SIGNALING_PORT: u16 = 8000;
 /// coturn's ports, as in turn/turnserver.conf and .env.example.
 const TURN_PORT: u16 = 3478;
 const TURN_TLS_PORT: u16 = 5349;
-/// The relay range of turn/turnserver.conf.
-const RELAY_PORTS: (u16, u16) = (49160, 49200);
 /// nginx's plain HTTP port in the web image (connect.conf).
 const NGINX_HTTP_PORT: u16 = 8080;
 /// nginx's stream port (connect-tls.stream-template), published as 443.
@@ -298,8 +296,8 @@ impl Lab {
             format!("--listening-ip={PUBLIC_ADDR}"),
             format!("--relay-ip={PUBLIC_ADDR}"),
             format!("--listening-port={TURN_PORT}"),
-            format!("--min-port={}", RELAY_PORTS.0),
-            format!("--max-port={}", RELAY_PORTS.1),
+            // The relay range is the file's (min-port, max-port), as in production: coturn has
+            // the public namespace to itself, so nothing else can hold those ports.
             format!("--static-auth-secret={secret}"),
             format!("--realm={REALM}"),
             format!("--userdb={}", state.join("turndb").display()),

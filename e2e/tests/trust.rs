@@ -11,10 +11,8 @@ mod stack;
 
 use std::time::Duration;
 
-use harness::{check, connected_with_media, poll, press_start_call, Browser, Context as _, Probe, Result, Stage};
+use harness::{check, connected_with_media, poll, press_start_call, Browser, Probe, Result, Stage};
 use stack::coturn::{run_secret, Coturn, Ports};
-
-use e2e::deploy::DeployPaths;
 
 /// A state change driven by signaling on loopback: well under a second normally.
 const STATE_LIMIT: Duration = Duration::from_secs(15);
@@ -24,9 +22,32 @@ const RECOVERY_LIMIT: Duration = Duration::from_secs(20);
 const CODE_LIMIT: Duration = Duration::from_secs(10);
 const POLL_EVERY: Duration = Duration::from_millis(200);
 
-/// The text of `#verification-code`, or null when the element is absent.
+/// The text of `#verification-code` (null when the element is absent), the call state, and the
+/// page's evidence about the code on `#verification` (`data-code-source`, `-wait`, `-stats`).
 const JS_CODE: &str = "const done = arguments[arguments.length - 1]; \
-    const e = document.getElementById('verification-code'); done(e ? e.textContent : null);";
+    const e = document.getElementById('verification-code'); \
+    const v = document.getElementById('verification'); \
+    done({code: e ? e.textContent : null, state: document.body ? document.body.dataset.callState : null, \
+      source: v && v.dataset.codeSource, wait: v && v.dataset.codeWait, stats: v && v.dataset.codeStats});";
+
+/// Chromium's stale certificate stats, made to happen every time (see `webclient/src/certificates.rs`):
+/// run before the page, it makes every `getStats()` report look like one gathered while the DTLS
+/// handshake was finishing — the transport names no remote certificate and that entry is absent.
+const JS_STALE_CERTIFICATE_STATS: &str = "(() => { \
+    const original = RTCPeerConnection.prototype.getStats; \
+    RTCPeerConnection.prototype.getStats = async function (...args) { \
+      const report = await original.apply(this, args); \
+      const remote = new Set(); \
+      report.forEach(s => { if (s.type === 'transport' && s.remoteCertificateId) remote.add(s.remoteCertificateId); }); \
+      const stale = new Map(); \
+      report.forEach((s, id) => { \
+        if (remote.has(id)) return; \
+        if (s.type === 'transport') { const t = Object.assign({}, s); delete t.remoteCertificateId; stale.set(id, t); } \
+        else stale.set(id, s); \
+      }); \
+      return stale; \
+    }; \
+  })();";
 
 /// `#privacy-mode`'s state and the remembered setting.
 const JS_PRIVACY: &str = "const done = arguments[arguments.length - 1]; \
@@ -42,20 +63,55 @@ const JS_PRIVACY_NOTE: &str = "const done = arguments[arguments.length - 1]; \
 const JS_STATS_LINE: &str = "const done = arguments[arguments.length - 1]; \
     done(document.getElementById('call-stats').textContent);";
 
-async fn code(browser: &Browser) -> Result<Option<String>> {
-    Ok(browser.js_async(JS_CODE).await?.as_str().map(str::to_owned))
+/// One look at a page's verification code and the page's evidence about it.
+struct Seen {
+    code: Option<String>,
+    /// Where the two fingerprints came from, e.g. `stats/stats` (only with a code).
+    source: Option<String>,
+    /// Everything read, for messages: state, code, source or why none, what the stats named.
+    shown: String,
 }
 
-/// Waits until both pages show the same code, different from every code in `not`; returns it.
+async fn seen(browser: &Browser) -> Result<Seen> {
+    let value = browser.js_async(JS_CODE).await?;
+    let text = |key: &str| value[key].as_str().map(str::to_owned);
+    let shown = format!(
+        "state {:?}, code {:?}, source {:?}, waiting for {:?}, stats {:?}",
+        text("state"),
+        text("code"),
+        text("source"),
+        text("wait"),
+        text("stats")
+    );
+    Ok(Seen { code: text("code"), source: text("source"), shown })
+}
+
+async fn code(browser: &Browser) -> Result<Option<String>> {
+    Ok(seen(browser).await?.code)
+}
+
+/// Waits until both pages show the same code, different from every code in `not`; returns it
+/// and where each page took its fingerprints from. On timeout the message carries both pages'
+/// evidence (and the stage's report their consoles, where the page logs each change of it).
 async fn same_code(a: &Browser, b: &Browser, not: &[&str]) -> Result<String> {
-    poll("both pages show the same, new verification code", CODE_LIMIT, POLL_EVERY, || async {
-        let (ca, cb) = (code(a).await?, code(b).await?);
-        match (&ca, &cb) {
-            (Some(x), Some(y)) if x == y && !not.contains(&x.as_str()) => Ok(Probe::Ready(x.clone())),
-            _ => Ok(Probe::NotYet(format!("A {ca:?}, B {cb:?}, earlier codes {not:?}"))),
+    let (code, sources) = poll("both pages show the same, new verification code", CODE_LIMIT, POLL_EVERY, || async {
+        let (sa, sb) = (seen(a).await?, seen(b).await?);
+        match (&sa.code, &sb.code) {
+            (Some(x), Some(y)) if x == y && !not.contains(&x.as_str()) => {
+                Ok(Probe::Ready((x.clone(), (sa.source, sb.source))))
+            }
+            _ => Ok(Probe::NotYet(format!(
+                "{}: {}; {}: {}; earlier codes {not:?}",
+                a.name(),
+                sa.shown,
+                b.name(),
+                sb.shown
+            ))),
         }
     })
-    .await
+    .await?;
+    println!("code {code}: {} took it from {:?}, {} from {:?}", a.name(), sources.0, b.name(), sources.1);
+    Ok(code)
 }
 
 fn six_digits(code: &str) -> bool {
@@ -108,7 +164,9 @@ async fn verification(stage: &mut Stage) -> Result<()> {
 
     a.click("hang-up").await?;
     b.wait_for_state("peer-left", STATE_LIMIT).await?;
-    check(code(&b).await?.is_none(), || "#verification-code outlives the call on B".into())?;
+    let ended = seen(&b).await?;
+    check(ended.code.is_none(), || "#verification-code outlives the call on B".into())?;
+    check(ended.source.is_none(), || format!("B's code evidence outlives the call: {}", ended.shown))?;
     stage.close_browser(&a).await?;
     stage.close_browser(&b).await?;
 
@@ -129,7 +187,7 @@ async fn privacy_mode_sends_the_other_person_relay_candidates_only() {
     let ports = Ports::pick().unwrap_or_else(|e| panic!("{NAME}: {e}"));
     let secret = run_secret();
     let mut stage = Stage::start_with(NAME, ports.signaling_args(&secret)).await;
-    let outcome = match start_coturn(&stage, &ports, &secret).await {
+    let outcome = match Coturn::start_for(&stage, &ports, &secret).await {
         Ok(coturn) => {
             let outcome = privacy(&mut stage).await;
             drop(coturn);
@@ -138,11 +196,6 @@ async fn privacy_mode_sends_the_other_person_relay_candidates_only() {
         Err(e) => Err(e),
     };
     stage.finish(outcome).await;
-}
-
-async fn start_coturn(stage: &Stage, ports: &Ports, secret: &str) -> Result<Coturn> {
-    let deploy = DeployPaths::from_env().context("reading the test environment")?;
-    Coturn::start(&deploy.repo, ports, secret, &stage.artifacts_dir()).await
 }
 
 /// `#call-stats[data-remote-candidates]` as (host, srflx, relay) counts.
@@ -227,6 +280,34 @@ async fn privacy(stage: &mut Stage) -> Result<()> {
     a.screenshot("a-privacy-off-mid-call").await?;
     let state = a.js_async(JS_PRIVACY).await?;
     check(state["stored"] == "off", || format!("the setting was not remembered as off: {state}"))?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn the_code_appears_when_the_stats_never_name_the_remote_certificate() {
+    let mut stage = Stage::start("verification_code_stale_stats").await;
+    let outcome = stale_stats(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+/// A's browser reports what Chromium reports after a `getStats` raced the DTLS handshake: the
+/// transport never names the remote certificate. A still shows the code B shows, taking the
+/// remote fingerprint from the remote description, and says so.
+async fn stale_stats(stage: &mut Stage) -> Result<()> {
+    let base_url = stage.server.base_url();
+    let a = stage.open_browser("a").await?;
+    let b = stage.open_browser("b").await?;
+    a.run_before_each_document(JS_STALE_CERTIFICATE_STATS).await?;
+    call(&a, &b, &base_url).await?;
+    let first = same_code(&a, &b, &[]).await?;
+    let seen_a = seen(&a).await?;
+    check(seen_a.source.as_deref() == Some("stats/description"), || {
+        format!("A's stats never name the remote certificate, yet A shows {}", seen_a.shown)
+    })?;
+    check(seen_a.shown.contains("remote=no"), || format!("A's stats evidence: {}", seen_a.shown))?;
+    println!("with stale stats on A: both pages show {first}; A: {}", seen_a.shown);
+    a.screenshot("a-code-stale-stats").await?;
     Ok(())
 }
 

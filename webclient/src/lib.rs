@@ -10,6 +10,7 @@
 //! - [`link`]: URL parameters, the share link and room ids (pure);
 //! - [`stats`]: the status line from `getStats` (pure summary);
 //! - [`verify`]: the verification code from the transport's two certificates (pure);
+//!   [`certificates`]: which two, each refresh, and why none yet (pure);
 //! - [`privacy`]: privacy mode's ICE policy and words (pure); [`trust`]: their browser side;
 //! - [`renewal`]: when to ask for fresh TURN credentials (pure);
 //! - [`retry`]: reconnect backoff (pure); [`chat`]: chat text rules (pure) and channel constants;
@@ -24,6 +25,7 @@
 pub mod app;
 pub mod browser;
 pub mod call;
+pub mod certificates;
 pub mod chat;
 pub mod check;
 pub mod check_view;

@@ -27,6 +27,7 @@ fn read(value: &wasm_bindgen::JsValue) -> Option<Record> {
             local_certificate: field("localCertificateId"),
             remote_certificate: field("remoteCertificateId"),
             selected_pair: field("selectedCandidatePairId"),
+            dtls_state: field("dtlsState"),
         },
         "certificate" => Record::Certificate {
             id: field("id")?,

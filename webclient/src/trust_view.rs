@@ -51,6 +51,30 @@ impl TrustView {
             }
         }
         self.panel.set_hidden(code.is_none());
+        if code.is_none() {
+            // No code, no source: the evidence must not outlive the call it was about.
+            let _ = self.panel.remove_attribute("data-code-source");
+        }
+    }
+
+    /// For tests and support, on `#verification` (kept while the panel is hidden): where the
+    /// code's two fingerprints came from (`data-code-source`, absent without a code), why there
+    /// is no code (`data-code-wait`, absent with one) and what the stats named
+    /// (`data-code-stats`). Returns whether anything changed, so the page logs changes only.
+    pub fn set_code_evidence(&self, source: Option<&str>, wait: Option<&str>, stats: &str) -> bool {
+        let mut changed = false;
+        for (name, value) in [("data-code-source", source), ("data-code-wait", wait), ("data-code-stats", Some(stats))]
+        {
+            if self.panel.get_attribute(name).as_deref() == value {
+                continue;
+            }
+            changed = true;
+            let _ = match value {
+                Some(value) => self.panel.set_attribute(name, value),
+                None => self.panel.remove_attribute(name),
+            };
+        }
+        changed
     }
 
     /// Whether the person asked for privacy mode (the checkbox as they left it).

@@ -1,9 +1,9 @@
 //! The verification code both people read to each other: six digits derived from the two DTLS
-//! certificates the call's transport actually uses (from `getStats`, not from what the SDP
-//! claimed). A server in the middle has to terminate DTLS on both sides, so each side would see
+//! certificates the call's transport actually uses (from `getStats` where it names them, see
+//! [`crate::certificates`]). A server in the middle has to terminate DTLS on both sides, so each side would see
 //! a different certificate pair and therefore, almost surely, a different code.
 //!
-//! Pure: the stats records come in, canonical bytes go out to be hashed (SHA-256, by the
+//! Pure: two fingerprints come in, canonical bytes go out to be hashed (SHA-256, by the
 //! browser's `crypto.subtle` in the page, by any implementation in tests), and the digest
 //! becomes the code. Both sides compute the same bytes because the two fingerprints are sorted.
 
@@ -19,8 +19,14 @@ const DIGITS: u32 = 6;
 /// The stats entries the code and the privacy checks need, as read from an `RTCStatsReport`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
-    /// `type: "transport"`: the certificates its DTLS handshake used and the selected pair.
-    Transport { local_certificate: Option<String>, remote_certificate: Option<String>, selected_pair: Option<String> },
+    /// `type: "transport"`: the certificates its DTLS handshake used, the selected pair and the
+    /// DTLS state (evidence when a certificate is missing: see [`crate::certificates`]).
+    Transport {
+        local_certificate: Option<String>,
+        remote_certificate: Option<String>,
+        selected_pair: Option<String>,
+        dtls_state: Option<String>,
+    },
     /// `type: "certificate"`.
     Certificate { id: String, algorithm: String, fingerprint: String },
     /// `type: "candidate-pair"`: which local candidate it uses.
@@ -66,29 +72,10 @@ impl Fingerprint {
     }
 }
 
-/// The local and remote certificates of the transport in use, if its DTLS handshake is done.
-pub fn fingerprints(records: &[Record]) -> Option<(Fingerprint, Fingerprint)> {
-    let certificate = |wanted: &str| {
-        records.iter().find_map(|r| match r {
-            Record::Certificate { id, algorithm, fingerprint } if id == wanted => {
-                Some(Fingerprint::new(algorithm, fingerprint))
-            }
-            _ => None,
-        })
-    };
-    // With BUNDLE there is one transport; otherwise the first one whose handshake finished.
-    records.iter().find_map(|r| match r {
-        Record::Transport { local_certificate: Some(local), remote_certificate: Some(remote), .. } => {
-            Some((certificate(local)?, certificate(remote)?))
-        }
-        _ => None,
-    })
-}
-
-/// The first `a=fingerprint:<hash> <hex>` of a session description (RFC 8122 §5). Used only for
-/// a browser without certificate stats: its DTLS stack refuses a remote certificate that does
-/// not match the remote description's fingerprint (RFC 5763), so for an established
-/// connection the two descriptions name the certificates in use.
+/// The first `a=fingerprint:<hash> <hex>` of a session description (RFC 8122 §5). Used where the
+/// stats do not name a certificate ([`crate::certificates`]): a DTLS stack refuses a remote
+/// certificate that does not match the remote description's fingerprint (RFC 5763), so for an
+/// established connection the two descriptions name the certificates in use.
 pub fn sdp_fingerprint(sdp: &str) -> Option<Fingerprint> {
     sdp.lines().find_map(|line| {
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -215,32 +202,8 @@ mod tests {
             local_certificate: Some(local.into()),
             remote_certificate: Some(remote.into()),
             selected_pair: Some("P1".into()),
+            dtls_state: Some("connected".into()),
         }
-    }
-
-    fn certificate(id: &str, fingerprint: &str) -> Record {
-        Record::Certificate { id: id.into(), algorithm: "sha-256".into(), fingerprint: fingerprint.into() }
-    }
-
-    #[test]
-    fn the_transport_names_which_certificates_count() {
-        let records = vec![
-            // A certificate the page holds but the transport does not use is ignored.
-            certificate("C-unused", C),
-            certificate("C-remote", B),
-            transport("C-local", "C-remote"),
-            certificate("C-local", A),
-        ];
-        let (local, remote) = fingerprints(&records).expect("both certificates are listed");
-        assert_eq!((local.value.as_str(), remote.value.as_str()), (A, B));
-    }
-
-    #[test]
-    fn no_code_before_the_handshake_or_without_the_certificates() {
-        let before = Record::Transport { local_certificate: None, remote_certificate: None, selected_pair: None };
-        assert_eq!(fingerprints(&[before, certificate("C", A)]), None);
-        assert_eq!(fingerprints(&[transport("L", "R"), certificate("L", A)]), None);
-        assert_eq!(fingerprints(&[]), None);
     }
 
     #[test]
@@ -252,7 +215,6 @@ mod tests {
         let from_stats = canonical_input(&Fingerprint::new("sha-256", A), &Fingerprint::new("sha-256", B));
         assert_eq!(canonical_input(&found, &Fingerprint::new("sha-256", B)), from_stats);
         assert_eq!(sdp_fingerprint("v=0\r\na=setup:active\r\n"), None);
-        assert_eq!(fingerprints(&[transport("L", "R"), certificate("L", A)]), None, "the remote one is missing");
     }
 
     #[test]

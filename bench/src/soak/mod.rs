@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 
 use crate::error::{BenchError, Result};
+use crate::launcher::Launcher;
 use crate::load::conn::Transport;
 use crate::load::{pairs, CONCURRENCY};
 use crate::process::Process;
 use crate::procfs;
 use crate::redis::RedisServer;
-use crate::server::{listening_addr, Launcher};
+use crate::server::listening_addr;
 use actors::{SteadyTally, StormTally};
 
 /// How big and how long: the short form for CI, the full one for a quiet machine.

@@ -306,6 +306,19 @@ impl Browser {
         self.client.execute_async(script, args).await.context(format!("{}: running an async script", self.name))
     }
 
+    /// Runs `source` in every document this Chromium session loads from now on, before the
+    /// page's own scripts (CDP `Page.addScriptToEvaluateOnNewDocument`): a test can make the
+    /// browser misbehave the way a real one was seen to.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only trust.rs uses this")]
+    pub async fn run_before_each_document(&self, source: &str) -> Result<()> {
+        if self.kind != BrowserKind::Chromium {
+            return Err(Failure::new(format!("{}: scripts before the page need Chromium's CDP", self.name)));
+        }
+        let command = Cdp { method: "Page.addScriptToEvaluateOnNewDocument", params: json!({ "source": source }) };
+        self.client.issue_cmd(command).await.context(format!("{}: adding a script before each document", self.name))?;
+        Ok(())
+    }
+
     /// An attribute of `<body>` (e.g. `data-error`); `None` if absent.
     #[allow(dead_code, reason = "each test binary compiles the harness; only nat.rs uses this")]
     pub async fn attr_of_body(&self, name: &str) -> Result<Option<String>> {
@@ -537,5 +550,23 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// chromedriver's `POST /session/{id}/goog/cdp/execute`: one Chrome DevTools Protocol command.
+#[derive(Debug)]
+struct Cdp {
+    method: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.method, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }

@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use crate::harness::{poll, Context as _, Failure, Probe, Result};
+use crate::harness::{poll, Context as _, Failure, Probe, Result, Stage};
 use e2e::coturn::{binding_request, is_binding_success, turnserver_args, Setup, TEST_REALM};
+use e2e::deploy::DeployPaths;
 
 /// coturn is up within a second here; generous for a loaded CI machine.
 const START_LIMIT: Duration = Duration::from_secs(15);
 /// Relay ports: two calls' worth of allocations (a browser allocates one per ICE server and
-/// component, turnutils_uclient four per run) with room to spare; the file's range holds 41.
+/// component, turnutils_uclient four per run) with room to spare. Not the file's 1,024: on the
+/// machine's shared loopback a smaller run is found free more easily.
 const RELAY_PORTS: u16 = 64;
 /// Below Linux's ephemeral range (32768–60999), so no port the OS hands out lands in it.
 const RELAY_SEARCH: RangeInclusive<u16> = 20000..=30000;
@@ -109,6 +111,14 @@ impl Coturn {
         Ok(coturn)
     }
 
+    /// [`Coturn::start`] for a browser test: the repository's configuration found through the
+    /// test environment, the log in `stage`'s artifacts.
+    #[allow(dead_code, reason = "each test binary compiles the stack; deploy.rs has no Stage")]
+    pub async fn start_for(stage: &Stage, ports: &Ports, secret: &str) -> Result<Coturn> {
+        let deploy = DeployPaths::from_env().context("reading the test environment")?;
+        Coturn::start(&deploy.repo, ports, secret, &stage.artifacts_dir()).await
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
@@ -146,11 +156,16 @@ impl Coturn {
         let child = &mut self.child;
         let socket = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.context("binding a STUN client")?;
         let socket = &socket;
+        // Probe n's transaction id is `[n; 12]` (at most START_LIMIT / 100 ms = 150 probes, so no
+        // wrap). A loaded machine can answer after a probe's 300 ms, and the next probe then reads
+        // that answer: a success for any probe sent so far means coturn is up, or every probe
+        // could read its predecessor's answer until the limit (seen here at a load average above 30).
         let mut attempt: u8 = 0;
         poll("coturn answers a STUN Binding request", START_LIMIT, Duration::from_millis(100), || {
             let exited = child.try_wait();
             attempt = attempt.wrapping_add(1);
-            let transaction = [attempt; 12];
+            let (transaction, sent) = ([attempt; 12], attempt);
+            let answers_ours = move |answer: &[u8]| (1..=sent).any(|n| is_binding_success(answer, [n; 12]));
             async move {
                 if let Some(status) = exited.context("checking on turnserver")? {
                     return Err(Failure::new(format!("turnserver exited ({status})")));
@@ -158,7 +173,7 @@ impl Coturn {
                 socket.send_to(&binding_request(transaction), addr).await.context("sending a Binding request")?;
                 let mut buf = [0u8; 512];
                 match tokio::time::timeout(Duration::from_millis(300), socket.recv_from(&mut buf)).await {
-                    Ok(Ok((n, _))) if is_binding_success(&buf[..n], transaction) => Ok(Probe::Ready(())),
+                    Ok(Ok((n, _))) if answers_ours(&buf[..n]) => Ok(Probe::Ready(())),
                     Ok(Ok((n, _))) => {
                         Ok(Probe::NotYet(format!("an answer of {n} bytes that is not a Binding success")))
                     }

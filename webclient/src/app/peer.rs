@@ -289,6 +289,9 @@ impl App {
             }
         }
         self.render();
+        if self.facts.media == Media::Connected {
+            self.verify_now().await;
+        }
     }
 
     /// A connection that dropped after having worked: restart ICE if it is still down. Before

@@ -3,6 +3,7 @@
 
 use super::App;
 use crate::browser::log;
+use crate::certificates::{self, Descriptions};
 use crate::privacy::{self, Availability};
 use crate::state::Media;
 use crate::{trust, verify};
@@ -39,37 +40,40 @@ impl App {
         }
     }
 
-    /// Once a second in a call: the candidate facts for `#call-stats` and, once connected, the
-    /// verification code of the certificates the transport uses now.
+    /// The connection just became `connected`: the code now rather than at the next tick.
+    pub(super) async fn verify_now(&mut self) {
+        let Some(call) = &self.call else { return };
+        match call.report().await {
+            Ok(report) => self.refresh_trust(&report).await,
+            Err(e) => log(&format!("stats: {e}")),
+        }
+    }
+
+    /// Once a second in a call, and when it becomes `connected`: the candidate facts for
+    /// `#call-stats` and the verification code of the certificates the connection uses now
+    /// ([`certificates::choose`]: the stats where they name them, else the descriptions), with
+    /// the evidence on `#verification`. Every refresh decides afresh, so a code that could not be
+    /// made yet is retried at the next one; hashing is skipped while the input stays the same.
     pub(super) async fn refresh_trust(&mut self, report: &js_sys::Map) {
         let Some(call) = &self.call else { return };
         let (pc, generation, remote) = (call.peer_connection().clone(), call.generation, call.evidence.remote);
         let records = trust::records(report);
         self.trust.set_candidates(verify::selected_local_kind(&records), &remote);
-        // The certificates the transport reports; where the stats do not name both (a browser
-        // without certificate stats, or a report where the transport does not name its remote
-        // certificate — seen once in Chromium in the browser test, leaving one page without a
-        // code), the descriptions name the certificates in use: the DTLS stack of a connected
-        // call has checked the remote certificate against them (RFC 5763).
-        let pair = verify::fingerprints(&records).or_else(|| {
-            pc.local_description()
-                .and_then(|d| verify::sdp_fingerprint(&d.sdp()))
-                .zip(pc.remote_description().and_then(|d| verify::sdp_fingerprint(&d.sdp())))
-        });
-        let input = match pair.map(|(local, remote)| verify::canonical_input(&local, &remote)) {
-            Some(Ok(input)) if self.facts.media == Media::Connected => input,
-            Some(Err(e)) => {
-                log(match e {
-                    verify::VerifyError::SameCertificate => "no verification code: one certificate on both ends",
-                    _ => "no verification code: unusable certificate fingerprints",
-                });
+        let descriptions = Descriptions {
+            local: pc.local_description().and_then(|d| verify::sdp_fingerprint(&d.sdp())),
+            remote: pc.remote_description().and_then(|d| verify::sdp_fingerprint(&d.sdp())),
+        };
+        let stats = certificates::stats_evidence(&records);
+        let chosen = match certificates::choose(self.facts.media == Media::Connected, &records, descriptions) {
+            Ok(chosen) => chosen,
+            Err(wait) => {
+                self.code_evidence(None, Some(wait.as_str()), &stats);
                 return self.trust.show_code(None);
             }
-            _ => return self.trust.show_code(None),
         };
         let code = match &self.verified {
-            Some((known, code)) if *known == input => code.clone(),
-            _ => match trust::sha256(&input).await {
+            Some((known, code)) if *known == chosen.input => code.clone(),
+            _ => match trust::sha256(&chosen.input).await {
                 Ok(digest) => verify::code(&digest),
                 Err(e) => return log(&format!("cannot hash the fingerprints: {e}")),
             },
@@ -79,9 +83,22 @@ impl App {
             return;
         }
         self.trust.show_code(Some(&code));
+        self.code_evidence(Some(&chosen.source()), None, &stats);
         if self.verified.as_ref().is_some_and(|(_, old)| *old != code) {
             self.ui.note("The verification code changed (a new connection): compare it again.");
         }
-        self.verified = Some((input, code));
+        self.verified = Some((chosen.input, code));
+    }
+
+    /// Puts the code's evidence on the page and, when it changed, in the console.
+    fn code_evidence(&self, source: Option<&str>, wait: Option<&str>, stats: &str) {
+        if self.trust.set_code_evidence(source, wait, stats) {
+            let what = match (source, wait) {
+                (Some(source), _) => format!("from {source}"),
+                (None, Some(wait)) => format!("none yet ({wait})"),
+                (None, None) => "none".to_owned(),
+            };
+            log(&format!("verification code {what}; stats: {stats}"));
+        }
     }
 }
