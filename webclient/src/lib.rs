@@ -12,6 +12,7 @@
 //! - [`verify`]: the verification code from the transport's two certificates (pure);
 //! - [`privacy`]: privacy mode's ICE policy and words (pure); [`trust`]: their browser side;
 //! - [`renewal`]: when to ask for fresh TURN credentials (pure);
+//! - [`qr`]: the call link's QR code, hand-written (pure);
 //! - [`retry`]: reconnect backoff (pure); [`chat`]: chat text rules (pure) and channel constants;
 //! - [`signaling`], [`call`], [`media`]: the WebSocket, the RTCPeerConnection, camera and screen;
 //! - [`probe`]: the check's browser side (an `ice_config` round trip, one-URL gathering, the
@@ -37,6 +38,7 @@ pub mod media;
 pub mod negotiation;
 pub mod privacy;
 pub mod probe;
+pub mod qr;
 pub mod renewal;
 pub mod retry;
 pub mod signaling;
