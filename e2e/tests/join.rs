@@ -56,6 +56,9 @@ const JS_CHOOSE: &str = "const s = document.getElementById(arguments[0]); s.valu
 const JS_TRACKS: &str = "const v = document.getElementById(arguments[0]); const s = v && v.srcObject; \
     if (!s) return null; return s.getTracks().map(t => ({kind: t.kind, id: t.id, label: t.label, state: t.readyState}));";
 
+/// How many cameras the call's Devices menu offers.
+const JS_MENU_CAMERAS: &str = "return document.querySelectorAll('#device-settings #camera-select option').length;";
+
 /// Whether an element is shown (not hidden, and laid out).
 const JS_SHOWN: &str =
     "const e = document.getElementById(arguments[0]); return !!e && !e.hidden && e.getClientRects().length > 0;";
@@ -107,6 +110,11 @@ async fn prejoin(stage: &mut Stage) -> Result<()> {
     let stored = b.js("return localStorage.getItem('connect.name');", vec![]).await?;
     check(stored == json!("Ada Lovelace"), || format!("the name is remembered as {stored}"))?;
     b.screenshot("b-connected-after-join").await?;
+    // Both people's device menus hold the lists, the starter's too (it never saw the pre-join screen).
+    for browser in [&a, &b] {
+        let count = browser.js(JS_MENU_CAMERAS, vec![]).await?;
+        check(count.as_u64().unwrap_or(0) > 0, || format!("{}: the Devices menu lists no camera", browser.name()))?;
+    }
 
     switch_microphone(&a, &b, &lists).await?;
     Ok(())

@@ -226,6 +226,8 @@ impl App {
         self.room = Some(room);
         self.entering = false;
         self.facts = Facts::joining();
+        // Straight in (Start a call, Rejoin, a reload): the device lists belong to the call.
+        self.view.move_devices_to_call();
         self.render();
         if self.media.is_none() && !self.media_pending {
             self.request_media();
