@@ -190,7 +190,7 @@ async fn call(stage: &mut Stage) -> Result<()> {
 /// with playing video over a direct path.
 async fn join_by_link(a: &Browser, b: &Browser, link: &str, time: &Timeline) -> Result<()> {
     let opened = Instant::now();
-    b.goto(link).await?;
+    b.join_by_link(link, STATE_LIMIT).await?;
     poll("b: first remote frame", STATE_LIMIT, Duration::from_millis(50), || b.first_remote_frame()).await?;
     println!("link opened → first remote frame: {} ms", opened.elapsed().as_millis());
     connected_with_media(&[a, b], STATE_LIMIT).await?;

@@ -174,6 +174,7 @@ async fn call(
     let opened = Instant::now();
     b.goto(&link_b).await?;
     record_states(b).await?;
+    b.press_join(STATE_LIMIT).await?;
     poll("b: first remote frame", STATE_LIMIT, Duration::from_millis(50), || b.first_remote_frame()).await?;
     let first_frame = opened.elapsed();
     println!("link opened → first remote frame: {} ms", first_frame.as_millis());

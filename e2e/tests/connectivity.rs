@@ -109,7 +109,7 @@ async fn renewal(stage: &mut Stage) -> Result<()> {
     a.goto(&stage.server.base_url()).await?;
     press_start_call(&a, STATE_LIMIT).await?;
     let link = a.call_link(STATE_LIMIT).await?;
-    b.goto(&link).await?;
+    b.join_by_link(&link, STATE_LIMIT).await?;
     for browser in [&a, &b] {
         browser.wait_for_state("connected", STATE_LIMIT).await?;
         let before = browser.attr_of_body("data-ice-renewals").await?;
@@ -167,7 +167,7 @@ async fn no_path(stage: &mut Stage) -> Result<()> {
     check(link.contains("ice=relay"), || format!("the link {link:?} lost ice=relay"))?;
 
     let opened = Instant::now();
-    b.goto(&link).await?;
+    b.join_by_link(&link, STATE_LIMIT).await?;
     // When each page first showed `error`, seen by polling both.
     let (a_took, b_took) = (Cell::new(None), Cell::new(None));
     poll("both pages reach `error`", FAILURE_LIMIT, Duration::from_millis(100), || async {
@@ -246,7 +246,7 @@ async fn refused_credentials(stage: &mut Stage) -> Result<()> {
     a.wait_for_state("waiting", STATE_LIMIT).await?;
     let link = a.call_link(STATE_LIMIT).await?;
     let opened = Instant::now();
-    b.goto(&link).await?;
+    b.join_by_link(&link, STATE_LIMIT).await?;
     for browser in [&b, &a] {
         browser.wait_for_state("error", FAILURE_LIMIT).await?;
         println!("{}: `error` by {:.1} s after the link was opened", browser.name(), opened.elapsed().as_secs_f64());

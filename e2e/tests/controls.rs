@@ -41,7 +41,7 @@ async fn in_a_call(stage: &mut Stage) -> Result<(Browser, Browser)> {
     let a = stage.open_browser("a").await?;
     let b = stage.open_browser("b").await?;
     let link = start_call(&a, &stage.server.base_url()).await?;
-    b.goto(&link).await?;
+    b.join_by_link(&link, STATE_LIMIT).await?;
     connected_with_media(&[&a, &b], STATE_LIMIT).await?;
     frames_advancing(&[&a, &b]).await?;
     Ok((a, b))
@@ -300,7 +300,7 @@ async fn copy_link(stage: &mut Stage) -> Result<()> {
 
     // The copied text is the way in: B opens it and the two are in one call.
     let b = stage.open_browser("b").await?;
-    b.goto(&copied).await?;
+    b.join_by_link(&copied, STATE_LIMIT).await?;
     connected_with_media(&[&a, &b], STATE_LIMIT).await?;
     b.screenshot("b-joined-with-the-copied-link").await?;
     Ok(())

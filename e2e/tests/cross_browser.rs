@@ -121,7 +121,7 @@ async fn call(starter: &Browser, joiner: &Browser, page: &str, path: &str, start
     })?;
 
     let opened = Instant::now();
-    joiner.goto(&link).await?;
+    joiner.join_by_link(&link, STATE_LIMIT).await?;
     poll(&format!("{to}: first remote frame"), STATE_LIMIT, Duration::from_millis(50), || joiner.first_remote_frame())
         .await?;
     let first_frame = opened.elapsed();

@@ -371,7 +371,7 @@ async fn relayed_call(stage: &mut Stage, stack: &Stack) -> Result<()> {
     })?;
 
     let opened = Instant::now();
-    b.goto(&link).await?;
+    b.join_by_link(&link, STATE_LIMIT).await?;
     poll("b: first remote frame", STATE_LIMIT, Duration::from_millis(50), || b.first_remote_frame()).await?;
     let first_frame = opened.elapsed();
     for browser in [&a, &b] {

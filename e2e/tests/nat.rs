@@ -160,7 +160,7 @@ async fn both_pages_give_up(lab: &mut Lab, scenario: &Scenario) -> Result<()> {
     a.wait_for_state("waiting", STATE_LIMIT).await?;
     let link = a.call_link(STATE_LIMIT).await?;
     let opened = Instant::now();
-    b.goto(&link).await?;
+    b.join_by_link(&link, STATE_LIMIT).await?;
     // A bound on the wait, not a timing assertion: the promise is 30 s; a loaded machine gets slack.
     let limit = CONNECT_LIMIT + Duration::from_secs(15);
     let mut gave_up = Vec::new();
@@ -464,7 +464,7 @@ async fn call(lab: &mut Lab, name: &str, scenario: &Scenario, expect: &Expect) -
     check(!link.contains("ice=relay"), || format!("the link {link:?} forces the relay; the case must not"))?;
 
     let opened = Instant::now();
-    b.goto(&link).await?;
+    b.join_by_link(&link, STATE_LIMIT).await?;
     poll("b: first remote frame", CONNECT_LIMIT, Duration::from_millis(50), || b.first_remote_frame()).await?;
     let first_frame = opened.elapsed();
     for browser in [&a, &b] {

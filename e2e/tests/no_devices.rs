@@ -26,7 +26,7 @@ async fn scenario(stage: &mut Stage) -> Result<()> {
     press_start_call(&a, STATE_LIMIT).await?;
     a.wait_for_state("waiting", STATE_LIMIT).await?;
     let link = a.call_link(STATE_LIMIT).await?;
-    b.goto(&link).await?;
+    b.join_by_link(&link, STATE_LIMIT).await?;
     // B sends nothing, so only B's remote video can be checked for media.
     connected_with_media(&[&b], STATE_LIMIT).await?;
     a.wait_for_state("connected", STATE_LIMIT).await?;
@@ -34,13 +34,37 @@ async fn scenario(stage: &mut Stage) -> Result<()> {
     for (control, what) in [("toggle-mic", "mute"), ("toggle-camera", "camera")] {
         let disabled = b.attr(control, "disabled").await?.is_some();
         check(disabled, || format!("B has no devices, yet its {what} button is enabled"))?;
+        // It says why: a tooltip, and the same words as its accessible description.
+        let title = b.attr(control, "title").await?.unwrap_or_default();
+        let described = b.attr(control, "aria-describedby").await?.unwrap_or_default();
+        let why = b.js(JS_TEXT_OF, vec![serde_json::json!(described)]).await?;
+        check(title.contains("no ") && why.as_str() == Some(title.as_str()), || {
+            format!("B's {what} button does not say why it is disabled: title {title:?}, description {why}")
+        })?;
     }
+    said_on_the_stage(&b).await?;
+    // Sharing a screen needs no camera.
+    let screen_disabled = b.attr("share-screen", "disabled").await?.is_some();
+    check(!screen_disabled, || "B has no camera, and screen sharing is disabled".into())?;
     a.send_chat("can you see me?", STATE_LIMIT).await?;
     b.wait_for_chat("can you see me?", STATE_LIMIT).await?;
     b.send_chat("yes, but I have no camera", STATE_LIMIT).await?;
     a.wait_for_chat("yes, but I have no camera", STATE_LIMIT).await?;
     b.screenshot("b-receive-only").await?;
     Ok(())
+}
+
+/// The text of the element whose id is the first argument.
+const JS_TEXT_OF: &str = "const e = document.getElementById(arguments[0]); return e ? e.textContent : null;";
+
+/// The stage's panel says what happened and offers Try again.
+async fn said_on_the_stage(b: &Browser) -> Result<()> {
+    let panel = b.js(JS_TEXT_OF, vec![serde_json::json!("media-panel-title")]).await?;
+    let hidden = b.attr("media-panel", "hidden").await?.is_some();
+    let retry_hidden = b.attr("media-retry", "hidden").await?.is_some();
+    check(!hidden && !retry_hidden && panel.as_str().is_some_and(|t| t.contains("No camera or microphone")), || {
+        format!("B's stage does not say it found no devices: panel {panel}, hidden {hidden}, Try again hidden {retry_hidden}")
+    })
 }
 
 async fn said_no_devices(b: &Browser) -> Result<()> {

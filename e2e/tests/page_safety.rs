@@ -39,7 +39,7 @@ async fn scenario(stage: &mut Stage) -> Result<()> {
         format!("A's page does not say it ignored the parameter; chat log: {log:?}")
     })?;
     // B opens a hostile variant of the link by hand: it too stays on the page's own server.
-    b.goto(&format!("{link}&signaling={STRANGER}")).await?;
+    b.join_by_link(&format!("{link}&signaling={STRANGER}"), STATE_LIMIT).await?;
     connected_with_media(&[&a, &b], STATE_LIMIT).await?;
     b.screenshot("b-connected-despite-foreign-signaling").await?;
     let snippet_path = DeployPaths::from_env().map_err(|e| Failure::new(e.to_string()))?.csp_snippet;

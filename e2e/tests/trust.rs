@@ -126,7 +126,7 @@ async fn call(a: &Browser, b: &Browser, base_url: &str) -> Result<()> {
     a.wait_for_state("waiting", STATE_LIMIT).await?;
     check(code(a).await?.is_none(), || "#verification-code exists while A waits alone".into())?;
     let link = a.call_link(STATE_LIMIT).await?;
-    b.goto(&link).await?;
+    b.join_by_link(&link, STATE_LIMIT).await?;
     connected_with_media(&[a, b], STATE_LIMIT).await
 }
 

@@ -28,6 +28,8 @@ pub struct Call {
     chat: RtcDataChannel,
     negotiator: Negotiator,
     video_sender: Option<RtcRtpSender>,
+    /// Where the microphone goes: switched to another microphone without renegotiating.
+    audio_sender: Option<RtcRtpSender>,
     /// ICE restarts since the connection was last `connected`.
     pub restarts: u32,
     pub ever_connected: bool,
@@ -81,15 +83,17 @@ impl Call {
         };
         // Send what we have; receive audio and video either way, so a person without a camera
         // still sees the other.
-        let mut video_sender = None;
+        let mut audio_sender = None;
         match &media.audio {
-            Some(track) => drop(pc.add_track_0(track, &media.stream)),
+            Some(track) => audio_sender = Some(pc.add_track_0(track, &media.stream)),
             None => drop(pc.add_transceiver_with_str_and_init("audio", &recv_only())),
         }
-        match &media.video {
-            Some(track) => video_sender = Some(pc.add_track_0(track, &media.stream)),
-            None => drop(pc.add_transceiver_with_str_and_init("video", &recv_only())),
-        }
+        let video_sender = Some(match &media.video {
+            Some(track) => pc.add_track_0(track, &media.stream),
+            // Without a camera the video line still may send: a shared screen goes out on it
+            // with `replaceTrack`, without renegotiating.
+            None => pc.add_transceiver_with_str("video").sender(),
+        });
         let chat_init = RtcDataChannelInit::new();
         chat_init.set_negotiated(true);
         chat_init.set_id(chat::CHANNEL_ID);
@@ -162,6 +166,7 @@ impl Call {
             chat,
             negotiator: Negotiator::new(polite),
             video_sender,
+            audio_sender,
             restarts: 0,
             ever_connected: false,
             attempts: Attempts::new(),
@@ -305,6 +310,14 @@ impl Call {
     }
 
     /// Sends `track` instead of the camera (screen sharing), or the camera again.
+    /// Sends another microphone's track in place of the current one (no renegotiation).
+    pub async fn replace_audio(&self, track: &MediaStreamTrack) -> Result<(), WebError> {
+        match &self.audio_sender {
+            Some(sender) => wait(sender.replace_track(Some(track))).await.map(drop),
+            None => Err(WebError::missing("audio sender (no microphone)")),
+        }
+    }
+
     pub async fn replace_video(&self, track: Option<&MediaStreamTrack>) -> Result<(), WebError> {
         match &self.video_sender {
             Some(sender) => wait(sender.replace_track(track)).await.map(drop),

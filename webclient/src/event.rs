@@ -6,7 +6,10 @@ use futures_channel::mpsc;
 use shared::Signal;
 use web_sys::MediaStream;
 
+use crate::devices::Kind;
 use crate::diagnosis::CandidateError;
+use crate::error::WebError;
+use crate::media::LocalMedia;
 
 /// Events come from browser callbacks, which cannot wait; they arrive at human and network
 /// rates, so an unbounded queue inside the page is the right tool here.
@@ -49,4 +52,20 @@ pub enum Event {
     OpenCheck,
     /// The privacy-mode checkbox changed.
     PrivacyToggled,
+    /// **Join** on the pre-join screen.
+    JoinPressed,
+    /// The camera and microphone request of that generation finished (granted, refused or none).
+    MediaReady(u32, Result<LocalMedia, WebError>),
+    /// The request of that generation is still open a moment later: the browser is asking.
+    PermissionSlow(u32),
+    /// A device list's choice changed.
+    DeviceChosen(Kind),
+    /// A device was plugged in or out (`devicechange`).
+    DevicesChanged,
+    /// **Try again** on the stage's camera and microphone panel.
+    MediaRetry,
+    /// **Invite** in the call's header: the link, its QR code and the share sheet.
+    Invite,
+    /// **Share…**: the browser's share sheet with the link.
+    ShareLink,
 }

@@ -15,6 +15,10 @@
 //! - [`renewal`]: when to ask for fresh TURN credentials (pure);
 //! - [`retry`]: reconnect backoff (pure); [`chat`]: chat text rules (pure) and channel constants;
 //! - [`signaling`], [`call`], [`media`]: the WebSocket, the RTCPeerConnection, camera and screen;
+//! - [`devices`]: device lists and choices (pure); [`media_help`]: the words for a refused or
+//!   missing camera or microphone (pure); [`join_view`]: the pre-join screen and device menu;
+//! - [`qr`]: the call link's QR code, hand-written (pure); [`next_step`]: what each screen that
+//!   ends the call offers next, and focuses (pure);
 //! - [`probe`]: the check's browser side (an `ice_config` round trip, one-URL gathering, the
 //!   microphone level);
 //! - [`ui`], [`check_view`] and [`trust_view`]: the only modules that touch the DOM; [`browser`]:
@@ -30,15 +34,20 @@ pub mod chat;
 pub mod check;
 pub mod check_view;
 pub mod deadline;
+pub mod devices;
 pub mod diagnosis;
 pub mod error;
 pub mod event;
+pub mod join_view;
 pub mod link;
 pub mod listener;
 pub mod media;
+pub mod media_help;
 pub mod negotiation;
+pub mod next_step;
 pub mod privacy;
 pub mod probe;
+pub mod qr;
 pub mod renewal;
 pub mod retry;
 pub mod signaling;

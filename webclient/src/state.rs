@@ -10,6 +10,8 @@ use crate::diagnosis::sentence;
 pub enum CallState {
     Idle,
     Joining,
+    /// The pre-join screen of a person who opened a link: preview, devices, name, **Join**.
+    Prejoin,
     Waiting,
     Connecting,
     Connected,
@@ -25,6 +27,7 @@ impl CallState {
         match self {
             CallState::Idle => "idle",
             CallState::Joining => "joining",
+            CallState::Prejoin => "prejoin",
             CallState::Waiting => "waiting",
             CallState::Connecting => "connecting",
             CallState::Connected => "connected",
@@ -42,6 +45,9 @@ impl CallState {
 pub enum Phase {
     /// `/` without a room: the "Start a call" page.
     Lobby,
+    /// A person who opened a link: the seat is asked for first (so a full room is said before
+    /// any camera prompt), then the pre-join screen until they press **Join**.
+    PreJoin,
     /// In a room (or trying to be).
     InCall,
     /// Hung up by this person.
@@ -118,6 +124,8 @@ impl Facts {
             Phase::Ended => CallState::Ended,
             Phase::Full => CallState::Full,
             Phase::Failed(_) => CallState::Error,
+            Phase::PreJoin if self.link == Link::Connecting => CallState::Joining,
+            Phase::PreJoin => CallState::Prejoin,
             Phase::InCall => match (self.link, self.peer, self.media) {
                 (Link::Connecting, ..) => CallState::Joining,
                 (Link::Lost, ..) => CallState::Reconnecting,
@@ -141,6 +149,7 @@ impl Facts {
                 "Cannot reach the call server. Check your connection; the page will keep trying.".into()
             }
             (Phase::Failed(Problem::Refused(why)), _) => format!("The call server refused to connect: {why}"),
+            (Phase::PreJoin, CallState::Joining) => "Opening the call…".into(),
             (_, CallState::Joining) => "Joining the call…".into(),
             (_, CallState::Waiting) => "Waiting for the other person to join.".into(),
             (_, CallState::Connecting) => "Connecting to the other person…".into(),
@@ -155,7 +164,7 @@ impl Facts {
                 Some(reason) => sentence(reason).into(),
                 None => sentence(FailureReason::NoPath).into(),
             },
-            (_, CallState::Connected | CallState::Idle) => return None,
+            (_, CallState::Connected | CallState::Idle | CallState::Prejoin) => return None,
         };
         Some(text)
     }
@@ -261,10 +270,23 @@ mod tests {
     }
 
     #[test]
+    fn a_link_opens_on_the_seat_then_the_prejoin_screen() {
+        let prejoin = |link| Facts { phase: Phase::PreJoin, link, ..Facts::joining() };
+        assert_eq!(prejoin(Link::Connecting).state(), CallState::Joining);
+        assert!(prejoin(Link::Connecting).message().unwrap().contains("Opening"));
+        assert_eq!(prejoin(Link::Joined).state(), CallState::Prejoin);
+        assert_eq!(prejoin(Link::Joined).message(), None);
+        // A reconnect beneath the pre-join screen does not take it away.
+        assert_eq!(prejoin(Link::Lost).state(), CallState::Prejoin);
+        assert!(!prejoin(Link::Joined).show_link());
+    }
+
+    #[test]
     fn every_state_has_its_contract_name() {
         let names: Vec<&str> = [
             CallState::Idle,
             CallState::Joining,
+            CallState::Prejoin,
             CallState::Waiting,
             CallState::Connecting,
             CallState::Connected,
@@ -282,6 +304,7 @@ mod tests {
             [
                 "idle",
                 "joining",
+                "prejoin",
                 "waiting",
                 "connecting",
                 "connected",

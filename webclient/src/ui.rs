@@ -127,7 +127,7 @@ impl Ui {
         self.retry.set_hidden(failure.is_none());
         self.details.set_hidden(failure.is_none());
         self.lobby.set_hidden(state != CallState::Idle);
-        self.call.set_hidden(state == CallState::Idle);
+        self.call.set_hidden(matches!(state, CallState::Idle | CallState::Prejoin));
         let message = facts.message();
         let covers = facts.message_covers_video();
         self.notice.set_hidden(!covers);
@@ -145,6 +145,7 @@ impl Ui {
         self.status.set_text_content(Some(match state {
             CallState::Idle => "Ready",
             CallState::Joining => "Joining…",
+            CallState::Prejoin => "Ready to join",
             CallState::Waiting => "Waiting for the other person",
             CallState::Connecting => "Connecting…",
             CallState::Connected => "Connected",

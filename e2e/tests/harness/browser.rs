@@ -235,6 +235,59 @@ impl Browser {
         .await
     }
 
+    /// Opens a call link as the person it was sent to: the pre-join screen, then **Join**.
+    pub async fn join_by_link(&self, link: &str, limit: Duration) -> Result<()> {
+        self.goto(link).await?;
+        self.press_join(limit).await
+    }
+
+    /// Waits for the pre-join screen and presses `#join-button` until the page leaves it.
+    pub async fn press_join(&self, limit: Duration) -> Result<()> {
+        self.wait_for_state("prejoin", limit).await?;
+        let what = format!("{}: #join-button joins", self.name);
+        poll(&what, limit, Duration::from_millis(300), || async {
+            let state = self.state().await?;
+            if state != "prejoin" {
+                return Ok(Probe::Ready(()));
+            }
+            self.click("join-button").await?;
+            Ok(Probe::NotYet(format!("state `{state}`")))
+        })
+        .await
+    }
+
+    /// Types `text` into the input with this id, as a person does.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only join.rs uses this")]
+    pub async fn type_into(&self, id: &str, text: &str) -> Result<()> {
+        let what = format!("{}: typing into #{id}", self.name);
+        let input = self.client.find(Locator::Id(id)).await.context(&what)?;
+        input.clear().await.context(&what)?;
+        input.send_keys(text).await.context(&what)
+    }
+
+    /// Waits until the text of the element with this id contains `needle`.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only join.rs uses this")]
+    pub async fn wait_for_text_containing(&self, id: &str, needle: &str, limit: Duration) -> Result<()> {
+        let what = format!("{}: #{id} saying {needle:?}", self.name);
+        poll(&what, limit, POLL_EVERY, || async {
+            let text = self.js_string(JS_TEXT, vec![json!(id)]).await?.unwrap_or_default();
+            Ok(if text.contains(needle) { Probe::Ready(()) } else { Probe::NotYet(format!("text {text:?}")) })
+        })
+        .await
+    }
+
+    /// Runs `source` in every document this Chromium session opens from now on, before the
+    /// page's own scripts: chromedriver's CDP bridge to `Page.addScriptToEvaluateOnNewDocument`.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only join.rs uses this")]
+    pub async fn before_page_scripts(&self, source: &str) -> Result<()> {
+        if self.kind != BrowserKind::Chromium {
+            return Err(Failure::new("scripts before the page are a Chromium (CDP) feature"));
+        }
+        let command = Cdp { cmd: "Page.addScriptToEvaluateOnNewDocument", params: json!({ "source": source }) };
+        self.client.issue_cmd(command).await.context(format!("{}: adding a script before the page", self.name))?;
+        Ok(())
+    }
+
     /// Clicks the element with this id as a user would (it must be visible and not covered).
     pub async fn click(&self, id: &str) -> Result<()> {
         let what = format!("{}: clicking #{id}", self.name);
@@ -535,6 +588,23 @@ fn shown<T: std::fmt::Debug>(result: Result<T>) -> String {
     match result {
         Ok(value) => format!("{value:?}"),
         Err(e) => format!("(unreadable: {e})"),
+    }
+}
+
+/// chromedriver's `POST /session/{id}/goog/cdp/execute`: one Chrome DevTools Protocol command.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()))
     }
 }
 

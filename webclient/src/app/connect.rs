@@ -9,7 +9,7 @@ use crate::browser::log;
 use crate::deadline::{ice_ufrag, Action, Input, ATTEMPT_MS};
 use crate::diagnosis::{classify, details, is_turn_url, Evidence};
 use crate::negotiation::Kind;
-use crate::state::Media;
+use crate::state::{Media, Phase, Problem};
 use crate::stats::pair_counts;
 
 /// The page's clock for the deadline, in milliseconds.
@@ -118,6 +118,11 @@ impl App {
     /// **Try again**: a fresh connection, offered by this page; the other page answers it with a
     /// fresh connection of its own, whatever state it is in.
     pub(super) fn retry(&mut self) {
+        if self.facts.phase == Phase::Failed(Problem::ServerUnreachable) {
+            // The server: now, instead of at the next backoff.
+            self.reconnect_attempt = 0;
+            return self.connect_signaling();
+        }
         self.ui.set_failure_details(None);
         self.facts.media = Media::None;
         if self.other.is_some() {

@@ -28,7 +28,9 @@ impl App {
         let has_video = self.media.as_ref().is_some_and(|m| m.video.is_some());
         self.ui.set_mic(self.muted, has_audio);
         self.ui.set_camera(self.camera_off, has_video);
-        self.ui.set_sharing(self.screen.is_some(), has_video && media::screen_supported());
+        // A shared screen needs no camera: it goes out on the video line either way.
+        self.ui.set_sharing(self.screen.is_some(), self.media.is_some() && media::screen_supported());
+        self.explain_controls();
     }
 
     pub(super) fn hang_up(&mut self) {
@@ -53,6 +55,7 @@ impl App {
         if let Some(media) = self.media.take() {
             media.stop();
         }
+        self.forget_media_requests();
         if let Some(screen) = self.screen.take() {
             screen.track.stop();
         }
@@ -60,6 +63,7 @@ impl App {
         if forget_seat {
             if let Some(room) = &self.room {
                 browser::forget(&resume_key(room));
+                browser::forget(&super::join::entered_key(room));
             }
         }
         self.refresh_controls();

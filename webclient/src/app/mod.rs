@@ -6,20 +6,22 @@
 mod check;
 mod connect;
 mod controls;
+mod join;
 mod peer;
 mod trust;
 
 use futures_channel::mpsc;
 use futures_util::StreamExt as _;
-use shared::{IceServer, PeerId, RoomId, ServerMessage};
+use shared::{IceServer, PeerId, RoomId, ServerMessage, Signal};
 
 use crate::browser::{self, log, sleep};
 use crate::call::Call;
 use crate::chat;
 use crate::error::WebError;
 use crate::event::{Event, Sender};
+use crate::join_view::JoinView;
 use crate::link::{room_id_from, signaling_url, Params};
-use crate::media::{self, LocalMedia};
+use crate::media::{Choice, LocalMedia};
 use crate::privacy::{self, Availability};
 use crate::renewal::Renewal;
 use crate::signaling::Signaling;
@@ -102,6 +104,26 @@ struct App {
     availability: Availability,
     /// The verification code shown and the hashed input it came from (hashed again only on change).
     verified: Option<(Vec<u8>, String)>,
+    /// The pre-join screen, the device menu and the camera-and-microphone panel.
+    view: JoinView,
+    /// This visit to the room goes through the pre-join screen (a link opened, not yet joined).
+    entering: bool,
+    /// The pre-join screen's camera and microphone, which become `media` on **Join**.
+    preview: Option<LocalMedia>,
+    /// Camera and microphone requests so far: an answer for an older one is stopped, unused.
+    media_generation: u32,
+    /// A request is waiting for the browser (its permission prompt may be open).
+    media_pending: bool,
+    /// A call to start (with this politeness) once the camera and microphone are decided.
+    wants_call: Option<bool>,
+    /// The other person's signals that came before the camera and microphone were decided.
+    held: Vec<(PeerId, Signal)>,
+    /// The camera and microphone the person chose.
+    choice: Choice,
+    /// The speaker the person chose, where the browser can set one.
+    speaker: Option<String>,
+    /// The state last rendered: a screen's next step takes focus when the screen appears.
+    shown: std::cell::Cell<Option<crate::state::CallState>>,
 }
 
 fn resume_key(room: &RoomId) -> String {
@@ -118,6 +140,7 @@ impl App {
             ui.note(&format!("Ignored the link's signaling server {url}: only this page's own server is used."));
         }
         let trust = TrustView::new()?;
+        let view = JoinView::new(&tx)?;
         let privacy_wanted = privacy::remembered(crate::trust::remembered(privacy::STORAGE_KEY).as_deref());
         trust.set_privacy(privacy_wanted, Availability::Unknown);
         Ok(App {
@@ -147,6 +170,16 @@ impl App {
             privacy_wanted,
             availability: Availability::Unknown,
             verified: None,
+            view,
+            entering: false,
+            preview: None,
+            media_generation: 0,
+            media_pending: false,
+            wants_call: None,
+            held: Vec::new(),
+            choice: Choice::default(),
+            speaker: None,
+            shown: std::cell::Cell::new(None),
         })
     }
 
@@ -156,6 +189,16 @@ impl App {
 
     fn render(&self) {
         self.ui.render(&self.facts, self.link().as_deref());
+        let state = self.facts.state();
+        self.view.set_visible(state == crate::state::CallState::Prejoin);
+        self.view.set_link(self.link().as_deref());
+        let (steps, focus) = crate::next_step::next_steps(&self.facts);
+        self.view.show_next_steps(&steps);
+        if self.shown.replace(Some(state)) != Some(state) {
+            if let Some(step) = focus {
+                self.view.focus(step.id());
+            }
+        }
         if self.facts.media != Media::Connected {
             self.trust.show_code(None);
         }
@@ -168,7 +211,7 @@ impl App {
         }
         match self.params.room.clone() {
             None => self.render(),
-            Some(Ok(room)) => self.begin(room).await,
+            Some(Ok(room)) => self.open_link(room).await,
             Some(Err(_)) => {
                 self.facts = Facts { phase: Phase::Failed(Problem::BadLink), ..Facts::joining() };
                 self.render();
@@ -176,23 +219,18 @@ impl App {
         }
     }
 
-    /// Enter the room: camera and microphone first (the prompt comes while we connect), then
-    /// the signaling connection.
+    /// Enter the room: the signaling connection and the camera and microphone at once, neither
+    /// waiting for the other, so the link shows while the browser's prompt is still open.
     async fn begin(&mut self, room: RoomId) {
+        browser::store(&join::entered_key(&room), "1");
         self.room = Some(room);
+        self.entering = false;
         self.facts = Facts::joining();
+        // Straight in (Start a call, Rejoin, a reload): the device lists belong to the call.
+        self.view.move_devices_to_call();
         self.render();
-        if self.media.is_none() {
-            match media::acquire().await {
-                Ok(local) => {
-                    if let Some(note) = &local.note {
-                        self.ui.note(note);
-                    }
-                    self.ui.show_local(Some(&local.stream));
-                    self.media = Some(local);
-                }
-                Err(e) => log(&format!("no local media: {e}")),
-            }
+        if self.media.is_none() && !self.media_pending {
+            self.request_media();
         }
         self.refresh_controls();
         self.connect_signaling();
@@ -248,6 +286,21 @@ impl App {
             Event::Retry => self.retry(),
             Event::OpenCheck => self.open_check(),
             Event::PrivacyToggled => self.privacy_toggled(),
+            Event::JoinPressed => self.join_pressed().await,
+            Event::MediaReady(generation, result) => self.media_ready(generation, result).await,
+            Event::PermissionSlow(generation) => self.permission_slow(generation),
+            Event::DeviceChosen(kind) => self.device_chosen(kind).await,
+            Event::DevicesChanged => self.devices_changed().await,
+            Event::MediaRetry => self.media_retry(),
+            Event::Invite => self.view.show_invite(None),
+            Event::ShareLink => {
+                if let Some(link) = self.link() {
+                    // A cancelled sheet rejects too: nothing to tell the person.
+                    if let Err(e) = crate::join_view::share(&link).await {
+                        log(&format!("share sheet: {e}"));
+                    }
+                }
+            }
             Event::ChatOpen(generation, open) if self.is_current_call(generation) => self.ui.set_chat_enabled(open),
             Event::ChatMessage(generation, text) if self.is_current_call(generation) => {
                 if let Some(text) = chat::incoming(&text) {

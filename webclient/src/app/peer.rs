@@ -66,7 +66,7 @@ impl App {
                 self.ice_servers = ice_servers;
                 self.on_ice_servers();
                 self.reconnect_attempt = 0;
-                self.facts.phase = Phase::InCall;
+                self.facts.phase = if self.entering { Phase::PreJoin } else { Phase::InCall };
                 self.facts.link = Link::Joined;
                 if let Some(other) = peers.into_iter().next() {
                     self.peer_arrived(other, Seen::Listed);
@@ -77,6 +77,9 @@ impl App {
                     }
                 }
                 self.render();
+                if self.entering {
+                    self.prejoin_shown();
+                }
             }
             ServerMessage::PeerJoined { peer_id } => {
                 self.peer_arrived(peer_id, Seen::Arrived);
@@ -86,12 +89,13 @@ impl App {
                 if self.other.as_ref() == Some(&peer_id) {
                     self.other = None;
                     self.end_call();
+                    self.held.clear();
                     self.facts.peer = Peer::Left;
                     self.ui.note("The other person left.");
                     self.render();
                 }
             }
-            ServerMessage::Signal { from, data } => self.on_signal(from, data).await,
+            ServerMessage::Signal { from, data } => self.signal_or_hold(from, data).await,
             ServerMessage::Error { code, message } => self.on_error(code, &message),
             // The renewal's answer (the pre-call check asks on a connection of its own).
             ServerMessage::IceConfig { ice_servers } => self.renewed_ice_servers(ice_servers),
@@ -124,7 +128,11 @@ impl App {
 
     pub(super) fn new_call(&mut self, polite: bool) {
         self.end_call();
-        let Some(media) = &self.media else { return };
+        let Some(media) = &self.media else {
+            // Made once the camera and microphone are decided (see `join`).
+            self.wants_call = Some(polite);
+            return;
+        };
         self.call_generation += 1;
         match Call::new(self.call_generation, &self.ice_servers, self.relay_only(), polite, media, &self.tx) {
             Ok(call) => {
@@ -141,6 +149,7 @@ impl App {
             self.ui.set_chat_enabled(false);
             self.ui.set_stats(None);
         }
+        self.wants_call = None;
         self.facts.media = Media::None;
     }
 
@@ -231,7 +240,7 @@ impl App {
 
     /// In a call, or still trying to reach the server for one.
     pub(super) fn wants_signaling(&self) -> bool {
-        matches!(self.facts.phase, Phase::InCall | Phase::Failed(Problem::ServerUnreachable))
+        matches!(self.facts.phase, Phase::InCall | Phase::PreJoin | Phase::Failed(Problem::ServerUnreachable))
     }
 
     pub(super) fn signaling_lost(&mut self, code: u16) {
