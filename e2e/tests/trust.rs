@@ -298,7 +298,7 @@ async fn stale_stats(stage: &mut Stage) -> Result<()> {
     let base_url = stage.server.base_url();
     let a = stage.open_browser("a").await?;
     let b = stage.open_browser("b").await?;
-    a.run_before_each_document(JS_STALE_CERTIFICATE_STATS).await?;
+    a.before_page_scripts(JS_STALE_CERTIFICATE_STATS).await?;
     call(&a, &b, &base_url).await?;
     let first = same_code(&a, &b, &[]).await?;
     let seen_a = seen(&a).await?;

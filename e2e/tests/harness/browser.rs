@@ -278,7 +278,8 @@ impl Browser {
 
     /// Runs `source` in every document this Chromium session opens from now on, before the
     /// page's own scripts: chromedriver's CDP bridge to `Page.addScriptToEvaluateOnNewDocument`.
-    #[allow(dead_code, reason = "each test binary compiles the harness; only join.rs uses this")]
+    /// A test can make the browser misbehave the way a real one was seen to, or hold a prompt.
+    #[allow(dead_code, reason = "each test binary compiles the harness; only join.rs and trust.rs use this")]
     pub async fn before_page_scripts(&self, source: &str) -> Result<()> {
         if self.kind != BrowserKind::Chromium {
             return Err(Failure::new("scripts before the page are a Chromium (CDP) feature"));
@@ -357,19 +358,6 @@ impl Browser {
     /// [`Browser::js_async`] with `args` before the callback.
     pub async fn js_async_with(&self, script: &str, args: Vec<Value>) -> Result<Value> {
         self.client.execute_async(script, args).await.context(format!("{}: running an async script", self.name))
-    }
-
-    /// Runs `source` in every document this Chromium session loads from now on, before the
-    /// page's own scripts (CDP `Page.addScriptToEvaluateOnNewDocument`): a test can make the
-    /// browser misbehave the way a real one was seen to.
-    #[allow(dead_code, reason = "each test binary compiles the harness; only trust.rs uses this")]
-    pub async fn run_before_each_document(&self, source: &str) -> Result<()> {
-        if self.kind != BrowserKind::Chromium {
-            return Err(Failure::new(format!("{}: scripts before the page need Chromium's CDP", self.name)));
-        }
-        let command = Cdp { method: "Page.addScriptToEvaluateOnNewDocument", params: json!({ "source": source }) };
-        self.client.issue_cmd(command).await.context(format!("{}: adding a script before each document", self.name))?;
-        Ok(())
     }
 
     /// An attribute of `<body>` (e.g. `data-error`); `None` if absent.
@@ -620,23 +608,5 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
-    }
-}
-
-/// chromedriver's `POST /session/{id}/goog/cdp/execute`: one Chrome DevTools Protocol command.
-#[derive(Debug)]
-struct Cdp {
-    method: &'static str,
-    params: Value,
-}
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "cmd": self.method, "params": self.params });
-        (http::Method::POST, Some(body.to_string()))
     }
 }
