@@ -362,6 +362,13 @@ impl Client {
         }
     }
 
+    pub async fn expect_peer_resumed(&mut self) -> PeerId {
+        match self.recv().await {
+            ServerMessage::PeerResumed { peer_id } => peer_id,
+            other => panic!("expected peer_resumed, got {other:?}"),
+        }
+    }
+
     pub async fn expect_peer_left(&mut self) -> PeerId {
         match self.recv().await {
             ServerMessage::PeerLeft { peer_id } => peer_id,

@@ -194,7 +194,9 @@ impl Worker {
                 .arg(fresh.0.as_str())
                 .arg(fresh.1.as_str())
                 .arg(resume.as_ref().map_or("", ResumeToken::as_str))
-                .arg(peer_joined);
+                .arg(peer_joined)
+                .arg(&self.peer_resumed.0)
+                .arg(&self.peer_resumed.1);
         }
         steps.push(Step::Join { conn, room });
     }
