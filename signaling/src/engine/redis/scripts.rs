@@ -71,7 +71,8 @@ end
 /// Returns `{'resumed'|'joined', peer, token, order, other peers in join order…}` or `{'full'}`.
 /// Capacity check, token lookup and insert are one step: two nodes can never overfill a room.
 /// A resume gives the seat the fresh token (a token works once); taking the seat from a connection
-/// still open closes that one (`R`) and tells the connected others `peer_resumed`.
+/// still open closes that one (`R`) and, if its node heard it (a dead node's connections are not
+/// open), tells the connected others `peer_resumed`.
 const JOIN: &str = r#"
 local room, node, conn = KEYS[1], ARGV[1], ARGV[2]
 local list = members(room)
@@ -81,8 +82,9 @@ if ARGV[7] ~= '' then
       m.token = ARGV[6]
       redis.call('HSET', room, m.peer, encode(m, node, conn, 'c'))
       redis.call('PEXPIRE', room, ARGV[4])
-      if m.state == 'c' and (m.node ~= node or m.conn ~= conn) then
-        redis.call('PUBLISH', INBOX .. m.node, m.conn .. ' R')
+      local open = m.state == 'c' and (m.node ~= node or m.conn ~= conn)
+      -- A holder whose node is gone (nobody reads its inbox) had no open connection to take over.
+      if open and redis.call('PUBLISH', INBOX .. m.node, m.conn .. ' R') > 0 then
         local resumed = ARGV[9] .. m.peer .. ARGV[10]
         for _, o in ipairs(list) do
           if o.peer ~= m.peer and o.state == 'c' then tell(o, resumed) end
