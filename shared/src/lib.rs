@@ -11,8 +11,8 @@
 //! # Layout
 //! - [`client`]: [`ClientMessage`] (`join`, `signal`, `leave`, `ice_config`) and
 //!   [`ClientMessage::parse`], which tells an invalid room from a bad message.
-//! - [`server`]: [`ServerMessage`] (`joined`, `peer_joined`, `peer_left`, `signal`,
-//!   `error`, `ice_config`) and [`IceServer`].
+//! - [`server`]: [`ServerMessage`] (`joined`, `peer_joined`, `peer_resumed`, `peer_left`,
+//!   `signal`, `error`, `ice_config`) and [`IceServer`].
 //! - [`signal`]: [`Signal`], the WebRTC payload the server relays untouched.
 //! - [`failure`]: [`FailureReason`], why a call found no media path (`connect_failed`).
 //! - [`ids`]: [`RoomId`] (validated), [`PeerId`], [`ResumeToken`].

@@ -25,7 +25,8 @@ pub enum ServerMessage {
         peers: Vec<PeerId>,
         /// How many peers the room holds, this one included.
         capacity: u32,
-        /// The secret to send as `join.resume` after a dropped connection.
+        /// The secret to send as `join.resume` after a dropped connection. A new one after every
+        /// resume: the token a resume used stops working.
         resume_token: ResumeToken,
         /// STUN and TURN servers to give to `RTCPeerConnection`.
         ice_servers: Vec<IceServer>,
@@ -33,6 +34,13 @@ pub enum ServerMessage {
     /// Another peer took a seat in the room.
     PeerJoined {
         /// The newcomer.
+        peer_id: PeerId,
+    },
+    /// Another peer's seat was taken over by a new connection with its resume token while its
+    /// old connection was still open (closed with [`close::REPLACED`](crate::close::REPLACED)): a
+    /// reload of their page, or someone else holding their token. Older clients ignore it.
+    PeerResumed {
+        /// The peer whose seat has a new connection; the same id as before.
         peer_id: PeerId,
     },
     /// Another peer left the room, or its resume grace period ran out.
@@ -195,6 +203,12 @@ mod tests {
     fn peer_joined_golden() {
         let message = ServerMessage::PeerJoined { peer_id: PeerId::new("p2") };
         assert_wire(message, r#"{"type":"peer_joined","peer_id":"p2"}"#);
+    }
+
+    #[test]
+    fn peer_resumed_golden() {
+        let message = ServerMessage::PeerResumed { peer_id: PeerId::new("p2") };
+        assert_wire(message, r#"{"type":"peer_resumed","peer_id":"p2"}"#);
     }
 
     #[test]

@@ -129,7 +129,11 @@ impl<C: EngineConn> Handler for Session<C> {
             Verdict::Allow => {}
             Verdict::Limit => {
                 let wait = self.bucket.retry_after().as_millis() + 1;
-                self.error(reply, ErrorCode::RateLimited, format!("too many messages; retry in {wait} ms"));
+                let message =
+                    ServerMessage::error_with(ErrorCode::RateLimited, format!("too many messages; retry in {wait} ms"));
+                debug!(code = "rate_limited", "error sent");
+                // At once, on every engine: the warning a flood's close must follow.
+                self.conn.refuse(&message, reply);
                 return ControlFlow::Continue(());
             }
             Verdict::Flood => {
@@ -251,6 +255,11 @@ mod tests {
                 ServerMessage::Error { code, .. } => self.calls.push(format!("error {}", code.as_str())),
                 other => self.calls.push(format!("reply {other:?}")),
             }
+        }
+
+        /// Recorded like a reply: the unit tests check what is answered, the engines when.
+        fn refuse(&mut self, message: &ServerMessage, reply: &mut impl Replies) {
+            self.reply(message, reply);
         }
 
         fn hang_up(&mut self, code: CloseCode, reason: &'static str, _: &mut impl Replies) -> Flow {

@@ -386,6 +386,8 @@ async fn a_reload_through_the_other_node_takes_the_seat_and_closes_the_old_conne
     assert_eq!(back.peer_id, ja.peer_id, "the same seat");
     assert_eq!(back.peers, std::slice::from_ref(&jb.peer_id));
     assert_eq!(a1.expect_close().await, Some(4001));
+    // The seat was taken from a connection still open: B cannot know it is still A.
+    assert_eq!(b.expect_peer_resumed().await, ja.peer_id);
     b.expect_silence(QUIET).await;
     signals_flow(&mut a2, &back.peer_id, &mut b, &jb.peer_id, "after-reload").await;
     assert_eq!(node_b.metric("signaling_resumes_total").await, Some(1));

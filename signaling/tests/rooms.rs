@@ -402,6 +402,106 @@ async fn a_burst_over_the_rate_is_refused_but_kept_and_a_continued_flood_is_clos
     server.shutdown().await;
 }
 
+/// A flood sent in one go by a client that reads nothing meanwhile (the default limits: 200 at
+/// once, then closed after 100 refusals in a row): whatever the engine, the client is told
+/// `rate_limited` before the 1008 close, and never `unavailable`. On Redis the warning used to
+/// queue behind the answers to the burst and was lost when the close came first. A call in
+/// another room carries on.
+#[tokio::test]
+async fn a_flood_in_one_go_is_warned_with_rate_limited_before_its_1008_close() {
+    let server = start(RoomsConfig::default()).await;
+    let (mut a, ja, mut b, jb) = pair(&server, "calm").await;
+    let mut flooder = server.client().await;
+    flooder.join("flood").await;
+    let nobody = PeerId::new("AAAAAAAAAAAAAAAA");
+    let flood: Vec<ClientMessage> = (0..1_500)
+        .map(|n| ClientMessage::Signal { to: nobody.clone(), data: candidate(format!("candidate:flood {n}")) })
+        .collect();
+    flooder.send_all_at_once(&flood).await;
+
+    let (messages, code) = flooder.drain_until_close().await;
+    assert_eq!(code, Some(1008), "a continued flood is a policy violation");
+    let codes: Vec<ErrorCode> = messages
+        .iter()
+        .map(|m| match m {
+            ServerMessage::Error { code, .. } => *code,
+            other => panic!("expected errors only, got {other:?}"),
+        })
+        .collect();
+    assert!(codes.contains(&ErrorCode::RateLimited), "no rate_limited before the close: {codes:?}");
+    assert!(
+        codes.iter().all(|c| matches!(c, ErrorCode::RateLimited | ErrorCode::UnknownPeer)),
+        "only the burst's answers and the warnings: {codes:?}"
+    );
+    drop(flooder);
+    server.wait_for_metric("signaling_ws_closes_total{code=\"1008\",initiator=\"server\"}", 1).await;
+
+    a.expect_silence(Duration::ZERO).await;
+    relay(&mut a, &ja.peer_id, &mut b, &jb.peer_id, candidate("candidate:still here")).await;
+    relay(&mut b, &jb.peer_id, &mut a, &ja.peer_id, Signal::EndOfCandidates).await;
+    drop((a, b));
+    server.shutdown().await;
+}
+
+/// Thirty connections each send 40 signals of 20 KB in one go (within the message rate) while
+/// the room store stalls for 3 s — on Redis the node's queue fills, as under a real overload —
+/// and meanwhile a bystander joins a call. Nobody is told `unavailable`: each burst's messages are
+/// answered (`unknown_peer`, or `rate_limited` for a connection past its share of the queue), and
+/// the bystander, holding nothing in the queue, joins and relays. The node's queue is scaled down
+/// with the share in the defaults' proportion (the budget is spent by 32 connections at their
+/// share, 64 by default), so the test sends 24 MB rather than 200 MB.
+#[tokio::test]
+async fn bursts_from_thirty_connections_while_the_store_stalls_do_not_starve_a_bystander() {
+    const BURSTERS: usize = 30;
+    const BURST: usize = 40;
+    let server = start_tuned(ServerConfig::default(), RoomsConfig::default(), |redis| {
+        redis.queue_bytes = 8 << 20;
+        redis.queue_share_bytes = 256 << 10;
+    })
+    .await;
+    let mut a = server.client().await;
+    let ja = a.join("bystander").await;
+    let mut bursters = Vec::new();
+    for n in 0..BURSTERS {
+        let mut client = server.client().await;
+        client.join(&format!("burst-{n}")).await;
+        bursters.push(client);
+    }
+    let in_before = server.metric("signaling_messages_in_total").unwrap_or(0);
+
+    server.stall_room_store(3_000).await;
+    let nobody = PeerId::new("AAAAAAAAAAAAAAAA");
+    let padding = "x".repeat(20_000);
+    let burst: Vec<ClientMessage> = (0..BURST)
+        .map(|n| ClientMessage::Signal { to: nobody.clone(), data: candidate(format!("candidate:{n} {padding}")) })
+        .collect();
+    futures_util::future::join_all(bursters.iter_mut().map(|client| client.send_all_at_once(&burst))).await;
+    // The server has read every burst (on Redis: the queue is as full as it gets) before B joins.
+    let burst_total = i64::try_from(BURSTERS * BURST).expect("small");
+    server.wait_for_metric_at_least("signaling_messages_in_total", in_before + burst_total).await;
+    let mut b = server.client().await;
+    let jb = b.join("bystander").await;
+    assert_eq!(jb.peers, std::slice::from_ref(&ja.peer_id));
+    assert_eq!(a.expect_peer_joined().await, jb.peer_id);
+    relay(&mut a, &ja.peer_id, &mut b, &jb.peer_id, candidate("candidate:bystander a")).await;
+    relay(&mut b, &jb.peer_id, &mut a, &ja.peer_id, candidate("candidate:bystander b")).await;
+
+    let mut limited = 0;
+    for (n, client) in bursters.iter_mut().enumerate() {
+        for _ in 0..BURST {
+            match client.recv().await {
+                ServerMessage::Error { code: ErrorCode::UnknownPeer, .. } => {}
+                ServerMessage::Error { code: ErrorCode::RateLimited, .. } => limited += 1,
+                other => panic!("burster {n}: expected unknown_peer or rate_limited, got {other:?}"),
+            }
+        }
+    }
+    println!("{limited} of {burst_total} burst messages answered rate_limited");
+    assert_eq!(server.metric("signaling_errors_total{code=\"unavailable\"}").unwrap_or(0), 0);
+    drop((a, b, bursters));
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn metrics_count_open_rooms_seated_peers_relayed_signals_and_errors() {
     let server = start(with_grace(Duration::ZERO)).await;

@@ -100,8 +100,9 @@ async fn after_the_grace_the_other_peer_gets_peer_left_and_the_token_joins_as_a_
     server.shutdown().await;
 }
 
-/// A2 resumes while A1 is still open: A2 gets the seat, A1 is closed with 4001, and A1's end
-/// (which comes after) must neither free the seat nor tell B anything.
+/// A2 resumes while A1 is still open: A2 gets the seat, A1 is closed with 4001, B is told
+/// `peer_resumed` (it may not be A who came back), and A1's end (which comes after) must neither
+/// free the seat nor tell B anything more.
 async fn reload_replaces_the_live_connection(grace: Duration) {
     let server = start(with_grace(grace)).await;
     let (mut a1, ja, mut b, jb) = pair(&server, "reload").await;
@@ -116,6 +117,7 @@ async fn reload_replaces_the_live_connection(grace: Duration) {
     server.wait_for_metric("signaling_ws_closes_total{code=\"4001\",initiator=\"server\"}", 1).await;
     server.wait_for_metric("signaling_websockets_open", 2).await;
 
+    assert_eq!(b.expect_peer_resumed().await, ja.peer_id);
     b.expect_silence(QUIET).await;
     signals_flow(&mut a2, &back.peer_id, &mut b, &jb.peer_id, "to-the-new-connection").await;
     assert_eq!(server.counts().await, (1, 2));
@@ -133,6 +135,56 @@ async fn a_reload_while_the_old_connection_is_open_closes_it_with_4001_and_keeps
 #[tokio::test]
 async fn a_reload_without_resume_grace_also_keeps_the_seat_when_the_old_connection_ends() {
     reload_replaces_the_live_connection(Duration::ZERO).await;
+}
+
+/// A replay: M holds a copy of A's token while A is still connected. M takes the seat; A is closed
+/// with 4001; B is told `peer_resumed`; M's `joined` carries a new token, and the token M used is
+/// spent (a second replay joins afresh: the room is full). Each later resume rotates the token
+/// again. A pair in another room hears nothing and carries on.
+#[tokio::test]
+async fn a_token_works_once_and_taking_an_open_seat_is_announced_to_the_others() {
+    let server = start(with_grace(GRACE)).await;
+    let (mut a, ja, mut b, jb) = pair(&server, "taken").await;
+    let (mut x, jx, mut y, jy) = pair(&server, "bystanders").await;
+
+    let mut m = server.client().await;
+    let taken = m.join_with("taken", Some(&ja.resume_token)).await;
+    assert_eq!(taken.peer_id, ja.peer_id, "the token names A's seat");
+    assert_ne!(taken.resume_token, ja.resume_token, "a resume rotates the token");
+    assert_eq!(a.expect_close().await, Some(CLOSE_REPLACED.0));
+    a.expect_end().await;
+    drop(a);
+    assert_eq!(b.expect_peer_resumed().await, ja.peer_id);
+    b.expect_silence(QUIET).await;
+
+    let mut replay = server.client().await;
+    match replay.request_join("taken", Some(&ja.resume_token)).await {
+        ServerMessage::Error { code: ErrorCode::RoomFull, .. } => {}
+        other => panic!("a spent token must not take the seat again; got {other:?}"),
+    }
+    signals_flow(&mut m, &taken.peer_id, &mut b, &jb.peer_id, "to-whoever-holds-the-seat").await;
+
+    // After a drop, the resume rotates the token again; the one it used is spent too.
+    // Open: B, the bystanders, M and the replaying client.
+    server.wait_for_metric("signaling_websockets_open", 5).await;
+    let dropped_at = drop_and_wait(&server, m, 4).await;
+    let mut m2 = server.client().await;
+    let back = m2.join_with("taken", Some(&taken.resume_token)).await;
+    assert_eq!(back.peer_id, ja.peer_id);
+    assert!(![&ja.resume_token, &taken.resume_token].contains(&&back.resume_token), "a fresh token");
+    match replay.request_join("taken", Some(&taken.resume_token)).await {
+        ServerMessage::Error { code: ErrorCode::RoomFull, .. } => {}
+        other => panic!("a spent token must not take the seat again; got {other:?}"),
+    }
+    b.expect_silence_until(dropped_at + GRACE + Duration::from_millis(500)).await;
+    signals_flow(&mut m2, &back.peer_id, &mut b, &jb.peer_id, "after-rotation").await;
+
+    x.expect_silence(Duration::ZERO).await;
+    y.expect_silence(Duration::ZERO).await;
+    signals_flow(&mut x, &jx.peer_id, &mut y, &jy.peer_id, "bystanders").await;
+    assert_eq!(server.metric("signaling_resumes_total"), Some(2));
+    drop((b, m2, replay, x, y));
+    server.shutdown().await;
 }
 
 #[tokio::test]

@@ -12,13 +12,20 @@ use crate::load::conn::{self, Receiver, Transport};
 use crate::load::{now_us, Peer, REPLY_LIMIT};
 use crate::wire::{self, Incoming, SignalMaker};
 
-/// What one steady pair saw: its receiver must get every message, in order.
+/// What one steady pair saw: its receiver must get every message, in order, and its sender
+/// nothing at all (a relayed signal is not answered; an answer is a refusal).
 #[derive(Debug, Default, Clone)]
 pub struct SteadyTally {
     pub sent: u64,
+    /// Messages that arrived; one skipped over (a gap) is never counted, so it shows as lost.
     pub received: u64,
-    /// Messages that came out of order or from someone else, or anything unexpected.
+    /// Messages that came out of order (behind one already received) or from someone else, or
+    /// anything unexpected.
     pub wrong: Vec<String>,
+    /// What the sender was answered (e.g. `unavailable` for a relay the server refused): each a
+    /// message that did not go out, which a well-behaved sender must never get.
+    pub sender_answers: u64,
+    pub first_sender_answer: Option<String>,
     /// One-way latencies, microseconds.
     pub latencies_us: Vec<u64>,
 }
@@ -38,8 +45,20 @@ async fn drain(rx: &mut Receiver, until: Instant) -> u64 {
     count
 }
 
-/// A sends `count` signals to B, one per `interval`; B checks each arrives, in order. The
-/// messages B still expects when the sender is done may take [`REPLY_LIMIT`] each, no more.
+/// Reads `rx` until it closes or `until`, counting what arrives into `seen` and keeping the
+/// first text: for the side that must be sent nothing.
+async fn watch(rx: &mut Receiver, until: Instant, seen: &std::cell::RefCell<(u64, Option<String>)>) -> u64 {
+    while let Ok(Ok(Some(text))) = tokio::time::timeout_at(until.into(), rx.recv()).await {
+        let mut seen = seen.borrow_mut();
+        seen.0 += 1;
+        seen.1.get_or_insert(text);
+    }
+    seen.borrow().0
+}
+
+/// A sends `count` signals to B, one per `interval`; B checks each arrives, in order, and A must
+/// be answered nothing. The messages B still expects when the sender is done may take
+/// [`REPLY_LIMIT`] each, no more.
 pub async fn steady(pair: (Peer, Peer), count: u64, interval: Duration, offset: Duration) -> SteadyTally {
     let (mut a, mut b) = pair;
     let maker = SignalMaker::new(b.id.clone(), STEADY_SIZE);
@@ -60,18 +79,19 @@ pub async fn steady(pair: (Peer, Peer), count: u64, interval: Duration, offset: 
     };
     let receiving = async {
         let mut tally = SteadyTally::default();
-        while tally.received < count {
+        // The next sequence number due; a later one means those between were lost.
+        let mut next = 0;
+        while next < count {
             match b.rx.recv_within(REPLY_LIMIT, "steady: a relayed signal").await {
                 Ok(text) => match wire::parse(&text) {
-                    Incoming::Relayed(r) if r.from == from && r.seq == tally.received => {
+                    Incoming::Relayed(r) if r.from == from && r.seq >= next => {
+                        // A gap (r.seq > next) is not counted as received: it shows as lost.
                         tally.latencies_us.push(now_us().saturating_sub(r.sent_us));
                         tally.received += 1;
+                        next = r.seq + 1;
                     }
                     Incoming::Relayed(r) => {
-                        tally
-                            .wrong
-                            .push(format!("expected #{} from {from}, got #{} from {}", tally.received, r.seq, r.from));
-                        tally.received = r.seq + 1;
+                        tally.wrong.push(format!("expected #{next} from {from}, got #{} from {}", r.seq, r.from));
                     }
                     _ => tally.wrong.push(text),
                 },
@@ -83,8 +103,11 @@ pub async fn steady(pair: (Peer, Peer), count: u64, interval: Duration, offset: 
         }
         tally
     };
-    let (sent, mut tally) = until_done(async { tokio::join!(sending, receiving) }, drain(&mut a.rx, end)).await;
+    let answers = std::cell::RefCell::new((0, None));
+    let (sent, mut tally) =
+        until_done(async { tokio::join!(sending, receiving) }, watch(&mut a.rx, end, &answers)).await;
     tally.sent = sent;
+    (tally.sender_answers, tally.first_sender_answer) = answers.into_inner();
     tally
 }
 

@@ -79,6 +79,11 @@ pub trait EngineConn: Send + 'static {
     /// An answer of the session's own, kept in order with the engine's answers.
     fn reply(&mut self, message: &ServerMessage, reply: &mut impl Replies);
 
+    /// An answer refusing a message without acting on it (over the rate limit): written at once,
+    /// ahead of any answers still due to earlier requests, so that a close which follows it (a
+    /// flood) can never overtake it or drop it.
+    fn refuse(&mut self, message: &ServerMessage, reply: &mut impl Replies);
+
     /// The session closes the connection (a flood). `Break` closes now; `Continue` means the
     /// close comes through the handle after the answers still due, and the session must ignore
     /// whatever the client sends meanwhile.

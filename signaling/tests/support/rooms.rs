@@ -67,6 +67,15 @@ pub async fn start(rooms: RoomsConfig) -> RoomServer {
 
 /// A rooms server with its own server settings (keepalive timers, for instance).
 pub async fn start_with(config: ServerConfig, rooms_config: RoomsConfig) -> RoomServer {
+    start_tuned(config, rooms_config, |_| {}).await
+}
+
+/// A rooms server whose Redis engine settings `tune` changes first (ignored on the memory engine).
+pub async fn start_tuned(
+    config: ServerConfig,
+    rooms_config: RoomsConfig,
+    tune: impl FnOnce(&mut RedisConfig),
+) -> RoomServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
     let metrics = Arc::new(Metrics::default());
@@ -76,7 +85,11 @@ pub async fn start_with(config: ServerConfig, rooms_config: RoomsConfig) -> Room
     };
     let config = Arc::new(config);
     let redis = on_redis().then(RedisServer::start);
-    let redis_config = redis.as_ref().map(|redis| RedisConfig::new(redis.url()));
+    let redis_config = redis.as_ref().map(|redis| {
+        let mut redis_config = RedisConfig::new(redis.url());
+        tune(&mut redis_config);
+        redis_config
+    });
     let engine = Engine::start(rooms_config, redis_config, &metrics).expect("start the engine");
     wait_until_healthy(&engine).await;
     let task = tokio::spawn({
@@ -123,6 +136,30 @@ impl RoomServer {
             );
             sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Waits (bounded) until the sample `name` reaches at least `value`.
+    pub async fn wait_for_metric_at_least(&self, name: &str, value: i64) {
+        let deadline = Instant::now() + WAIT;
+        while self.metric(name).unwrap_or(0) < value {
+            assert!(Instant::now() < deadline, "{name} is {:?}, expected {value} or more", self.metric(name));
+            sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// On the Redis engine, stalls the room store: Redis runs no command of any client for
+    /// `millis` (`CLIENT PAUSE … ALL`), as a slow or overloaded Redis would. Nothing on memory.
+    pub async fn stall_room_store(&self, millis: u64) {
+        let Some(redis) = &self.redis else { return };
+        let client = ::redis::Client::open(redis.url()).expect("a Redis URL");
+        let mut conn = client.get_multiplexed_async_connection().await.expect("connect to Redis");
+        let () = ::redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(millis)
+            .arg("ALL")
+            .query_async(&mut conn)
+            .await
+            .expect("CLIENT PAUSE");
     }
 
     /// `(rooms, seats)` as the engine holds them, away seats included.
@@ -359,6 +396,13 @@ impl Client {
         match self.recv().await {
             ServerMessage::PeerJoined { peer_id } => peer_id,
             other => panic!("expected peer_joined, got {other:?}"),
+        }
+    }
+
+    pub async fn expect_peer_resumed(&mut self) -> PeerId {
+        match self.recv().await {
+            ServerMessage::PeerResumed { peer_id } => peer_id,
+            other => panic!("expected peer_resumed, got {other:?}"),
         }
     }
 

@@ -18,6 +18,10 @@ use crate::signaling::Signaling;
 use crate::state::{Link, Media, Peer, Phase, Problem};
 use crate::stats::{summarize, Summary};
 
+/// What the page says when the other person's seat is taken over by a new connection.
+const PEER_RESUMED_NOTE: &str =
+    "The other person reconnected. If they did not just reload their page, it may be someone else: compare the verification code.";
+
 impl App {
     pub(super) fn connect_signaling(&mut self) {
         self.ws_generation += 1;
@@ -84,6 +88,13 @@ impl App {
             ServerMessage::PeerJoined { peer_id } => {
                 self.peer_arrived(peer_id, Seen::Arrived);
                 self.render();
+            }
+            // Their seat has a new connection: a reload of their page, or someone else with their
+            // link and resume token. Only they can tell which; the verification code changes too.
+            ServerMessage::PeerResumed { peer_id } => {
+                if self.other.as_ref() == Some(&peer_id) {
+                    self.ui.note(PEER_RESUMED_NOTE);
+                }
             }
             ServerMessage::PeerLeft { peer_id } => {
                 if self.other.as_ref() == Some(&peer_id) {

@@ -127,6 +127,11 @@ impl EngineConn for MemoryConn {
         reply.text(&message.to_json());
     }
 
+    /// Every answer is written at once here: a refusal is just a reply.
+    fn refuse(&mut self, message: &ServerMessage, reply: &mut impl Replies) {
+        self.reply(message, reply);
+    }
+
     /// Without an explicit `leave`, the seat is kept for the resume grace period: a reload or a
     /// network blip must not hand the seat to someone else.
     async fn end(self, reason: &'static str) {

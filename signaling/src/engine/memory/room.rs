@@ -63,7 +63,8 @@ pub struct Joined<C> {
     /// `true` when a resume token gave back an existing seat (no `peer_joined` is sent).
     pub resumed: bool,
     pub room_created: bool,
-    /// `peer_joined` for the others (empty on resume).
+    /// `peer_joined` for the others; on a resume, `peer_resumed` if it replaced an open
+    /// connection, else nothing.
     pub deliveries: Vec<Delivery<C>>,
     /// A connection that held this seat until now and must be closed (a reload or a reconnect
     /// that came before the server noticed the old connection was dead).
@@ -108,19 +109,29 @@ impl<C: Clone> Shard<C> {
         let room_created = !self.rooms.contains_key(room_id);
         let room = self.rooms.entry(room_id.clone()).or_insert_with(|| Room { seats: Vec::new() });
         if let Some(at) = resume.and_then(|token| room.seats.iter().position(|s| &s.token == token)) {
-            let previous = std::mem::replace(&mut room.seats[at].link, Link::Connected { conn, handle });
+            // A token works once: the resume gets a fresh one, so a copy of the old one (a replay)
+            // can no longer take the seat.
+            let seat = &mut room.seats[at];
+            seat.token = fresh.1;
+            let previous = std::mem::replace(&mut seat.link, Link::Connected { conn, handle });
             let replaced = match previous {
                 Link::Connected { handle, .. } => Some(handle),
                 Link::Away { .. } => None,
             };
             let seat = &room.seats[at];
+            // A seat taken from an open connection is announced: the others learn that whoever
+            // they talk to now may not be who they talked to before.
+            let deliveries = match replaced {
+                Some(_) => announce(room, &seat.peer, ServerMessage::PeerResumed { peer_id: seat.peer.clone() }),
+                None => Vec::new(),
+            };
             return Ok(Joined {
                 peer: seat.peer.clone(),
                 token: seat.token.clone(),
                 peers: others(room, &seat.peer),
                 resumed: true,
                 room_created: false,
-                deliveries: Vec::new(),
+                deliveries,
                 replaced,
             });
         }
@@ -211,6 +222,16 @@ impl<C: Clone> Shard<C> {
     }
 }
 
+/// `message` for every connected seat but `me`'s.
+fn announce<C: Clone>(room: &Room<C>, me: &PeerId, message: ServerMessage) -> Vec<Delivery<C>> {
+    room.seats
+        .iter()
+        .filter(|s| &s.peer != me)
+        .filter_map(|s| s.handle())
+        .map(|to| Delivery { to: to.clone(), message: message.clone() })
+        .collect()
+}
+
 fn others<C>(room: &Room<C>, me: &PeerId) -> Vec<PeerId> {
     room.seats.iter().filter(|s| &s.peer != me).map(|s| s.peer.clone()).collect()
 }
@@ -290,6 +311,7 @@ mod tests {
         // Connection 1 is replaced by connection 7 holding the token.
         let again = s.join(&room("r"), 7, 7, Some(&a.token), ids(99), 2).unwrap();
         assert_eq!(again.replaced, Some(1));
+        assert_eq!(again.deliveries, [Delivery { to: 2, message: ServerMessage::PeerResumed { peer_id: peer(1) } }]);
         assert_eq!(
             s.leave(&room("r"), &peer(1), 1),
             Left { seat_freed: false, deliveries: vec![], room_removed: false }
@@ -310,7 +332,8 @@ mod tests {
         assert_eq!(join(&mut s, "r", 3), Err(ErrorCode::RoomFull));
         let back = s.join(&room("r"), 5, 5, Some(&a.token), ids(50), 2).unwrap();
         assert_eq!(back.peer, peer(1));
-        assert_eq!(back.token, a.token);
+        assert_eq!(back.token, ids(50).1, "a resume rotates the token");
+        assert_ne!(back.token, a.token);
         assert_eq!(back.peers, [peer(2)]);
         assert!(back.resumed);
         assert!(back.deliveries.is_empty(), "the other peer hears nothing of a resume");
@@ -318,6 +341,10 @@ mod tests {
         // The grace timer of the old connection fires later and must not free the seat.
         assert!(s.expire(&room("r"), &peer(1), 1).deliveries.is_empty());
         assert_eq!(s.route(&room("r"), &peer(2), &peer(1)), Ok(5));
+        // The token the resume used is spent: a replay joins afresh, here into a full room.
+        assert_eq!(s.join(&room("r"), 6, 6, Some(&a.token), ids(60), 2), Err(ErrorCode::RoomFull));
+        let again = s.join(&room("r"), 8, 8, Some(&back.token), ids(80), 2).unwrap();
+        assert_eq!((again.peer, again.replaced), (peer(1), Some(5)));
     }
 
     #[test]

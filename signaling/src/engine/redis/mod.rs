@@ -2,6 +2,7 @@
 //! Redis, so two peers behind one load balancer meet whichever node each reached.
 //!
 //! - [`scripts`]: the data model and the Lua scripts (join, relay, leave, away, heartbeat);
+//! - [`admission`]: the queue's byte budget, each connection's share of it and the floor it keeps;
 //! - `worker`: the node's one task that talks to Redis: an ordered queue of every session's
 //!   requests, sent as pipelined batches on one connection; the node's inbox subscription; the
 //!   heartbeat; reconnection.
@@ -18,9 +19,9 @@ use crate::relay::RawValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::peer::{fresh_ids, ConnIds};
 use super::{EngineConn, Flow, Replies, RoomEngine};
@@ -29,9 +30,11 @@ use crate::engine::peer::{ConnId, PeerHandle};
 use crate::engine::redis::config::RedisConfig;
 use crate::metrics::Metrics;
 use crate::ws::CloseCode;
+use admission::{Queue, Refusal, Share};
 use metrics::EngineMetrics;
 use request::{Op, Request};
 
+mod admission;
 pub mod config;
 mod metrics;
 mod request;
@@ -51,9 +54,9 @@ pub enum StartError {
 }
 
 pub struct RedisEngine {
-    /// Unbounded as a channel, bounded in bytes by `budget`.
+    /// Unbounded as a channel, bounded in bytes by `queue`.
     tx: mpsc::UnboundedSender<Request>,
-    budget: Arc<Semaphore>,
+    queue: Arc<Queue>,
     /// Whether the node is registered in Redis and takes joins: set by the worker, read by
     /// `/healthz`, awaited at start-up ([`RedisEngine::registered`]).
     healthy: Arc<watch::Sender<bool>>,
@@ -76,7 +79,7 @@ impl RedisEngine {
         let node: Arc<str> = URL_SAFE_NO_PAD.encode(id).into();
         let healthy = Arc::new(watch::Sender::new(false));
         let (tx, rx) = mpsc::unbounded_channel();
-        let budget = Arc::new(Semaphore::new(redis.queue_bytes));
+        let queue = Queue::new(redis.queue_bytes, redis.queue_share_bytes, redis.queue_floor_bytes);
         let metrics = EngineMetrics::registered(registry);
         let worker = worker::Worker::new(worker::Setup {
             node: node.clone(),
@@ -91,7 +94,7 @@ impl RedisEngine {
         info!(node = &*node, "rooms are shared through Redis");
         Ok(Arc::new(RedisEngine {
             tx,
-            budget,
+            queue,
             healthy,
             conn_ids: ConnIds::default(),
             node,
@@ -125,7 +128,7 @@ impl RoomEngine for RedisEngine {
             handle,
             opened: false,
             tx: self.tx.clone(),
-            budget: self.budget.clone(),
+            share: self.queue.share(),
             metrics: self.metrics.clone(),
         }
     }
@@ -151,7 +154,7 @@ impl RoomEngine for RedisEngine {
 
     async fn close(&self) {
         let (done, finished) = oneshot::channel();
-        let request = Request { conn: 0, open: None, op: Op::Close(done), permit: None };
+        let request = Request { conn: 0, open: None, op: Op::Close(done), ticket: None };
         if self.tx.send(request).is_ok() && tokio::time::timeout(CLOSE_WAIT, finished).await.is_err() {
             warn!("the Redis worker did not finish in time");
         }
@@ -170,36 +173,37 @@ pub struct RedisConn {
     /// and the session's own answers go straight into its writer.
     opened: bool,
     tx: mpsc::UnboundedSender<Request>,
-    budget: Arc<Semaphore>,
+    /// What its requests waiting in the node's queue hold.
+    share: Share,
     metrics: Arc<EngineMetrics>,
 }
 
 impl RedisConn {
-    /// Queues a request; `false` if it was refused (and answered so).
-    fn submit(&mut self, op: Op, reply: &mut impl Replies) -> bool {
-        let size = u32::try_from(op.size()).unwrap_or(u32::MAX);
-        let Ok(permit) = self.budget.clone().try_acquire_many_owned(size) else {
-            // Overload: refused at once. This answer may overtake answers still queued.
-            warn!(conn = self.conn, "Redis queue full; request refused");
-            self.refuse(reply, "the server is overloaded; retry in a few seconds");
-            return false;
+    /// Queues a request; if it is refused, answers so at once (an answer that may overtake answers
+    /// still queued: it refuses the request without acting on it).
+    fn submit(&mut self, op: Op, reply: &mut impl Replies) {
+        let ticket = match self.share.admit(op.size()) {
+            Ok(ticket) => ticket,
+            Err(Refusal::Connection) => {
+                debug!(conn = self.conn, "the connection's share of the Redis queue is full; request refused");
+                let message = "too many of your messages are waiting for the room store; retry in a moment";
+                return self.refused(reply, ErrorCode::RateLimited, message);
+            }
+            Err(Refusal::Node) => {
+                warn!(conn = self.conn, "Redis queue full; request refused");
+                return self.refused(reply, ErrorCode::Unavailable, "the server is overloaded; retry in a few seconds");
+            }
         };
         let open = (!self.opened).then(|| self.handle.clone());
-        match self.tx.send(Request { conn: self.conn, open, op, permit: Some(permit) }) {
-            Ok(()) => {
-                self.opened = true;
-                true
-            }
-            Err(_) => {
-                self.refuse(reply, "the server is shutting down");
-                false
-            }
+        match self.tx.send(Request { conn: self.conn, open, op, ticket: Some(ticket) }) {
+            Ok(()) => self.opened = true,
+            Err(_) => self.refused(reply, ErrorCode::Unavailable, "the server is shutting down"),
         }
     }
 
-    fn refuse(&self, reply: &mut impl Replies, message: &str) {
-        self.metrics.rooms.error_sent(ErrorCode::Unavailable);
-        reply.text(&ServerMessage::error_with(ErrorCode::Unavailable, message).to_json());
+    fn refused(&self, reply: &mut impl Replies, code: ErrorCode, message: &str) {
+        self.metrics.rooms.error_sent(code);
+        reply.text(&ServerMessage::error_with(code, message).to_json());
     }
 }
 
@@ -232,20 +236,19 @@ impl EngineConn for RedisConn {
         }
     }
 
-    /// Once requests are queued, the close waits behind their answers (the session reads on but
-    /// ignores everything until it comes).
-    fn hang_up(&mut self, code: CloseCode, reason: &'static str, reply: &mut impl Replies) -> Flow {
-        if self.opened && self.submit(Op::HangUp(code, reason), reply) {
-            Flow::Continue(())
-        } else {
-            Flow::Break((code, reason))
+    /// Written at once: a refusal does not wait for the answers to earlier requests, so the
+    /// warning before a flood's close is never stuck behind them (nor lost with them).
+    fn refuse(&mut self, message: &ServerMessage, reply: &mut impl Replies) {
+        if let ServerMessage::Error { code, .. } = message {
+            self.metrics.rooms.error_sent(*code);
         }
+        reply.text(&message.to_json());
     }
 
     async fn end(self, reason: &'static str) {
         if self.opened {
             // Outside the byte budget: the end of a connection must never be lost, and it is small.
-            let _ = self.tx.send(Request { conn: self.conn, open: None, op: Op::End { reason }, permit: None });
+            let _ = self.tx.send(Request { conn: self.conn, open: None, op: Op::End { reason }, ticket: None });
         }
     }
 }

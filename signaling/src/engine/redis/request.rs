@@ -2,11 +2,11 @@
 //! in the queue's byte budget.
 
 use shared::{PeerId, ResumeToken, RoomId};
-use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use tokio::sync::oneshot;
 
+use super::admission::Ticket;
 use crate::engine::peer::{ConnId, PeerHandle};
 use crate::relay::RawValue;
-use crate::ws::CloseCode;
 
 /// What a request costs in the queue's byte budget besides its payload.
 const REQUEST_OVERHEAD: usize = 256;
@@ -17,8 +17,8 @@ pub(crate) struct Request {
     /// The connection's handle, with its first request: from then on the worker can answer it.
     pub(crate) open: Option<PeerHandle>,
     pub(crate) op: Op,
-    /// Its share of the queue's byte budget, given back when the worker has taken it.
-    pub(crate) permit: Option<OwnedSemaphorePermit>,
+    /// Its bytes in the queue's budget, given back when the worker has taken it.
+    pub(crate) ticket: Option<Ticket>,
 }
 
 pub(crate) enum Op {
@@ -39,8 +39,6 @@ pub(crate) enum Op {
     },
     /// The worker's own: the resume grace of an ended connection is over.
     Expire,
-    /// Close the connection, after the answers queued before (a flood, in order).
-    HangUp(CloseCode, &'static str),
     /// Finish everything queued before, deregister the node, stop.
     Close(oneshot::Sender<()>),
 }

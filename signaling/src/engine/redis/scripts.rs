@@ -67,19 +67,28 @@ end
 "#;
 
 /// KEYS: room. ARGV: node, conn, capacity, room TTL ms, fresh peer, fresh token, resume token
-/// (or empty), `peer_joined` JSON for the fresh peer.
+/// (or empty), `peer_joined` JSON for the fresh peer, `peer_resumed` JSON's prefix and suffix.
 /// Returns `{'resumed'|'joined', peer, token, order, other peers in join order…}` or `{'full'}`.
 /// Capacity check, token lookup and insert are one step: two nodes can never overfill a room.
+/// A resume gives the seat the fresh token (a token works once); taking the seat from a connection
+/// still open closes that one (`R`) and, if its node heard it (a dead node's connections are not
+/// open), tells the connected others `peer_resumed`.
 const JOIN: &str = r#"
 local room, node, conn = KEYS[1], ARGV[1], ARGV[2]
 local list = members(room)
 if ARGV[7] ~= '' then
   for _, m in ipairs(list) do
     if m.token == ARGV[7] then
+      m.token = ARGV[6]
       redis.call('HSET', room, m.peer, encode(m, node, conn, 'c'))
       redis.call('PEXPIRE', room, ARGV[4])
-      if m.state == 'c' and (m.node ~= node or m.conn ~= conn) then
-        redis.call('PUBLISH', INBOX .. m.node, m.conn .. ' R')
+      local open = m.state == 'c' and (m.node ~= node or m.conn ~= conn)
+      -- A holder whose node is gone (nobody reads its inbox) had no open connection to take over.
+      if open and redis.call('PUBLISH', INBOX .. m.node, m.conn .. ' R') > 0 then
+        local resumed = ARGV[9] .. m.peer .. ARGV[10]
+        for _, o in ipairs(list) do
+          if o.peer ~= m.peer and o.state == 'c' then tell(o, resumed) end
+        end
       end
       local reply = {'resumed', m.peer, m.token, m.o}
       for _, p in ipairs(others(list, m.peer)) do reply[#reply + 1] = p end
@@ -254,8 +263,18 @@ pub fn member(order: &str, token: &ResumeToken, node: &str, conn: ConnId, state:
 
 /// `peer_left` as two halves around the peer id, for the tick script, which learns the ids.
 pub fn peer_left_halves() -> (String, String) {
+    halves(|peer_id| ServerMessage::PeerLeft { peer_id })
+}
+
+/// `peer_resumed` as two halves around the peer id, for the join script, which learns the id.
+pub fn peer_resumed_halves() -> (String, String) {
+    halves(|peer_id| ServerMessage::PeerResumed { peer_id })
+}
+
+/// A message about one peer as the two halves around its id.
+fn halves(message: impl Fn(PeerId) -> ServerMessage) -> (String, String) {
     const MARK: &str = "@"; // no JSON escaping, and no other "@" in the message
-    let whole = ServerMessage::PeerLeft { peer_id: PeerId::new(MARK) }.to_json();
+    let whole = message(PeerId::new(MARK)).to_json();
     let (prefix, suffix) = whole.split_once(MARK).unwrap_or((&whole, ""));
     (prefix.to_owned(), suffix.to_owned())
 }
@@ -388,6 +407,8 @@ mod tests {
         let (prefix, suffix) = peer_left_halves();
         let id = "AbC-_0123456789x";
         assert_eq!(format!("{prefix}{id}{suffix}"), ServerMessage::PeerLeft { peer_id: PeerId::new(id) }.to_json());
+        let (prefix, suffix) = peer_resumed_halves();
+        assert_eq!(format!("{prefix}{id}{suffix}"), ServerMessage::PeerResumed { peer_id: PeerId::new(id) }.to_json());
     }
 
     #[test]

@@ -15,13 +15,11 @@ use crate::engine::peer::CLOSE_REPLACED;
 use crate::engine::redis::metrics::PublishFailure;
 use crate::engine::redis::request::{Op, Request};
 use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
-use crate::ws::CloseCode;
 
 /// One request's part of a batch, landed in order when Redis has answered.
 pub(super) enum Step {
     /// Answered without Redis.
     Answer(ConnId, String),
-    HangUp(ConnId, CloseCode, &'static str),
     Join {
         conn: ConnId,
         room: RoomId,
@@ -39,7 +37,7 @@ pub(super) enum Step {
 
 impl Step {
     pub(super) fn has_command(&self) -> bool {
-        !matches!(self, Step::Answer(..) | Step::HangUp(..))
+        !matches!(self, Step::Answer(..))
     }
 }
 
@@ -107,8 +105,8 @@ impl Worker {
     /// Turns one request into its step (and, with a pipeline, its command). Local state changes
     /// that later requests depend on happen here, in queue order.
     pub(super) fn plan(&mut self, request: Request, pipe: Option<&mut Pipeline>, steps: &mut Vec<Step>) {
-        let Request { conn, open, op, permit } = request;
-        drop(permit); // taken off the queue: its bytes are free again
+        let Request { conn, open, op, ticket } = request;
+        drop(ticket); // taken off the queue: its bytes are free again
         if let Some(handle) = open {
             self.conns.insert(conn, Conn { handle: Some(handle), seat: None, held: None });
         }
@@ -117,7 +115,6 @@ impl Worker {
         }
         match op {
             Op::Reply(text) => steps.push(Step::Answer(conn, text)),
-            Op::HangUp(code, reason) => steps.push(Step::HangUp(conn, code, reason)),
             Op::Join { room, resume, fresh } => self.plan_join(conn, room, resume, fresh, pipe, steps),
             Op::Relay { to, data } => {
                 let Some(seat) = self.conns.get(&conn).and_then(|c| c.seat.as_ref()) else {
@@ -194,7 +191,9 @@ impl Worker {
                 .arg(fresh.0.as_str())
                 .arg(fresh.1.as_str())
                 .arg(resume.as_ref().map_or("", ResumeToken::as_str))
-                .arg(peer_joined);
+                .arg(peer_joined)
+                .arg(&self.peer_resumed.0)
+                .arg(&self.peer_resumed.1);
         }
         steps.push(Step::Join { conn, room });
     }
@@ -287,11 +286,6 @@ impl Worker {
     pub(super) fn land_step(&mut self, step: Step, outcome: Result<Value, String>) {
         match step {
             Step::Answer(conn, text) => self.send(conn, text),
-            Step::HangUp(conn, code, reason) => {
-                if let Some(handle) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()) {
-                    handle.close(code, reason);
-                }
-            }
             Step::Join { conn, room } => self.land_join(conn, room, outcome),
             Step::Relay { conn, to } => self.land_relay(conn, &to, outcome),
             Step::Away { conn } => self.land_away(conn, outcome),

@@ -115,7 +115,7 @@ impl Worker {
                 break;
             }
             self.expiries.pop_first();
-            self.pending.push_back(Request { conn, open: None, op: Op::Expire, permit: None });
+            self.pending.push_back(Request { conn, open: None, op: Op::Expire, ticket: None });
         }
     }
 }

@@ -131,6 +131,8 @@ pub(super) struct Worker {
     epoch: String,
     /// `peer_left` around the peer id, for the heartbeat script.
     peer_left: (String, String),
+    /// `peer_resumed` around the peer id, for the join script.
+    peer_resumed: (String, String),
 }
 
 impl Worker {
@@ -154,6 +156,7 @@ impl Worker {
             next_tick: Instant::now(),
             epoch: String::new(),
             peer_left: scripts::peer_left_halves(),
+            peer_resumed: scripts::peer_resumed_halves(),
         }
     }
 
