@@ -319,6 +319,63 @@ async fn told_by_the_other(stage: &mut Stage) -> Result<()> {
     Ok(())
 }
 
+/// The other person's seat taken over while their connection is still open (a reload the server
+/// had not noticed yet, or someone else with their resume token): the page tells its user, once,
+/// in the chat's system lines. The other person and the taker are plain WebSocket clients.
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn the_page_says_when_the_other_persons_seat_is_taken_over() {
+    let mut stage = Stage::start("peer_resumed").await;
+    let outcome = seat_taken_over(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+/// What a join answered: the `joined`'s resume token, or a failure.
+async fn joined_token(ws: &mut WsClient) -> Result<shared::ResumeToken> {
+    let first = tokio::time::timeout(STATE_LIMIT, ws.next()).await.context("waiting for joined")?;
+    match first {
+        Some(Ok(Message::Text(text))) => match ServerMessage::parse(text.as_str()) {
+            Ok(ServerMessage::Joined { resume_token, .. }) => Ok(resume_token),
+            other => Err(Failure::new(format!("expected joined, got {other:?}"))),
+        },
+        other => Err(Failure::new(format!("expected joined, got {other:?}"))),
+    }
+}
+
+type WsClient = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn seat_taken_over(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a").await?;
+    a.goto(&stage.server.base_url()).await?;
+    press_start_call(&a, STATE_LIMIT).await?;
+    a.wait_for_state("waiting", STATE_LIMIT).await?;
+    let link = a.call_link(STATE_LIMIT).await?;
+    let room = link.split_once("room=").map(|(_, r)| r.split('&').next().unwrap_or(r)).unwrap_or_default();
+    let room = RoomId::try_from(room).context(format!("the room of {link}"))?;
+
+    let url = format!("ws://{}/ws", stage.server.addr());
+    let (mut other, _) = tokio_tungstenite::connect_async(url.as_str()).await.context(format!("connecting {url}"))?;
+    let join = ClientMessage::Join { room: room.clone(), resume: None }.to_json();
+    other.send(Message::text(join)).await.context("sending join")?;
+    let token = joined_token(&mut other).await?;
+    a.wait_for_state("connecting", STATE_LIMIT).await?;
+
+    // The taker resumes with the other person's token while the other person is still connected.
+    let (mut taker, _) = tokio_tungstenite::connect_async(url.as_str()).await.context(format!("connecting {url}"))?;
+    let resume = ClientMessage::Join { room, resume: Some(token.clone()) }.to_json();
+    taker.send(Message::text(resume)).await.context("sending the resume")?;
+    let rotated = joined_token(&mut taker).await?;
+    check(rotated != token, || "the resume kept the token".to_owned())?;
+    a.wait_for_chat("The other person reconnected", STATE_LIMIT).await?;
+    let log = a.chat_log().await?;
+    let notices = log.iter().filter(|line| line.contains("The other person reconnected")).count();
+    check(notices == 1, || format!("{notices} notices in the chat log {log:?}"))?;
+    a.screenshot("a-seat-taken-over").await?;
+    let _ = other.close(None).await;
+    let _ = taker.close(None).await;
+    Ok(())
+}
+
 /// The pre-call check from the landing page's button, served by nginx with the repository's
 /// configuration and headers (CSP included), against coturn on loopback offering TURN over
 /// UDP and TCP: camera, microphone (its meter moves), signaling and both TURN rows pass,
