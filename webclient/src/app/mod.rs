@@ -7,6 +7,7 @@ mod check;
 mod connect;
 mod controls;
 mod peer;
+mod screen;
 mod trust;
 
 use futures_channel::mpsc;
@@ -15,7 +16,6 @@ use shared::{IceServer, PeerId, RoomId, ServerMessage};
 
 use crate::browser::{self, log, sleep};
 use crate::call::Call;
-use crate::chat;
 use crate::error::WebError;
 use crate::event::{Event, Sender};
 use crate::link::{room_id_from, signaling_url, Params};
@@ -25,7 +25,7 @@ use crate::renewal::Renewal;
 use crate::signaling::Signaling;
 use crate::state::{Facts, Media, Phase, Problem};
 use crate::trust_view::TrustView;
-use crate::ui::{Author, Ui};
+use crate::ui::Ui;
 
 /// Server close code: another connection took this seat with our resume token (another tab).
 const CLOSE_REPLACED: u16 = shared::close::REPLACED;
@@ -102,6 +102,8 @@ struct App {
     availability: Availability,
     /// The verification code shown and the hashed input it came from (hashed again only on change).
     verified: Option<(Vec<u8>, String)>,
+    /// The call screen: peer state, tiles, layout, chat sheet, timer, wake lock.
+    call_screen: screen::CallScreen,
 }
 
 fn resume_key(room: &RoomId) -> String {
@@ -118,6 +120,7 @@ impl App {
             ui.note(&format!("Ignored the link's signaling server {url}: only this page's own server is used."));
         }
         let trust = TrustView::new()?;
+        let call_screen = screen::CallScreen::new(&tx)?;
         let privacy_wanted = privacy::remembered(crate::trust::remembered(privacy::STORAGE_KEY).as_deref());
         trust.set_privacy(privacy_wanted, Availability::Unknown);
         Ok(App {
@@ -147,6 +150,7 @@ impl App {
             privacy_wanted,
             availability: Availability::Unknown,
             verified: None,
+            call_screen,
         })
     }
 
@@ -154,11 +158,12 @@ impl App {
         self.room.as_ref().map(|room| format!("{}{}", self.base_url, self.params.query_for(room)))
     }
 
-    fn render(&self) {
+    fn render(&mut self) {
         self.ui.render(&self.facts, self.link().as_deref());
         if self.facts.media != Media::Connected {
             self.trust.show_code(None);
         }
+        self.render_screen();
     }
 
     async fn start(&mut self) {
@@ -216,6 +221,7 @@ impl App {
             Event::ChatSubmit => self.send_chat(),
             Event::Online => self.online(),
             Event::Tick => {
+                self.show_timer();
                 self.renew_ice_servers();
                 self.refresh_stats().await;
             }
@@ -237,7 +243,7 @@ impl App {
                 self.local_signal(signal).await
             }
             Event::RemoteStream(generation, stream) if self.is_current_call(generation) => {
-                self.ui.show_remote(Some(&stream));
+                self.remote_stream(generation, &stream);
             }
             Event::ConnectionState(generation) if self.is_current_call(generation) => self.media_state().await,
             Event::CandidateError(generation, error) if self.is_current_call(generation) => {
@@ -248,12 +254,9 @@ impl App {
             Event::Retry => self.retry(),
             Event::OpenCheck => self.open_check(),
             Event::PrivacyToggled => self.privacy_toggled(),
-            Event::ChatOpen(generation, open) if self.is_current_call(generation) => self.ui.set_chat_enabled(open),
-            Event::ChatMessage(generation, text) if self.is_current_call(generation) => {
-                if let Some(text) = chat::incoming(&text) {
-                    self.ui.append_chat(Author::Them, &text);
-                }
-            }
+            Event::ChatOpen(generation, open) if self.is_current_call(generation) => self.channel_open(open),
+            Event::ChatMessage(generation, text) if self.is_current_call(generation) => self.channel_message(&text),
+            Event::Screen(event) => self.on_screen(event).await,
             // Events of a replaced socket or call.
             _ => {}
         }
