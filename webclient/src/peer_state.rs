@@ -78,19 +78,16 @@ struct Outgoing<'a> {
     name: Option<&'a str>,
 }
 
-/// Any control message: only its version and type are read before deciding.
+/// Any control message as read: one shape for all types (a single deserializer in the
+/// bundle); the fields a type does not have are absent, the fields this page does not know are
+/// ignored.
 #[derive(Deserialize)]
-struct Envelope {
+struct Incoming1 {
     v: u32,
     #[serde(rename = "type")]
     kind: String,
-}
-
-/// A `state` message; unknown fields (added by later pages) are ignored.
-#[derive(Deserialize)]
-struct IncomingState {
-    mic: Mic,
-    camera: Camera,
+    mic: Option<Mic>,
+    camera: Option<Camera>,
     #[serde(default)]
     screen: bool,
     #[serde(default)]
@@ -159,16 +156,10 @@ pub fn classify(text: &str) -> Incoming {
     if text.len() > MAX_MESSAGE_BYTES {
         return Incoming::Ignored;
     }
-    match serde_json::from_str::<Envelope>(text) {
-        Ok(Envelope { v: VERSION, kind }) if kind == "state" => match serde_json::from_str::<IncomingState>(text) {
-            Ok(state) => Incoming::State(PeerState {
-                mic: state.mic,
-                camera: state.camera,
-                screen: state.screen,
-                name: state.name.as_deref().and_then(clean_name),
-            }),
-            Err(_) => Incoming::Ignored,
-        },
+    match serde_json::from_str::<Incoming1>(text) {
+        Ok(Incoming1 { v: VERSION, kind, mic: Some(mic), camera: Some(camera), screen, name }) if kind == "state" => {
+            Incoming::State(PeerState { mic, camera, screen, name: name.as_deref().and_then(clean_name) })
+        }
         _ => Incoming::Ignored,
     }
 }
@@ -206,11 +197,12 @@ pub struct Tile {
 /// The tile of a person in `state`, called `fallback` when they gave no name.
 pub fn tile(state: &PeerState, fallback: &str) -> Tile {
     let label = state.name.clone().unwrap_or_else(|| fallback.to_owned());
+    // ASCII case only: Unicode's case tables would weigh more than the rest of this module.
     let initial = state
         .name
         .as_deref()
-        .and_then(|n| n.chars().find(|c| c.is_alphanumeric()))
-        .map_or('?', |c| c.to_uppercase().next().unwrap_or(c));
+        .and_then(|n| n.chars().find(|c| !c.is_whitespace() && !c.is_ascii_punctuation()))
+        .map_or('?', |c| c.to_ascii_uppercase());
     let placeholder = match state.shown_camera() {
         Camera::On => None,
         Camera::Off => Some("Camera off"),
@@ -347,7 +339,8 @@ mod tests {
         assert_eq!((none.placeholder, none.mic_mark), (Some("No camera"), Some("No microphone")));
         // A shared screen is a live picture even with the camera off.
         assert_eq!(tile(&state(Mic::On, Camera::Off, true, None), "x").placeholder, None);
-        assert_eq!(tile(&state(Mic::On, Camera::On, false, Some("élan")), "x").initial, 'É');
+        assert_eq!(tile(&state(Mic::On, Camera::On, false, Some("\"zoë\"")), "x").initial, 'Z');
+        assert_eq!(tile(&state(Mic::On, Camera::On, false, Some("élan")), "x").initial, 'é');
     }
 
     #[test]
