@@ -499,3 +499,52 @@ where
     b.goto(&link).await?;
     connected_with_media(&[a, b], STATE_LIMIT).await
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn when_the_browser_blocks_sound_tap_to_hear_plays_it_and_the_screen_stays_awake() {
+    let mut stage = Stage::start("tap-to-hear").await;
+    let outcome = tap_to_hear(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+/// The remote video's playback as the page sees it.
+const JS_REMOTE_PLAYBACK: &str = "const v = document.getElementById('remote-video'); \
+    return {paused: v.paused, muted: v.muted, audio: v.srcObject ? v.srcObject.getAudioTracks().length : 0};";
+
+async fn tap_to_hear(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a").await?;
+    // B has no camera or microphone, opens the link and touches nothing: under a phone's
+    // autoplay policy the page may not play A's sound yet.
+    let b = stage.open_browser_with_autoplay_policy("b-autoplay-policy", false).await?;
+    a.goto(&stage.server.base_url()).await?;
+    press_start_call(&a, STATE_LIMIT).await?;
+    a.wait_for_state("waiting", STATE_LIMIT).await?;
+    let link = a.call_link(STATE_LIMIT).await?;
+    b.goto(&link).await?;
+    b.wait_for_state("connected", STATE_LIMIT).await?;
+    let button = shows(&b, "tap-to-hear", Some("Tap to hear")).await?;
+    let before = b.js(JS_REMOTE_PLAYBACK, vec![]).await?;
+    println!("B before the tap: {before}, button {button:?}");
+    // The picture plays without sound meanwhile; the sound waits for the tap.
+    check(before["muted"] == json!(true) && before["audio"] == json!(1), || format!("B's remote video: {before}"))?;
+    b.wait_remote_video_playing(STATE_LIMIT).await?;
+    b.screenshot("b-tap-to-hear").await?;
+    b.click("tap-to-hear").await?;
+    shows(&b, "tap-to-hear", None).await?;
+    b.wait_remote_video_playing(STATE_LIMIT).await?;
+    let after = b.js(JS_REMOTE_PLAYBACK, vec![]).await?;
+    check(after["paused"] == json!(false) && after["muted"] == json!(false), || format!("after the tap: {after}"))?;
+    b.screenshot("b-hears").await?;
+
+    // A, who pressed Start a call, never needed the button; A's page holds a screen wake lock.
+    shows(&a, "tap-to-hear", None).await?;
+    for browser in [&a, &b] {
+        let lock = browser.attr_of_body("data-wake-lock").await?;
+        println!("{}: data-wake-lock {lock:?}", browser.name());
+    }
+    body_attr(&a, "data-wake-lock", Some("held")).await?;
+    a.click("hang-up").await?;
+    body_attr(&a, "data-wake-lock", Some("released")).await?;
+    Ok(())
+}

@@ -338,6 +338,13 @@ impl CallView {
         async move { crate::browser::wait(played?).await.map(drop) }
     }
 
+    /// Silences (or un-silences) the other person's video element; whether it was silenced.
+    pub fn mute_remote(&self, muted: bool) -> bool {
+        let was = self.remote_video.muted();
+        self.remote_video.set_muted(muted);
+        was
+    }
+
     pub fn show_tap_to_hear(&self, shown: bool) {
         self.tap_to_hear.set_hidden(!shown);
     }

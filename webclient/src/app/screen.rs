@@ -280,12 +280,17 @@ impl App {
             }
             ScreenEvent::TapToHear => {
                 self.call_screen.view.show_tap_to_hear(false);
+                self.call_screen.view.mute_remote(false);
                 let generation = self.call.as_ref().map_or(0, |c| c.generation);
                 self.play_remote(generation);
             }
             ScreenEvent::AutoplayBlocked(generation) => {
+                // The picture may always play without sound: show it, and offer the sound.
                 if self.is_current_call(generation) {
                     self.call_screen.view.show_tap_to_hear(true);
+                    if !self.call_screen.view.mute_remote(true) {
+                        self.play_remote(generation);
+                    }
                 }
             }
             ScreenEvent::WakeLock(result) => self.wake_lock_answer(result),
