@@ -297,6 +297,8 @@ async fn phone_layout(stage: &mut Stage) -> Result<()> {
     attr_is(&b, "local-tile", "data-corner", Some("bottom-left")).await?;
     let small = seen(&b, "local-tile").await?.rect;
     check(small[0] + small[2] < 390.0 / 2.0 + 1.0, || format!("the self-view is not on the left: {small:?}"))?;
+    // The other person's name tag gives way: still readable, not under the self-view.
+    shows(&b, "remote-tag", Some("Ada")).await?;
     b.click("self-view-hide").await?;
     shows(&b, "local-tile", None).await?;
     attr_is(&b, "self-view-hide", "aria-pressed", Some("true")).await?;
@@ -309,6 +311,7 @@ async fn phone_layout(stage: &mut Stage) -> Result<()> {
     has_class(&b, "remote-tile", "small").await?;
     let (big, little) = (seen(&b, "local-tile").await?.rect, seen(&b, "remote-tile").await?.rect);
     check(big[2] > 2.0 * little[2], || format!("swapped, yet self {big:?} and other {little:?}"))?;
+    shows(&b, "local-tag", Some("You")).await?;
     b.screenshot("b-phone-swapped").await?;
     b.click("swap-views").await?;
     has_class(&b, "remote-tile", "big").await?;
