@@ -455,6 +455,16 @@ async fn keyboard_contrast(stage: &mut Stage) -> Result<()> {
         a.screenshot(&format!("a-{theme}-theme")).await?;
     }
 
+    // Motion only for those who have not asked for less: the chat sheet's and tooltips' transitions.
+    for (motion, expected) in [("no-preference", "0.15s"), ("reduce", "0s")] {
+        a.emulate_media("prefers-reduced-motion", motion).await?;
+        let script = "return getComputedStyle(document.querySelector('#toggle-mic .tip')).transitionDuration;";
+        let duration = a.js(script, vec![]).await?;
+        check(duration == json!(expected), || {
+            format!("prefers-reduced-motion: {motion}: a tooltip fades in {duration}")
+        })?;
+    }
+
     // B leaves the page: its camera and microphone stop at once.
     b.js(JS_KEEP_TRACKS, vec![]).await?;
     b.js("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: false})); return null;", vec![]).await?;

@@ -145,9 +145,9 @@ impl Ui {
         let in_call = !matches!(state, CallState::Idle | CallState::Ended | CallState::Full | CallState::Error);
         self.hang_up.set_disabled(!in_call);
         if let (Some(text), false) = (&message, covers) {
-            return self.status.set_text_content(Some(text));
+            return self.set_status(text);
         }
-        self.status.set_text_content(Some(match state {
+        self.set_status(match state {
             CallState::Idle => "Ready",
             CallState::Joining => "Joining…",
             CallState::Waiting => "Waiting for the other person",
@@ -159,7 +159,15 @@ impl Ui {
             CallState::Full => "Call full",
             CallState::Error if failure.is_some() => "Could not connect",
             CallState::Error => "Problem",
-        }));
+        });
+    }
+
+    /// The polite status line: written only when its words change, since every write of a live
+    /// region may be read out again, and the page renders on every signaling message.
+    fn set_status(&self, text: &str) {
+        if self.status.text_content().as_deref() != Some(text) {
+            self.status.set_text_content(Some(text));
+        }
     }
 
     /// The failure's evidence for support, in the error screen's disclosure.
