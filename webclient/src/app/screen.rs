@@ -8,12 +8,12 @@ use web_sys::MediaStream;
 
 use super::connect::now;
 use super::App;
-use crate::browser::{get, log, window};
+use crate::browser::{get, get_bool, get_f64, get_string, log, window};
 use crate::call_view::CallView;
 use crate::error::WebError;
 use crate::event::{Event, ScreenEvent, Sender};
 use crate::layout::{self, View};
-use crate::peer_state::{self, change_sentence, tile, Incoming, PeerState};
+use crate::peer_state::{self, change_sentence, tile, Fields, Incoming, PeerState};
 use crate::quality::quality;
 use crate::state::{CallState, Peer};
 use crate::stats::Summary;
@@ -122,7 +122,7 @@ impl App {
 
     /// A message on the data channel: a chat line or the other person's state.
     pub(super) fn channel_message(&mut self, text: &str) {
-        match peer_state::classify(text) {
+        match peer_state::classify(text, js_fields) {
             Incoming::Chat(text) => {
                 self.ui.append_chat(Author::Them, &text);
                 if !self.call_screen.chat_open {
@@ -351,6 +351,19 @@ impl App {
             screen.stop();
         }
     }
+}
+
+/// A control message's fields, read by the browser's `JSON.parse` (see [`peer_state::Fields`]).
+fn js_fields(text: &str) -> Option<Fields> {
+    let value = js_sys::JSON::parse(text).ok().filter(JsValue::is_object)?;
+    Some(Fields {
+        v: get_f64(&value, "v"),
+        kind: get_string(&value, "type"),
+        mic: get_string(&value, "mic"),
+        camera: get_string(&value, "camera"),
+        screen: get_bool(&value, "screen"),
+        name: get_string(&value, "name"),
+    })
 }
 
 /// Asks for the screen wake lock (`navigator.wakeLock.request("screen")`, no web-sys binding
