@@ -242,7 +242,7 @@ impl Ui {
             Author::System => "Note".to_owned(),
         };
         if let Ok(label) = self.document.create_element("span") {
-            label.set_class_name("visually-hidden");
+            label.set_class_name("who");
             label.set_text_content(Some(&format!("{who}: ")));
             let _ = item.append_child(&label);
         }
