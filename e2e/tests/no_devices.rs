@@ -7,7 +7,7 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{check, connected_with_media, press_start_call, Browser, Result, Stage};
+use harness::{check, connected_with_media, poll, press_start_call, Browser, Probe, Result, Stage};
 
 const STATE_LIMIT: Duration = Duration::from_secs(15);
 
@@ -46,6 +46,7 @@ async fn scenario(stage: &mut Stage) -> Result<()> {
     // Sharing a screen needs no camera.
     let screen_disabled = b.attr("share-screen", "disabled").await?.is_some();
     check(!screen_disabled, || "B has no camera, and screen sharing is disabled".into())?;
+    no_devices_shown(&a, &b).await?;
     a.send_chat("can you see me?", STATE_LIMIT).await?;
     b.wait_for_chat("can you see me?", STATE_LIMIT).await?;
     b.send_chat("yes, but I have no camera", STATE_LIMIT).await?;
@@ -73,3 +74,35 @@ async fn said_no_devices(b: &Browser) -> Result<()> {
         format!("B's page does not say it found no camera or microphone; chat log: {log:?}")
     })
 }
+
+/// Both pages say B has neither device: A's tile of B reads "No camera" with the no-microphone
+/// mark instead of black and silence (`data-peer-*` = `none`), and B's own tile says the same.
+async fn no_devices_shown(a: &Browser, b: &Browser) -> Result<()> {
+    for (browser, prefix, side) in [(a, "data-peer", "remote"), (b, "data-self", "local")] {
+        let what = format!("{}: {prefix}-mic/camera none, #{side}-placeholder \"No camera\"", browser.name());
+        poll(&what, STATE_LIMIT, Duration::from_millis(100), || async {
+            let mic = browser.attr_of_body(&format!("{prefix}-mic")).await?;
+            let camera = browser.attr_of_body(&format!("{prefix}-camera")).await?;
+            let shown = browser.js(JS_PLACEHOLDER, vec![serde_json::json!(side)]).await?;
+            let ready = mic.as_deref() == Some("none")
+                && camera.as_deref() == Some("none")
+                && shown == serde_json::json!(["No camera", "No microphone"]);
+            Ok(if ready {
+                Probe::Ready(())
+            } else {
+                Probe::NotYet(format!("mic {mic:?}, camera {camera:?}, tile {shown}"))
+            })
+        })
+        .await?;
+    }
+    a.screenshot("a-sees-b-without-devices").await?;
+    Ok(())
+}
+
+/// A tile's placeholder text and its microphone mark's name, each only if shown.
+const JS_PLACEHOLDER: &str = "const side = arguments[0]; \
+    const shown = e => e && !e.hidden && e.getClientRects().length > 0; \
+    const p = document.getElementById(side + '-placeholder'); \
+    const m = document.getElementById(side + '-mic-mark'); \
+    return [shown(p) ? document.getElementById(side + '-camera-note').textContent : null, \
+      shown(m) ? m.getAttribute('aria-label') : null];";

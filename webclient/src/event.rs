@@ -68,4 +68,41 @@ pub enum Event {
     Invite,
     /// **Share…**: the browser's share sheet with the link.
     ShareLink,
+    /// The call screen's own controls and the page's lifecycle (see `app::screen`).
+    Screen(ScreenEvent),
+}
+
+/// What the call screen hears besides the call controls: how the stage is arranged, the chat
+/// sheet, the shortcuts list, and the page going away or coming back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScreenEvent {
+    MoveSelfView,
+    HideSelfView,
+    SwapViews,
+    Fullscreen,
+    /// The browser entered or left full screen (the button, Esc, or the browser's own UI).
+    FullscreenChanged,
+    PictureInPicture,
+    /// The browser's picture-in-picture window opened or closed.
+    PictureInPictureChanged,
+    /// The quality indicator: show or hide the technical line.
+    ToggleStats,
+    ToggleChat,
+    CloseChat,
+    /// "?": the list of shortcuts.
+    Help,
+    /// Escape: close the list, or the chat sheet.
+    Escape,
+    /// "Tap to hear": play the other person's sound after the browser blocked autoplay.
+    TapToHear,
+    /// The remote video's `play()` was refused (autoplay with sound blocked), for that call.
+    AutoplayBlocked(u32),
+    /// The screen wake lock: held (the sentinel), or refused with the browser's reason.
+    WakeLock(Result<wasm_bindgen::JsValue, String>),
+    /// `visibilitychange`: the page was hidden or shown again.
+    VisibilityChanged,
+    /// `pagehide`: the person leaves the page (or it goes into the back/forward cache).
+    PageHide,
+    /// `pageshow` from the back/forward cache: the devices were released on the way out.
+    PageShowPersisted,
 }

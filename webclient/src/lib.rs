@@ -8,6 +8,9 @@
 //! - [`diagnosis`]: why a call found no path (`data-error`), from what the browser reported;
 //! - [`check`]: the pre-call check's rows and rules (pure);
 //! - [`link`]: URL parameters, the share link and room ids (pure);
+//! - [`peer_state`]: microphone, camera, screen and name told to the other page (pure);
+//! - [`layout`]: the stage's arrangement, the timer, the title and focus (pure);
+//! - [`quality`]: the three-bar connection indicator (pure); [`shortcuts`]: keys (pure);
 //! - [`stats`]: the status line from `getStats` (pure summary);
 //! - [`verify`]: the verification code from the transport's two certificates (pure);
 //!   [`certificates`]: which two, each refresh, and why none yet (pure);
@@ -21,7 +24,7 @@
 //!   ends the call offers next, and focuses (pure);
 //! - [`probe`]: the check's browser side (an `ice_config` round trip, one-URL gathering, the
 //!   microphone level);
-//! - [`ui`], [`check_view`] and [`trust_view`]: the only modules that touch the DOM; [`browser`]:
+//! - [`ui`], [`call_view`], [`check_view`] and [`trust_view`]: the only modules that touch the DOM; [`browser`]:
 //!   window helpers; [`listener`]: browser callbacks that are removed on drop; [`error`].
 //!
 //! The pure modules are tested with plain `cargo test`; the glue is exercised by the browser test.
@@ -29,6 +32,7 @@
 pub mod app;
 pub mod browser;
 pub mod call;
+pub mod call_view;
 pub mod certificates;
 pub mod chat;
 pub mod check;
@@ -39,17 +43,21 @@ pub mod diagnosis;
 pub mod error;
 pub mod event;
 pub mod join_view;
+pub mod layout;
 pub mod link;
 pub mod listener;
 pub mod media;
 pub mod media_help;
 pub mod negotiation;
 pub mod next_step;
+pub mod peer_state;
 pub mod privacy;
 pub mod probe;
 pub mod qr;
+pub mod quality;
 pub mod renewal;
 pub mod retry;
+pub mod shortcuts;
 pub mod signaling;
 pub mod state;
 pub mod stats;

@@ -1,6 +1,8 @@
 //! The only module that touches the DOM: it renders the app's state and turns clicks and
 //! key presses into [`Event`]s. Listeners are owned here and removed when the UI is dropped.
 
+use std::cell::RefCell;
+
 use web_sys::{
     Document, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement, HtmlVideoElement, MediaStream,
 };
@@ -46,6 +48,8 @@ pub struct Ui {
     chat_input: HtmlInputElement,
     chat_send: HtmlButtonElement,
     stats: HtmlElement,
+    /// How chat lines from the other person are attributed for screen readers.
+    them: RefCell<String>,
     _listeners: Vec<Listener>,
 }
 
@@ -79,6 +83,7 @@ impl Ui {
             chat_input: element(&document, "chat-input")?,
             chat_send: get_button("chat-send")?,
             stats: element(&document, "call-stats")?,
+            them: RefCell::new("The other person".to_owned()),
             _listeners: Vec::new(),
             document: document.clone(),
         };
@@ -140,9 +145,9 @@ impl Ui {
         let in_call = !matches!(state, CallState::Idle | CallState::Ended | CallState::Full | CallState::Error);
         self.hang_up.set_disabled(!in_call);
         if let (Some(text), false) = (&message, covers) {
-            return self.status.set_text_content(Some(text));
+            return self.set_status(text);
         }
-        self.status.set_text_content(Some(match state {
+        self.set_status(match state {
             CallState::Idle => "Ready",
             CallState::Joining => "Joining…",
             CallState::Prejoin => "Ready to join",
@@ -155,7 +160,15 @@ impl Ui {
             CallState::Full => "Call full",
             CallState::Error if failure.is_some() => "Could not connect",
             CallState::Error => "Problem",
-        }));
+        });
+    }
+
+    /// The polite status line: written only when its words change, since every write of a live
+    /// region may be read out again, and the page renders on every signaling message.
+    fn set_status(&self, text: &str) {
+        if self.status.text_content().as_deref() != Some(text) {
+            self.status.set_text_content(Some(text));
+        }
     }
 
     /// The failure's evidence for support, in the error screen's disclosure.
@@ -223,7 +236,18 @@ impl Ui {
             Author::Them => "theirs",
             Author::System => "system",
         });
-        item.set_text_content(Some(text));
+        // Who said it, for screen readers; the bubbles' sides say it to the eye.
+        let who = match author {
+            Author::Me => "You".to_owned(),
+            Author::Them => self.them.borrow().clone(),
+            Author::System => "Note".to_owned(),
+        };
+        if let Ok(label) = self.document.create_element("span") {
+            label.set_class_name("who");
+            label.set_text_content(Some(&format!("{who}: ")));
+            let _ = item.append_child(&label);
+        }
+        let _ = item.append_with_str_1(text);
         let _ = self.chat_log.append_child(&item);
         // A flood from the other side costs bounded memory: the oldest lines go first.
         while self.chat_log.child_element_count() > chat::MAX_LINES {
@@ -261,13 +285,23 @@ impl Ui {
         self.link.select();
     }
 
+    /// The other person's display name, for attributing their chat lines.
+    pub fn set_them_name(&self, name: &str) {
+        name.clone_into(&mut self.them.borrow_mut());
+    }
+
     pub fn note(&self, text: &str) {
         self.append_chat(Author::System, text);
     }
 }
 
-fn toggle(button: &HtmlButtonElement, pressed: bool, label: &str, available: bool) {
+/// A toggle button: its accessible name stays fixed (`aria-label` in `index.html`) and
+/// `aria-pressed` says its state; the tooltip names what the next press does.
+fn toggle(button: &HtmlButtonElement, pressed: bool, tip: &str, available: bool) {
     let _ = button.set_attribute("aria-pressed", if pressed { "true" } else { "false" });
-    button.set_text_content(Some(label));
+    match button.query_selector(".tip") {
+        Ok(Some(tip_element)) => tip_element.set_text_content(Some(tip)),
+        _ => button.set_text_content(Some(tip)),
+    }
     button.set_disabled(!available);
 }

@@ -204,6 +204,27 @@ impl Stage {
         Ok(browser)
     }
 
+    /// A Chromium session under the autoplay policy of a phone: a page the person has not
+    /// touched may not play sound until they do (headless Chromium otherwise lets every page
+    /// play). Chromium lets a page that captures camera or microphone play sound anyway, so the
+    /// policy bites a person without devices (`devices: false`).
+    #[allow(dead_code, reason = "each test binary compiles the harness; only call_screen.rs uses this")]
+    pub async fn open_browser_with_autoplay_policy(&mut self, name: &str, devices: bool) -> Result<Browser> {
+        let profile = self.profiles.path().join(e2e::artifact_file_name(name));
+        std::fs::create_dir_all(&profile).context(format!("creating {}", profile.display()))?;
+        let args = if devices { e2e::chromium_args(&profile) } else { e2e::chromium_args_without_devices(&profile) };
+        let args = args
+            .into_iter()
+            .filter(|arg| !arg.starts_with("--autoplay-policy="))
+            .chain(["--autoplay-policy=document-user-activation-required".to_owned()])
+            .collect();
+        let artifacts = self.artifacts_dir();
+        let browser =
+            Browser::open_with_args(name, &self.chromedriver.url(), &self.paths.chromium, args, artifacts).await?;
+        self.browsers.push(browser.clone());
+        Ok(browser)
+    }
+
     async fn open_session(&mut self, name: &str, devices: bool) -> Result<Browser> {
         let profile = self.profiles.path().join(e2e::artifact_file_name(name));
         let artifacts = self.artifacts_dir();

@@ -22,8 +22,14 @@ pub(super) struct Screen {
     _on_ended: Listener,
 }
 
+impl Screen {
+    pub(super) fn stop(&self) {
+        self.track.stop();
+    }
+}
+
 impl App {
-    pub(super) fn refresh_controls(&self) {
+    pub(super) fn refresh_controls(&mut self) {
         let has_audio = self.media.as_ref().is_some_and(|m| m.audio.is_some());
         let has_video = self.media.as_ref().is_some_and(|m| m.video.is_some());
         self.ui.set_mic(self.muted, has_audio);
@@ -31,6 +37,7 @@ impl App {
         // A shared screen needs no camera: it goes out on the video line either way.
         self.ui.set_sharing(self.screen.is_some(), self.media.is_some() && media::screen_supported());
         self.explain_controls();
+        self.own_state_changed();
     }
 
     pub(super) fn hang_up(&mut self) {
@@ -125,7 +132,7 @@ impl App {
     pub(super) fn send_chat(&mut self) {
         let Some(text) = chat::outgoing(&self.ui.take_chat_input()) else { return };
         match &self.call {
-            Some(call) if call.chat_open() => match call.send_chat(&text) {
+            Some(call) if call.chat_open() => match call.send_chat(&crate::peer_state::chat_wire(&text)) {
                 Ok(()) => self.ui.append_chat(Author::Me, &text),
                 Err(e) => self.ui.note(&format!("Message not sent: {e}")),
             },

@@ -8,6 +8,7 @@ mod connect;
 mod controls;
 mod join;
 mod peer;
+mod screen;
 mod trust;
 
 use futures_channel::mpsc;
@@ -16,7 +17,6 @@ use shared::{IceServer, PeerId, RoomId, ServerMessage, Signal};
 
 use crate::browser::{self, log, sleep};
 use crate::call::Call;
-use crate::chat;
 use crate::error::WebError;
 use crate::event::{Event, Sender};
 use crate::join_view::JoinView;
@@ -27,7 +27,7 @@ use crate::renewal::Renewal;
 use crate::signaling::Signaling;
 use crate::state::{Facts, Media, Phase, Problem};
 use crate::trust_view::TrustView;
-use crate::ui::{Author, Ui};
+use crate::ui::Ui;
 
 /// Server close code: another connection took this seat with our resume token (another tab).
 const CLOSE_REPLACED: u16 = shared::close::REPLACED;
@@ -124,6 +124,8 @@ struct App {
     speaker: Option<String>,
     /// The state last rendered: a screen's next step takes focus when the screen appears.
     shown: std::cell::Cell<Option<crate::state::CallState>>,
+    /// The call screen: peer state, tiles, layout, chat sheet, timer, wake lock.
+    call_screen: screen::CallScreen,
 }
 
 fn resume_key(room: &RoomId) -> String {
@@ -141,6 +143,7 @@ impl App {
         }
         let trust = TrustView::new()?;
         let view = JoinView::new(&tx)?;
+        let call_screen = screen::CallScreen::new(&tx)?;
         let privacy_wanted = privacy::remembered(crate::trust::remembered(privacy::STORAGE_KEY).as_deref());
         trust.set_privacy(privacy_wanted, Availability::Unknown);
         Ok(App {
@@ -180,6 +183,7 @@ impl App {
             choice: Choice::default(),
             speaker: None,
             shown: std::cell::Cell::new(None),
+            call_screen,
         })
     }
 
@@ -187,7 +191,7 @@ impl App {
         self.room.as_ref().map(|room| format!("{}{}", self.base_url, self.params.query_for(room)))
     }
 
-    fn render(&self) {
+    fn render(&mut self) {
         self.ui.render(&self.facts, self.link().as_deref());
         let state = self.facts.state();
         self.view.set_visible(state == crate::state::CallState::Prejoin);
@@ -202,6 +206,7 @@ impl App {
         if self.facts.media != Media::Connected {
             self.trust.show_code(None);
         }
+        self.render_screen();
     }
 
     async fn start(&mut self) {
@@ -254,6 +259,7 @@ impl App {
             Event::ChatSubmit => self.send_chat(),
             Event::Online => self.online(),
             Event::Tick => {
+                self.show_timer();
                 self.renew_ice_servers();
                 self.refresh_stats().await;
             }
@@ -275,7 +281,7 @@ impl App {
                 self.local_signal(signal).await
             }
             Event::RemoteStream(generation, stream) if self.is_current_call(generation) => {
-                self.ui.show_remote(Some(&stream));
+                self.remote_stream(generation, &stream);
             }
             Event::ConnectionState(generation) if self.is_current_call(generation) => self.media_state().await,
             Event::CandidateError(generation, error) if self.is_current_call(generation) => {
@@ -301,12 +307,9 @@ impl App {
                     }
                 }
             }
-            Event::ChatOpen(generation, open) if self.is_current_call(generation) => self.ui.set_chat_enabled(open),
-            Event::ChatMessage(generation, text) if self.is_current_call(generation) => {
-                if let Some(text) = chat::incoming(&text) {
-                    self.ui.append_chat(Author::Them, &text);
-                }
-            }
+            Event::ChatOpen(generation, open) if self.is_current_call(generation) => self.channel_open(open),
+            Event::ChatMessage(generation, text) if self.is_current_call(generation) => self.channel_message(&text),
+            Event::Screen(event) => self.on_screen(event).await,
             // Events of a replaced socket or call.
             _ => {}
         }

@@ -366,7 +366,9 @@ impl App {
         match call.report().await {
             Ok(report) => {
                 let private = call.evidence.relay_only;
-                self.ui.set_stats(Some(&Summary { private, ..summarize(&read_stats(&report)) }));
+                let summary = Summary { private, ..summarize(&read_stats(&report)) };
+                self.ui.set_stats(Some(&summary));
+                self.show_quality(&summary);
                 self.refresh_trust(&report).await;
             }
             Err(e) => log(&format!("stats: {e}")),
