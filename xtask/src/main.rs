@@ -7,6 +7,7 @@
 //! - `ensure`: idempotent tool and apt installs
 //! - `web`: the pinned wasm tools and the trunk build of the client into `dist/`
 //! - `csp`: the Content-Security-Policy snippet for nginx, from the built page
+//! - `precompress`: the stored gzip and brotli encodings of `dist/`'s text and wasm
 //! - `workspace`: where the root and the target directory are
 //! - `test`, `serve`, `bench`, `autobahn`, `soak`: one module per command
 
@@ -18,6 +19,7 @@ mod cli;
 mod csp;
 mod ensure;
 mod error;
+mod precompress;
 mod process;
 mod serve;
 mod soak;
