@@ -14,6 +14,8 @@ use e2e::Paths;
 
 #[allow(dead_code, reason = "each test binary compiles the harness; only controls.rs uses this module")]
 pub mod controls;
+#[allow(dead_code, reason = "each test binary compiles the harness; not every test audits or injects")]
+pub mod page_tools;
 
 /// Starting Chromium and opening a session takes 1–3 s here; generous for a loaded CI machine.
 const SESSION_LIMIT: Duration = Duration::from_secs(30);
