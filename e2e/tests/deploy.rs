@@ -60,7 +60,8 @@ async fn nginx_serves_the_client_with_its_headers_and_proxies_signaling() {
         logs.push(server.log_path().to_path_buf());
         let nginx = Nginx::start(&deploy, &paths.dist, server.addr(), &artifacts).await?;
         logs.push(nginx.log_path().to_path_buf());
-        nginx_checks(&nginx).await
+        nginx_checks(&nginx).await?;
+        stored_encodings(&nginx, &paths.dist).await
     }
     .await;
     report(NAME, outcome, &logs, &artifacts);
@@ -118,6 +119,39 @@ async fn nginx_checks(nginx: &Nginx) -> Result<()> {
     let missing = request(addr, "/no-such-file", &[]).await?;
     check(missing.status == 404, || format!("GET /no-such-file answered {}", missing.status))?;
     expect_header("/no-such-file", &missing, "x-content-type-options", |v| v == "nosniff")
+}
+
+/// nginx sends the gzip encodings `cargo xtask web` stored (`gzip_static`), byte for byte the
+/// same as the built-in server sends, and never a stored file by its own name.
+async fn stored_encodings(nginx: &Nginx, dist: &Path) -> Result<()> {
+    let addr = nginx.addr();
+    let html = String::from_utf8_lossy(&request(addr, "/", &[]).await?.body).into_owned();
+    let wasm = asset_path(&html, ".wasm").ok_or_else(|| Failure::new("index.html references no .wasm"))?;
+    let script = asset_path(&html, ".js").ok_or_else(|| Failure::new("index.html references no .js"))?;
+    for (path, file) in [
+        ("/", "index.html"),
+        (wasm.as_str(), wasm.trim_start_matches('/')),
+        (script.as_str(), script.trim_start_matches('/')),
+    ] {
+        let stored_path = dist.join(format!("{file}.gz"));
+        let stored = std::fs::read(&stored_path).context(format!("reading {}", stored_path.display()))?;
+        let response = request(addr, path, &[("Accept-Encoding", "gzip, br")]).await?;
+        expect_header(path, &response, "content-encoding", |v| v == "gzip")?;
+        expect_header(path, &response, "vary", |v| has_directive(v, "accept-encoding"))?;
+        let body = response.decoded_body().ok_or_else(|| Failure::new(format!("{path}: malformed chunks")))?;
+        check(body == stored, || {
+            format!(
+                "{path}: nginx sent {} gzip bytes, not the stored {} ({})",
+                body.len(),
+                stored.len(),
+                stored_path.display()
+            )
+        })?;
+        let by_name = request(addr, &format!("/{file}.gz"), &[]).await?;
+        check(by_name.status == 404, || format!("GET /{file}.gz answered {}", by_name.status))?;
+        println!("{path}: nginx sends the stored gzip encoding ({} bytes)", stored.len());
+    }
+    Ok(())
 }
 
 /// The page's headers: a CSP that allows WebAssembly and the inline loader by hash only, camera,

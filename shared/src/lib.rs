@@ -12,7 +12,7 @@
 //! - [`client`]: [`ClientMessage`] (`join`, `signal`, `leave`, `ice_config`) and
 //!   [`ClientMessage::parse`], which tells an invalid room from a bad message.
 //! - [`server`]: [`ServerMessage`] (`joined`, `peer_joined`, `peer_resumed`, `peer_left`,
-//!   `signal`, `error`, `ice_config`) and [`IceServer`].
+//!   `signal`, `error`, `ice_config`) and [`IceServer`]; `server_read`: how the client parses them.
 //! - [`signal`]: [`Signal`], the WebRTC payload the server relays untouched.
 //! - [`failure`]: [`FailureReason`], why a call found no media path (`connect_failed`).
 //! - [`ids`]: [`RoomId`] (validated), [`PeerId`], [`ResumeToken`].
@@ -47,6 +47,7 @@ pub mod failure;
 pub mod ids;
 pub mod limits;
 pub mod server;
+mod server_read;
 pub mod signal;
 
 #[cfg(test)]

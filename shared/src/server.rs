@@ -84,8 +84,10 @@ impl ServerMessage {
     /// Parses one text message from the server. Only ever returns
     /// [`ParseError::BadMessage`]: the server never sends an invalid room id, so one is
     /// just a malformed message here.
+    /// Read by hand rather than through the derive, for the web client's size (see
+    /// [`server_read`](crate::server_read)); same meaning.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        serde_json::from_str(text).map_err(|e| ParseError::BadMessage(e.to_string()))
+        crate::server_read::parse(text)
     }
 
     /// The message as one line of JSON, ready to send.

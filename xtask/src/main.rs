@@ -7,17 +7,21 @@
 //! - `ensure`: idempotent tool and apt installs
 //! - `web`: the pinned wasm tools and the trunk build of the client into `dist/`
 //! - `csp`: the Content-Security-Policy snippet for nginx, from the built page
+//! - `audit`: axe-core and Lighthouse, pinned npm packages for the browser tests' page audits
+//! - `precompress`: the stored gzip and brotli encodings of `dist/`'s text and wasm
 //! - `workspace`: where the root and the target directory are
 //! - `test`, `serve`, `bench`, `autobahn`, `soak`: one module per command
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod autobahn;
 mod bench;
 mod cli;
 mod csp;
 mod ensure;
 mod error;
+mod precompress;
 mod process;
 mod serve;
 mod soak;

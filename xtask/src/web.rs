@@ -1,6 +1,7 @@
 //! The web client build: the wasm toolchain it needs (installed when missing) and
 //! `trunk build --release` of the root `index.html` into `dist/`, which the signaling server serves.
-//! Used by the `web` step of `cargo xtask test` and by `cargo xtask serve`.
+//! Used by the `web` step of `cargo xtask test` and by `cargo xtask serve`. After the build, the
+//! text and wasm files get their stored gzip and brotli encodings (`precompress`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -149,6 +150,8 @@ pub fn build(ws: &Workspace) -> Result<(), Error> {
     }
     println!("    {}", describe_dist(&dist)?);
     crate::csp::write_snippet(ws, &dist)?;
+    let stored = crate::precompress::precompress(&dist, &ws.target_dir().join(crate::precompress::CACHE))?;
+    println!("    {}", crate::precompress::describe(&stored));
     Ok(())
 }
 

@@ -14,6 +14,8 @@ use e2e::Paths;
 
 #[allow(dead_code, reason = "each test binary compiles the harness; only controls.rs uses this module")]
 pub mod controls;
+#[allow(dead_code, reason = "each test binary compiles the harness; not every test audits or injects")]
+pub mod page_tools;
 #[allow(dead_code, reason = "each test binary compiles the harness; only call_screen.rs uses this module")]
 pub mod screen;
 

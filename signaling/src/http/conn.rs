@@ -196,7 +196,10 @@ async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) 
                 .body(Body::Bytes(ctx.metrics.encode(format).into_bytes()))
         }
         Route::StaticFile => match &ctx.config.web_root {
-            Some(root) => static_files::serve(root, head_only, &request.target).await,
+            Some(root) => {
+                let negotiation = static_files::Negotiation::of(request);
+                static_files::serve_negotiated(root, head_only, &request.target, &negotiation).await
+            }
             None => Response::text(404, "not found"),
         },
         Route::UpgradeRequired => Response::text(426, "this endpoint speaks WebSocket only")

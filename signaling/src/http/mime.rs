@@ -44,6 +44,14 @@ pub fn content_type(name: &str) -> &'static str {
         .map_or("application/octet-stream", |&(_, mime)| mime)
 }
 
+/// Whether `cargo xtask web` may store `.gz` and `.br` encodings of a file of this name: text
+/// and wasm (the same list as its `precompress.rs`); images and fonts are compressed already.
+pub fn is_compressible(name: &str) -> bool {
+    const COMPRESSIBLE: &[&str] =
+        &["html", "htm", "js", "mjs", "css", "wasm", "json", "map", "webmanifest", "svg", "txt"];
+    COMPRESSIBLE.iter().any(|e| e.eq_ignore_ascii_case(extension(name)))
+}
+
 /// The `Cache-Control` for a file name: immutable only for content-hashed names that are not HTML.
 pub fn cache_control(name: &str) -> &'static str {
     let html = ["html", "htm"].iter().any(|e| e.eq_ignore_ascii_case(extension(name)));
@@ -113,6 +121,16 @@ mod tests {
         assert!(!is_content_hashed("-1a2b3c4d5e6f7890.wasm")); // no name
         assert!(!is_content_hashed("jquery-3.7.1.min.js"));
         assert!(!is_content_hashed("1a2b3c4d5e6f7890.js"));
+    }
+
+    #[test]
+    fn text_and_wasm_may_have_stored_encodings() {
+        for name in ["index.html", "app-1a2b3c4d5e6f7890_bg.wasm", "app.JS", "style.css", "favicon.svg"] {
+            assert!(is_compressible(name), "{name}");
+        }
+        for name in ["photo.png", "font.woff2", "index.html.gz", "app.wasm.br", "LICENSE"] {
+            assert!(!is_compressible(name), "{name}");
+        }
     }
 
     #[test]

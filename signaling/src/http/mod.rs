@@ -3,7 +3,9 @@
 
 pub mod config;
 pub(crate) mod conn;
+pub mod encoding;
 pub(crate) mod metrics;
 mod mime;
 mod router;
 pub mod static_files;
+mod validators;

@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tokio::fs;
 
-use super::mime::{cache_control, content_type};
+use super::encoding::{ranked, AcceptEncoding, Coding, STORED_SUFFIXES};
+use super::mime::{cache_control, content_type, is_compressible};
+use super::validators::{etag, none_match};
+use crate::http1::request::Request;
 use crate::http1::response::{reason_phrase, Body, Response};
 
 /// The file served for `/` and for any directory.
@@ -213,10 +216,34 @@ fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(headers)
 }
 
+/// What a request says about the representation it wants, beyond its target.
+#[derive(Debug, Clone, Default)]
+pub struct Negotiation {
+    /// `None` when the request has no `Accept-Encoding`: then only the file as it is is sent.
+    pub accept_encoding: Option<AcceptEncoding>,
+    /// The `If-None-Match` values, joined.
+    pub if_none_match: Vec<Vec<u8>>,
+}
+
+impl Negotiation {
+    pub fn of(request: &Request) -> Negotiation {
+        let mut accept = request.headers_named("Accept-Encoding").peekable();
+        let accept_encoding = accept.peek().is_some().then(|| AcceptEncoding::parse(accept));
+        let if_none_match = request.headers_named("If-None-Match").take(16).map(<[u8]>::to_vec).collect();
+        Negotiation { accept_encoding, if_none_match }
+    }
+}
+
 /// Serves GET or HEAD for a raw request target (e.g. `/app-1a2b.wasm?v=1`). The caller has checked
 /// the method. HEAD gets the same status, headers and `Content-Length`, with `head_only` set.
 pub async fn serve(root: &WebRoot, head_only: bool, target: &str) -> Response {
-    let mut response = match respond(root, target).await {
+    serve_negotiated(root, head_only, target, &Negotiation::default()).await
+}
+
+/// [`serve`], choosing among the stored encodings of the file by `Accept-Encoding` and answering
+/// 304 when `If-None-Match` names the tag of the encoding chosen.
+pub async fn serve_negotiated(root: &WebRoot, head_only: bool, target: &str, negotiation: &Negotiation) -> Response {
+    let mut response = match respond(root, target, negotiation).await {
         Ok(response) => response,
         Err(err) => {
             match &err {
@@ -241,22 +268,72 @@ pub async fn serve(root: &WebRoot, head_only: bool, target: &str) -> Response {
     response
 }
 
-async fn respond(root: &WebRoot, target: &str) -> Result<Response, ServeError> {
+async fn respond(root: &WebRoot, target: &str, negotiation: &Negotiation) -> Result<Response, ServeError> {
     let request = RequestPath::parse(target)?;
+    // A stored encoding is only ever sent with its `Content-Encoding`, never by its own name
+    // (where it would go out as opaque bytes to a client that did not ask for it).
+    if request.segments.last().is_some_and(|name| is_stored_variant(name)) {
+        return Err(ServeError::NotFound);
+    }
     let (path, name) = resolve(root, &request).await?;
-    let file = fs::File::open(&path).await.map_err(ServeError::from_io)?;
+    let compressible = is_compressible(&name);
+    let codings = if compressible { ranked(negotiation.accept_encoding.as_ref()) } else { vec![Coding::Identity] };
+    let Some((coding, file)) = open_best(root, &path, &codings).await? else {
+        // Even the file as it is was refused (`identity;q=0`) and no stored encoding fits.
+        return Ok(Response::text(406, reason_phrase(406)).header("Vary", "Accept-Encoding"));
+    };
     // The length announced is that of the file opened, even if the path changed since `resolve`.
     let meta = file.metadata().await.map_err(ServeError::from_io)?;
     if !meta.is_file() {
         return Err(ServeError::NotFile);
     }
+    let tag = etag(meta.len(), meta.modified().ok(), coding.content_encoding());
     // Type and caching follow the name in the URL, which is what the browser caches, not the name
     // a symlink points to: `latest.js -> app-<hash>.js` must not be immutable.
-    Ok(Response::new(200)
-        .header("Content-Type", content_type(&name))
-        .header("X-Content-Type-Options", "nosniff")
-        .header("Cache-Control", cache_control(&name))
-        .body(Body::File(file, meta.len())))
+    let mut response = if none_match(negotiation.if_none_match.iter().map(Vec::as_slice), &tag) {
+        Response::new(304)
+    } else {
+        Response::new(200)
+            .header("Content-Type", content_type(&name))
+            .header("X-Content-Type-Options", "nosniff")
+            .body(Body::File(file, meta.len()))
+    };
+    response = response.header("Cache-Control", cache_control(&name)).header("ETag", tag);
+    if let Some(encoding) = coding.content_encoding() {
+        response = response.header("Content-Encoding", encoding);
+    }
+    // Caches must key on Accept-Encoding for every type that may have stored encodings (RFC
+    // 9110 §12.5.5), whichever one this answer carries.
+    if compressible {
+        response = response.header("Vary", "Accept-Encoding");
+    }
+    Ok(response)
+}
+
+/// `app.js.gz`, `index.html.br`: a name `cargo xtask web` gives a stored encoding.
+fn is_stored_variant(name: &str) -> bool {
+    STORED_SUFFIXES.iter().any(|suffix| name.len() > suffix.len() && name.ends_with(suffix))
+}
+
+/// The first of `codings` stored for the file at `path` (canonical, inside the root), opened.
+/// A stored encoding must itself be a regular file inside the root; a missing one is skipped.
+async fn open_best(root: &WebRoot, path: &Path, codings: &[Coding]) -> Result<Option<(Coding, fs::File)>, ServeError> {
+    for &coding in codings {
+        let Some(suffix) = coding.suffix() else {
+            return Ok(Some((coding, fs::File::open(path).await.map_err(ServeError::from_io)?)));
+        };
+        let mut variant = path.as_os_str().to_owned();
+        variant.push(suffix);
+        let Ok(variant) = inside_root(root, Path::new(&variant)).await else { continue };
+        match fs::metadata(&variant).await {
+            Ok(meta) if meta.is_file() => {}
+            _ => continue,
+        }
+        if let Ok(file) = fs::File::open(&variant).await {
+            return Ok(Some((coding, file)));
+        }
+    }
+    Ok(None)
 }
 
 /// The canonical path of the regular file a request names (a directory's index in its place), and
@@ -524,6 +601,124 @@ mod tests {
         let icon = serve(&root, false, "/favicon.ico").await;
         assert_eq!(header(&icon, "Content-Type"), Some("image/x-icon"));
         assert_eq!(header(&icon, "Cache-Control"), Some(CACHE_REVALIDATE));
+        Ok(())
+    }
+
+    /// `app.js` with a gzip and a brotli copy beside it (distinct bytes, to tell them apart),
+    /// `plain.css` with none, `logo.png` with a `.gz` that must never be used.
+    fn precompressed_site() -> io::Result<(tempfile::TempDir, WebRoot)> {
+        let (dir, root) = site()?;
+        let www = root.path().to_owned();
+        std::fs::write(www.join("app.js"), "console.log('identity')")?;
+        std::fs::write(www.join("app.js.gz"), "GZ")?;
+        std::fs::write(www.join("app.js.br"), "BROTLI")?;
+        std::fs::write(www.join("index.html.gz"), "GZ-INDEX")?;
+        std::fs::write(www.join("plain.css"), "p{}")?;
+        std::fs::write(www.join("logo.png"), "PNG")?;
+        std::fs::write(www.join("logo.png.gz"), "NO")?;
+        Ok((dir, root))
+    }
+
+    fn asking(accept: Option<&str>, if_none_match: Option<&str>) -> Negotiation {
+        Negotiation {
+            accept_encoding: accept.map(|a| AcceptEncoding::parse([a.as_bytes()])),
+            if_none_match: if_none_match.map(|t| vec![t.as_bytes().to_vec()]).unwrap_or_default(),
+        }
+    }
+
+    /// Status, Content-Encoding, Vary and body.
+    async fn fetch(
+        root: &WebRoot,
+        target: &str,
+        negotiation: &Negotiation,
+    ) -> io::Result<(u16, Option<String>, Option<String>, Vec<u8>)> {
+        let response = serve_negotiated(root, false, target, negotiation).await;
+        let encoding = header(&response, "Content-Encoding").map(str::to_owned);
+        let vary = header(&response, "Vary").map(str::to_owned);
+        let mut body = Vec::new();
+        match response.body {
+            Body::File(mut file, len) => {
+                file.read_to_end(&mut body).await?;
+                assert_eq!(body.len() as u64, len, "Content-Length is the length of the bytes sent");
+            }
+            Body::Bytes(bytes) => body = bytes,
+            Body::Empty => {}
+        }
+        Ok((response.status, encoding, vary, body))
+    }
+
+    #[tokio::test]
+    async fn stored_encodings_follow_accept_encoding() -> io::Result<()> {
+        let (_dir, root) = precompressed_site()?;
+        let vary = Some("Accept-Encoding".to_owned());
+        let br = (200, Some("br".to_owned()), vary.clone(), b"BROTLI".to_vec());
+        let gz = (200, Some("gzip".to_owned()), vary.clone(), b"GZ".to_vec());
+        let plain = (200, None, vary.clone(), b"console.log('identity')".to_vec());
+        let js = "/app.js";
+        assert_eq!(fetch(&root, js, &asking(Some("gzip, deflate, br, zstd"), None)).await?, br);
+        assert_eq!(fetch(&root, js, &asking(Some("gzip, deflate"), None)).await?, gz);
+        assert_eq!(fetch(&root, js, &asking(Some("br;q=0.5, gzip"), None)).await?, gz);
+        assert_eq!(fetch(&root, js, &asking(None, None)).await?, plain, "no header: as it is");
+        assert_eq!(fetch(&root, js, &asking(Some("identity"), None)).await?, plain);
+        assert_eq!(fetch(&root, js, &asking(Some("br;q=0, gzip;q=0"), None)).await?, plain);
+        assert_eq!(fetch(&root, js, &asking(Some("br, identity;q=0"), None)).await?, br);
+        let index = fetch(&root, "/", &asking(Some("br, gzip"), None)).await?;
+        assert_eq!(index, (200, Some("gzip".to_owned()), vary.clone(), b"GZ-INDEX".to_vec()), "brotli missing");
+        let response = serve_negotiated(&root, false, js, &asking(Some("br"), None)).await;
+        assert_eq!(header(&response, "Content-Type"), Some("text/javascript; charset=utf-8"), "the file's type");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn stored_encodings_are_never_sent_by_their_own_name() -> io::Result<()> {
+        let (_dir, root) = precompressed_site()?;
+        for target in ["/app.js.gz", "/app.js.br", "/index.html.gz", "/logo.png.gz"] {
+            assert_eq!(fetch(&root, target, &asking(Some("gzip, br"), None)).await?.0, 404, "{target}");
+            assert_eq!(fetch(&root, target, &asking(None, None)).await?.0, 404, "{target}");
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn images_are_sent_as_they_are_without_vary() -> io::Result<()> {
+        let (_dir, root) = precompressed_site()?;
+        let png = fetch(&root, "/logo.png", &asking(Some("gzip, br"), None)).await?;
+        assert_eq!(png, (200, None, None, b"PNG".to_vec()));
+        let css = fetch(&root, "/plain.css", &asking(Some("gzip, br"), None)).await?;
+        assert_eq!(css, (200, None, Some("Accept-Encoding".to_owned()), b"p{}".to_vec()));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn refusing_every_stored_encoding_is_406() -> io::Result<()> {
+        let (_dir, root) = precompressed_site()?;
+        assert_eq!(fetch(&root, "/plain.css", &asking(Some("br, identity;q=0"), None)).await?.0, 406);
+        assert_eq!(fetch(&root, "/app.js", &asking(Some("*;q=0"), None)).await?.0, 406);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn each_encoding_revalidates_with_its_own_etag() -> io::Result<()> {
+        let (_dir, root) = precompressed_site()?;
+        let tag_of = |r: &Response| header(r, "ETag").map(str::to_owned).unwrap_or_default();
+        let br = tag_of(&serve_negotiated(&root, false, "/app.js", &asking(Some("br"), None)).await);
+        let gz = tag_of(&serve_negotiated(&root, false, "/app.js", &asking(Some("gzip"), None)).await);
+        let plain = tag_of(&serve_negotiated(&root, false, "/app.js", &asking(None, None)).await);
+        assert!(br.ends_with("-br\"") && gz.ends_with("-gzip\""), "{br} {gz}");
+        assert!(br != gz && gz != plain && br != plain);
+
+        let not_modified = serve_negotiated(&root, false, "/app.js", &asking(Some("br"), Some(&br))).await;
+        assert_eq!(not_modified.status, 304);
+        assert_eq!(header(&not_modified, "ETag"), Some(br.as_str()));
+        assert_eq!(header(&not_modified, "Vary"), Some("Accept-Encoding"));
+        assert_eq!(header(&not_modified, "Content-Encoding"), Some("br"));
+        let head = String::from_utf8_lossy(&not_modified.head_bytes()).into_owned();
+        assert!(!head.contains("Content-Length"), "{head}");
+        // The brotli tag does not confirm the gzip bytes, nor the file as it is.
+        assert_eq!(serve_negotiated(&root, false, "/app.js", &asking(Some("gzip"), Some(&br))).await.status, 200);
+        assert_eq!(serve_negotiated(&root, false, "/app.js", &asking(None, Some(&br))).await.status, 200);
+        assert_eq!(serve_negotiated(&root, false, "/app.js", &asking(None, Some(&plain))).await.status, 304);
+        assert_eq!(serve_negotiated(&root, false, "/", &asking(None, Some("*"))).await.status, 304);
         Ok(())
     }
 

@@ -62,14 +62,15 @@ impl Response {
     }
 
     /// The status line and headers, ending with the blank line. `Content-Length` is added unless
-    /// this is a `101 Switching Protocols`, which has no body by definition.
+    /// this is a `101 Switching Protocols`, which has no body by definition, or a `304 Not
+    /// Modified`, where it would have to be the length of the 200 not sent (RFC 9110 §8.6).
     pub fn head_bytes(&self) -> Vec<u8> {
         let mut head = String::with_capacity(256);
         let _ = write!(head, "HTTP/1.1 {} {}\r\n", self.status, reason_phrase(self.status));
         for (name, value) in &self.headers {
             let _ = write!(head, "{name}: {value}\r\n");
         }
-        if self.status != 101 {
+        if self.status != 101 && self.status != 304 {
             let _ = write!(head, "Content-Length: {}\r\n", self.content_length());
         }
         head.push_str("\r\n");
@@ -87,6 +88,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         408 => "Request Timeout",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",

@@ -54,6 +54,9 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
     require(&["nft", "--version"], "nft", nat_hint)?;
     require(&["ip", "netns", "list"], "ip netns", nat_hint)?;
 
+    // The page audits' pinned npm tools (seconds when present; the ensure step installs them).
+    crate::audit::ensure_all(ws)?;
+
     // Inside the namespace cargo cannot reach the registry: build everything out here first.
     process::run(&mut ws.command(&["cargo", "build", "-p", "signaling"]))?;
     process::run(&mut ws.command(&["cargo", "test", "-p", "e2e", "--no-run"]))?;
@@ -66,7 +69,9 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
         .env("CONNECT_DIST", &dist)
         .env("CONNECT_SIGNALING_BIN", ws.target_dir().join("debug/signaling"))
         .env("CONNECT_ARTIFACTS", &artifacts)
-        .env("CONNECT_CSP_SNIPPET", &csp_snippet);
+        .env("CONNECT_CSP_SNIPPET", &csp_snippet)
+        .env("CONNECT_AXE", crate::audit::axe_script(ws))
+        .env("CONNECT_LIGHTHOUSE", crate::audit::lighthouse_cli(ws));
     let result = process::run(&mut command);
     println!("    screenshots and logs: {}", artifacts.display());
     result

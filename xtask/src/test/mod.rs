@@ -157,6 +157,7 @@ const APT_PACKAGES: &[&str] = &[
 fn ensure_tools(ctx: &Ctx) -> Result<(), Error> {
     TOOLS.iter().try_for_each(|tool| ensure::ensure_tool(&ctx.ws, tool))?;
     web::ensure_tools(&ctx.ws)?;
+    crate::audit::ensure_all(&ctx.ws)?;
     ensure::ensure_apt(&ctx.ws, APT_PACKAGES)
 }
 
