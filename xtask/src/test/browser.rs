@@ -63,7 +63,19 @@ pub fn run(ctx: &Ctx) -> Result<(), Error> {
 
     let artifacts = ws.target_dir().join(ARTIFACTS);
     fresh_dir(&artifacts)?;
-    let tests = ["cargo", "test", "--offline", "-p", "e2e", "--", "--ignored", "--test-threads=1", "--nocapture"];
+    // Every test file runs even after one fails, so a CI log shows all that broke at once.
+    let tests = [
+        "cargo",
+        "test",
+        "--offline",
+        "--no-fail-fast",
+        "-p",
+        "e2e",
+        "--",
+        "--ignored",
+        "--test-threads=1",
+        "--nocapture",
+    ];
     let mut command = ws.command(&in_loopback_namespace(&tests));
     command
         .env("CONNECT_DIST", &dist)
