@@ -32,7 +32,13 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let ws = WsConfig { max_message_size: MAX_MESSAGE, max_outbound_bytes: MAX_MESSAGE + 64, ..WsConfig::default() };
+    let ws = WsConfig {
+        max_message_size: MAX_MESSAGE,
+        max_outbound_bytes: MAX_MESSAGE + 64,
+        // Room for a few maximal messages assembled at once (Autobahn runs cases one at a time).
+        inbound_total_bytes: 4 * MAX_MESSAGE,
+        ..WsConfig::default()
+    };
     let config = ServerConfig {
         http: HttpConfig { ws_path: None, ws: Arc::new(ws), ..HttpConfig::default() },
         ..ServerConfig::default()

@@ -24,7 +24,9 @@ use crate::http::static_files::WebRoot;
 use crate::ice::{IceConfig, DEFAULT_TURN_TTL};
 use crate::rate::{RateConfig, DEFAULT_BURST, DEFAULT_PER_SEC};
 use crate::server::{ServerConfig, DEFAULT_MAX_CONNECTIONS};
-use crate::ws::config::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL};
+use crate::ws::config::{
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_INBOUND_TOTAL_BYTES, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
+};
 use crate::ws::handshake::OriginPolicy;
 use crate::ws::WsConfig;
 
@@ -42,9 +44,14 @@ pub struct Args {
     /// default: any.
     #[arg(long, env = "SIGNALING_ALLOWED_ORIGINS", default_value = "")]
     pub allowed_origins: String,
-    /// Largest WebSocket message accepted, in bytes (larger: close 1009).
+    /// Largest WebSocket message accepted, in bytes (larger: close 1009). The rooms service reads
+    /// nothing over --max-signal-size + 4096 whatever this says.
     #[arg(long, env = "SIGNALING_MAX_MESSAGE_SIZE", default_value_t = DEFAULT_MAX_MESSAGE_SIZE as u32, value_parser = clap::value_parser!(u32).range(125..))]
     pub max_message_size: u32,
+    /// Bytes all connections' unfinished incoming messages may hold together (beyond 4 KiB
+    /// each); a message that would need more closes its connection with 1013.
+    #[arg(long, env = "SIGNALING_INBOUND_TOTAL_BYTES", default_value_t = DEFAULT_INBOUND_TOTAL_BYTES as u64)]
+    pub inbound_total_bytes: u64,
     /// Most simultaneous TCP connections.
     #[arg(long, env = "SIGNALING_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
@@ -167,6 +174,7 @@ impl Args {
         let max_message_size = self.max_message_size as usize;
         let ws = WsConfig {
             max_message_size,
+            inbound_total_bytes: usize::try_from(self.inbound_total_bytes).unwrap_or(usize::MAX),
             // Room for at least one maximal message to leave in one piece.
             max_outbound_bytes: defaults.max_outbound_bytes.max(max_message_size + 14),
             ping_interval: Duration::from_secs(self.ping_interval_secs),
@@ -260,6 +268,7 @@ mod tests {
         assert_eq!(config.http.allowed_origins, OriginPolicy::Any);
         assert_eq!(config.http.handshake_timeout, Duration::from_secs(10));
         assert_eq!(config.addresses, AddressConfig::default());
+        assert_eq!(config.http.ws.inbound_total_bytes, 64 << 20);
     }
 
     #[test]

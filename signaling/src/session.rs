@@ -34,7 +34,7 @@ impl<E: RoomEngine> RoomService<E> {
     /// The service on `engine`; its outbound byte gauge is registered in `metrics`.
     pub fn new(engine: Arc<E>, metrics: &Metrics) -> Self {
         let budget = outbox::Budget::new(engine.config().outbound_total_bytes);
-        metrics.register(|registry| budget.register(registry));
+        metrics.register(|registry| outbox::register(&budget, registry));
         RoomService { engine, budget }
     }
 }
@@ -51,7 +51,19 @@ impl<E: RoomEngine> Service for RoomService<E> {
     fn healthy(&self) -> bool {
         self.engine.healthy()
     }
+
+    /// A signal over `--max-signal-size` gets `message_too_large`; the slack lets a message
+    /// somewhat over it be read and get that error, while one far over is refused from its frame
+    /// header (1009) instead of being held unfinished: a connection holds at most ~68 KiB of an
+    /// incoming message by default instead of `--max-message-size` (1 MiB).
+    fn max_message_size(&self) -> Option<usize> {
+        Some(self.engine.config().max_signal_size.saturating_add(SIGNAL_SLACK))
+    }
 }
+
+/// Bytes past `--max-signal-size` a message may have and still be read (to be answered
+/// `message_too_large`); anything longer fails the connection with 1009.
+pub const SIGNAL_SLACK: usize = 4096;
 
 impl<E: RoomEngine> RoomService<E> {
     /// One session; `slot`, when given, holds it to its address's join and seat limits.

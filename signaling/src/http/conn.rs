@@ -22,6 +22,7 @@ use crate::http1::response::{Body, Response};
 use crate::metrics::{Format, Metrics};
 use crate::read_buffer;
 use crate::service::Service;
+use crate::ws::budget::Budget;
 use crate::ws::codec::Writer;
 use crate::ws::{handshake, WebSocket, WsMetrics};
 
@@ -32,6 +33,8 @@ pub struct Context<S> {
     pub metrics: Arc<Metrics>,
     pub http: Arc<HttpMetrics>,
     pub ws: Arc<WsMetrics>,
+    /// What all WebSockets' unfinished incoming messages may hold together.
+    pub inbound: Arc<Budget>,
     /// The per-address counts, for a connection whose client is known only from its headers.
     pub addresses: Arc<AddressLimits>,
     pub service: Arc<S>,
@@ -57,6 +60,7 @@ impl<S> Clone for Context<S> {
             metrics: self.metrics.clone(),
             http: self.http.clone(),
             ws: self.ws.clone(),
+            inbound: self.inbound.clone(),
             addresses: self.addresses.clone(),
             service: self.service.clone(),
             shutdown: self.shutdown.clone(),
@@ -267,7 +271,11 @@ async fn upgrade<S: Service>(
     };
     let mut writer = Writer::default();
     writer.raw(&handshake::switching_protocols(&accept).head_bytes());
-    let ws = WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.ws.clone(), ctx.shutdown.clone());
+    let (config, metrics, inbound) = (ctx.config.ws.clone(), ctx.ws.clone(), ctx.inbound.clone());
+    let mut ws = WebSocket::new(stream, writer, early, config, metrics, inbound, ctx.shutdown.clone());
+    if let Some(max) = ctx.service.max_message_size() {
+        ws.limit_messages(max);
+    }
     Some((ws, slot))
 }
 
