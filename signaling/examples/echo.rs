@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use signaling::metrics::Metrics;
+use signaling::ws::handshake::OriginPolicy;
 use signaling::{HttpConfig, ServerConfig, WsConfig};
 
 const MAX_MESSAGE: usize = 64 << 20;
@@ -40,7 +41,13 @@ async fn main() -> std::process::ExitCode {
         ..WsConfig::default()
     };
     let config = ServerConfig {
-        http: HttpConfig { ws_path: None, ws: Arc::new(ws), ..HttpConfig::default() },
+        // A conformance client, not a browser page: any Origin it sends is fine.
+        http: HttpConfig {
+            ws_path: None,
+            allowed_origins: OriginPolicy::Any,
+            ws: Arc::new(ws),
+            ..HttpConfig::default()
+        },
         ..ServerConfig::default()
     };
     println!("echo: listening on {}", listener.local_addr().unwrap_or(addr));

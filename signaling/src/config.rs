@@ -40,8 +40,9 @@ pub struct Args {
     /// Serve the static files of this directory (the built web client) on the same port.
     #[arg(long, env = "SIGNALING_WEB_ROOT")]
     pub web_root: Option<PathBuf>,
-    /// Comma-separated origins allowed to open a WebSocket (e.g. https://call.example.org);
-    /// default: any.
+    /// Comma-separated origins allowed to open a WebSocket (e.g. https://call.example.org), or
+    /// `*` for any; default: a page on the host the request names (`Origin` matches `Host`), and
+    /// clients that send no `Origin`.
     #[arg(long, env = "SIGNALING_ALLOWED_ORIGINS", default_value = "")]
     pub allowed_origins: String,
     /// Largest WebSocket message accepted, in bytes (larger: close 1009). The rooms service reads
@@ -265,7 +266,7 @@ mod tests {
         let config = args.to_config().unwrap();
         assert_eq!(config.http.ws.max_message_size, 1 << 20);
         assert_eq!(config.http.ws_path.as_deref(), Some("/ws"));
-        assert_eq!(config.http.allowed_origins, OriginPolicy::Any);
+        assert_eq!(config.http.allowed_origins, OriginPolicy::SameHost);
         assert_eq!(config.http.handshake_timeout, Duration::from_secs(10));
         assert_eq!(config.addresses, AddressConfig::default());
         assert_eq!(config.http.ws.inbound_total_bytes, 64 << 20);

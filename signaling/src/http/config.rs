@@ -39,7 +39,7 @@ impl Default for HttpConfig {
         HttpConfig {
             ws_path: Some("/ws".to_owned()),
             web_root: None,
-            allowed_origins: OriginPolicy::Any,
+            allowed_origins: OriginPolicy::SameHost,
             max_header_size: DEFAULT_MAX_HEADER_SIZE,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
