@@ -20,6 +20,7 @@ use crate::address::{
 use crate::engine::config::{RoomsConfig, DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_TOTAL_BYTES, DEFAULT_RESUME_GRACE};
 use crate::engine::redis::config::{RedisConfig, DEFAULT_NODE_TTL};
 use crate::http::config::{HttpConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE};
+use crate::http::metrics_access::MetricsAccess;
 use crate::http::static_files::WebRoot;
 use crate::ice::{IceConfig, DEFAULT_TURN_TTL};
 use crate::rate::{RateConfig, DEFAULT_BURST, DEFAULT_PER_SEC};
@@ -115,6 +116,10 @@ pub struct Args {
     /// (every client is its TCP peer).
     #[arg(long, env = "SIGNALING_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// Comma-separated CIDR blocks whose peers may read GET /metrics besides loopback (e.g. the
+    /// scraper's network); others get 403, whatever proxy forwarded them. Default: loopback only.
+    #[arg(long, env = "SIGNALING_METRICS_ALLOWED", default_value = "")]
+    pub metrics_allowed: String,
     /// Open connections per client address; more get 429.
     #[arg(long, env = "SIGNALING_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_CONNECTIONS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_address: u32,
@@ -153,6 +158,8 @@ pub enum ConfigError {
     OutboundTooSmall { queue: u64, need: u64 },
     #[error("--trusted-proxies: {0}")]
     TrustedProxies(#[from] CidrError),
+    #[error("--metrics-allowed: {0}")]
+    MetricsAllowed(CidrError),
 }
 
 /// Splits a comma-separated list, dropping blanks.
@@ -185,6 +192,7 @@ impl Args {
         let http = HttpConfig {
             web_root,
             allowed_origins: OriginPolicy::parse(&self.allowed_origins),
+            metrics_allowed: MetricsAccess::parse(&self.metrics_allowed).map_err(ConfigError::MetricsAllowed)?,
             max_header_size: self.max_header_size as usize,
             handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
             ws: Arc::new(ws),
@@ -292,6 +300,10 @@ mod tests {
         let limits = config.addresses.limits;
         assert_eq!((limits.connections, limits.joins_per_sec, limits.join_burst, limits.rooms), (3, 2.0, 4.0, 1));
         assert!(config.addresses.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+        let metrics = Args::try_parse_from(["signaling", "--metrics-allowed", "10.1.0.0/16"]).unwrap();
+        assert_eq!(metrics.to_config().unwrap().http.metrics_allowed, MetricsAccess::parse("10.1.0.0/16").unwrap());
+        let bad = Args::try_parse_from(["signaling", "--metrics-allowed", "nonsense"]).unwrap();
+        assert!(matches!(bad.to_config(), Err(ConfigError::MetricsAllowed(_))));
         let bad = Args::try_parse_from(["signaling", "--trusted-proxies", "10.0.0.0/99"]).unwrap();
         assert!(matches!(bad.to_config(), Err(ConfigError::TrustedProxies(_))));
         assert!(Args::try_parse_from(["signaling", "--max-rooms-per-address", "0"]).is_err());

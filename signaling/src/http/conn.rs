@@ -130,7 +130,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>, admitted: Adm
                 buf.drain(..head_len);
                 let keep_alive =
                     request.version == 1 && !request.has_token("Connection", "close") && !has_body(&request);
-                let response = respond(route, &request, ctx).await;
+                let response = respond(route, &request, ctx, admitted.peer).await;
                 let response = if keep_alive { response } else { response.header("Connection", "close") };
                 if write_within(&mut stream, response, &ctx.config).await.is_err() || !keep_alive {
                     return None;
@@ -184,7 +184,7 @@ fn has_body(request: &Request) -> bool {
         || request.headers_named("Content-Length").any(|v| v.trim_ascii() != b"0")
 }
 
-async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) -> Response {
+async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>, peer: std::net::IpAddr) -> Response {
     let head_only = request.method == "HEAD";
     let mut response = match route {
         Route::Health if ctx.service.healthy() => Response::text(200, "ok").header("Cache-Control", "no-store"),
@@ -192,6 +192,17 @@ async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) 
         Route::Health => Response::text(503, "unavailable: the room store cannot be reached")
             .header("Cache-Control", "no-store")
             .header("Retry-After", "2"),
+        Route::Metrics
+            if !ctx.config.metrics_allowed.allows(
+                peer,
+                request.headers_named("X-Forwarded-For"),
+                request.header("X-Real-IP"),
+            ) =>
+        {
+            debug!(%peer, "metrics refused");
+            Response::text(403, "metrics are served to loopback and --metrics-allowed only")
+                .header("Cache-Control", "no-store")
+        }
         Route::Metrics => {
             let format = Format::from_accept(request.header("Accept"));
             Response::new(200)

@@ -4,6 +4,7 @@
 pub mod config;
 pub(crate) mod conn;
 pub(crate) mod metrics;
+pub mod metrics_access;
 mod mime;
 mod router;
 pub mod static_files;
