@@ -15,7 +15,7 @@ use clap::Parser;
 use crate::address::proxies::CidrError;
 use crate::address::{
     AddressConfig, Limits, TrustedProxies, DEFAULT_CONNECTIONS_PER_ADDRESS, DEFAULT_JOINS_PER_SEC, DEFAULT_JOIN_BURST,
-    DEFAULT_ROOMS_PER_ADDRESS,
+    DEFAULT_NEW_ROOMS_PER_MIN, DEFAULT_NEW_ROOM_BURST, DEFAULT_ROOMS_PER_ADDRESS,
 };
 use crate::engine::config::{RoomsConfig, DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_TOTAL_BYTES, DEFAULT_RESUME_GRACE};
 use crate::engine::redis::config::{RedisConfig, DEFAULT_NODE_TTL};
@@ -129,6 +129,13 @@ pub struct Args {
     /// Joins one client address may make in a burst.
     #[arg(long, env = "SIGNALING_JOIN_BURST_PER_ADDRESS", default_value_t = DEFAULT_JOIN_BURST, value_parser = clap::value_parser!(u32).range(1..))]
     pub join_burst_per_address: u32,
+    /// Sustained rooms per minute one client address may open (join while empty); past the burst,
+    /// joins get `rate_limited`. What makes scanning for short room names slow.
+    #[arg(long, env = "SIGNALING_NEW_ROOMS_PER_MIN_PER_ADDRESS", default_value_t = DEFAULT_NEW_ROOMS_PER_MIN, value_parser = clap::value_parser!(u32).range(1..))]
+    pub new_rooms_per_min_per_address: u32,
+    /// Rooms one client address may open in a burst.
+    #[arg(long, env = "SIGNALING_NEW_ROOM_BURST_PER_ADDRESS", default_value_t = DEFAULT_NEW_ROOM_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub new_room_burst_per_address: u32,
     /// Seats the connections of one client address may hold at once; more joins get `rate_limited`.
     #[arg(long, env = "SIGNALING_MAX_ROOMS_PER_ADDRESS", default_value_t = DEFAULT_ROOMS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_rooms_per_address: u32,
@@ -205,6 +212,8 @@ impl Args {
                 joins_per_sec: f64::from(self.joins_per_sec_per_address),
                 join_burst: f64::from(self.join_burst_per_address),
                 rooms: self.max_rooms_per_address,
+                new_rooms_per_sec: f64::from(self.new_rooms_per_min_per_address) / 60.0,
+                new_room_burst: f64::from(self.new_room_burst_per_address),
                 ..defaults.limits
             },
             trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)?,

@@ -76,7 +76,10 @@ impl<E: RoomEngine> RoomService<E> {
         // Everything logged for this connection, here, in the engine and in the WebSocket layer,
         // carries its peer and room once it has a seat.
         let span = info_span!("session", peer = field::Empty, room = field::Empty);
-        let handle = PeerHandle::new(tx, span.clone());
+        let mut handle = PeerHandle::new(tx, span.clone());
+        if let Some(slot) = &slot {
+            handle.charge_new_rooms(slot.new_rooms());
+        }
         let seated_as = handle.seated_as();
         let mut session = Session::new(self.engine.open(handle), config);
         session.slot = slot;
@@ -202,6 +205,9 @@ fn join_refusal(refusal: Refusal) -> (ErrorCode, String) {
             format!("too many joins from your address; retry in {} ms", wait.as_millis() + 1)
         }
         Refusal::Rooms => "your address holds too many rooms; leave one first".to_owned(),
+        Refusal::NewRooms(wait) => {
+            format!("too many new rooms from your address; retry in {} ms", wait.as_millis() + 1)
+        }
         Refusal::Connections => "too many connections from your address".to_owned(),
     };
     (ErrorCode::RateLimited, detail)
@@ -414,7 +420,7 @@ mod tests {
         let (tx, _rx) = outbox::channel(1);
         let handle = PeerHandle::new(tx, tracing::Span::none());
         s.turn.seated_as = handle.seated_as();
-        handle.seated(&shared::RoomId::try_from("r").unwrap(), &shared::PeerId::new("AAAAAAAAAAAAAAAA"));
+        handle.seated(&shared::RoomId::try_from("r").unwrap(), &shared::PeerId::new("AAAAAAAAAAAAAAAA"), false);
         let seated = turn_usernames(&mut s, 2);
         assert!(seated.iter().all(|u| id(u) == "AAAAAAAAAAAAAAAA"), "{seated:?}");
     }

@@ -10,6 +10,7 @@ use shared::{PeerId, ResumeToken, RoomId};
 use tracing::{warn, Span};
 
 use super::metrics::RoomMetrics;
+use crate::address::NewRooms;
 use crate::ws::outbox::{self, SendError};
 use crate::ws::{CloseCode, Outbound};
 
@@ -47,19 +48,30 @@ pub struct PeerHandle {
     span: Span,
     /// The peer id of the seat the connection holds (or held last), shared with its session.
     seat: SeatedAs,
+    /// Where the rooms this connection opens are charged: its client address's new-room budget.
+    new_rooms: Option<NewRooms>,
 }
 
 impl PeerHandle {
     pub fn new(tx: outbox::Sender, span: Span) -> Self {
-        PeerHandle { tx, span, seat: SeatedAs::default() }
+        PeerHandle { tx, span, seat: SeatedAs::default(), new_rooms: None }
+    }
+
+    /// Rooms this connection opens are charged to `new_rooms` (its address's allowance).
+    pub fn charge_new_rooms(&mut self, new_rooms: NewRooms) {
+        self.new_rooms = Some(new_rooms);
     }
 
     /// The connection took a seat: its span names the room and peer from now on (after a
-    /// `leave`, the last ones it held), and so does [`PeerHandle::seated_as`].
-    pub fn seated(&self, room: &RoomId, peer: &PeerId) {
+    /// `leave`, the last ones it held), and so does [`PeerHandle::seated_as`]. `opened`: the
+    /// room was empty (not a resume), which its address pays for.
+    pub fn seated(&self, room: &RoomId, peer: &PeerId, opened: bool) {
         self.span.record("peer", tracing::field::display(peer.as_str()));
         self.span.record("room", tracing::field::display(room));
         self.seat.set(peer);
+        if let (true, Some(new_rooms)) = (opened, &self.new_rooms) {
+            new_rooms.opened();
+        }
     }
 
     /// The connection's seat as the engine last gave it, readable by the session (which is not
