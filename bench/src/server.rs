@@ -137,6 +137,7 @@ impl Launcher {
                 // Every generated client is on the one loopback address.
                 command.args(["--max-connections-per-address", &max, "--max-rooms-per-address", &max]);
                 command.args(["--joins-per-sec-per-address", "1000000", "--join-burst-per-address", "1000000"]);
+                command.args(["--new-rooms-per-min-per-address", "1000000", "--new-room-burst-per-address", "1000000"]);
                 command.env_remove("RUST_LOG").env("NO_COLOR", "1");
             }
             Server::OursEcho => {

@@ -107,7 +107,7 @@ async fn nginx_checks(nginx: &Nginx) -> Result<()> {
     let mut metrics_from = vec![addr];
     metrics_from.extend(nginx.ipv6_addr());
     for from in metrics_from {
-        // Loopback is a private address: allowed by nginx.conf's `geo $metrics_allowed`.
+        // Loopback: allowed by nginx.conf's `geo $metrics_allowed`, and by the server.
         let metrics = request(from, "/metrics", &[]).await?;
         let text = String::from_utf8_lossy(&metrics.body);
         check(metrics.status == 200 && text.contains("signaling_connections_total"), || {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use signaling::metrics::Metrics;
+use signaling::ws::handshake::OriginPolicy;
 use signaling::{HttpConfig, ServerConfig, WsConfig};
 
 const MAX_MESSAGE: usize = 64 << 20;
@@ -32,9 +33,21 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let ws = WsConfig { max_message_size: MAX_MESSAGE, max_outbound_bytes: MAX_MESSAGE + 64, ..WsConfig::default() };
+    let ws = WsConfig {
+        max_message_size: MAX_MESSAGE,
+        max_outbound_bytes: MAX_MESSAGE + 64,
+        // Room for a few maximal messages assembled at once (Autobahn runs cases one at a time).
+        inbound_total_bytes: 4 * MAX_MESSAGE,
+        ..WsConfig::default()
+    };
     let config = ServerConfig {
-        http: HttpConfig { ws_path: None, ws: Arc::new(ws), ..HttpConfig::default() },
+        // A conformance client, not a browser page: any Origin it sends is fine.
+        http: HttpConfig {
+            ws_path: None,
+            allowed_origins: OriginPolicy::Any,
+            ws: Arc::new(ws),
+            ..HttpConfig::default()
+        },
         ..ServerConfig::default()
     };
     println!("echo: listening on {}", listener.local_addr().unwrap_or(addr));

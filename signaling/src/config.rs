@@ -15,16 +15,19 @@ use clap::Parser;
 use crate::address::proxies::CidrError;
 use crate::address::{
     AddressConfig, Limits, TrustedProxies, DEFAULT_CONNECTIONS_PER_ADDRESS, DEFAULT_JOINS_PER_SEC, DEFAULT_JOIN_BURST,
-    DEFAULT_ROOMS_PER_ADDRESS,
+    DEFAULT_NEW_ROOMS_PER_MIN, DEFAULT_NEW_ROOM_BURST, DEFAULT_ROOMS_PER_ADDRESS,
 };
 use crate::engine::config::{RoomsConfig, DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_TOTAL_BYTES, DEFAULT_RESUME_GRACE};
 use crate::engine::redis::config::{RedisConfig, DEFAULT_NODE_TTL};
 use crate::http::config::{HttpConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE};
+use crate::http::metrics_access::MetricsAccess;
 use crate::http::static_files::WebRoot;
 use crate::ice::{IceConfig, DEFAULT_TURN_TTL};
 use crate::rate::{RateConfig, DEFAULT_BURST, DEFAULT_PER_SEC};
 use crate::server::{ServerConfig, DEFAULT_MAX_CONNECTIONS};
-use crate::ws::config::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL};
+use crate::ws::config::{
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_INBOUND_TOTAL_BYTES, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PING_INTERVAL,
+};
 use crate::ws::handshake::OriginPolicy;
 use crate::ws::WsConfig;
 
@@ -38,13 +41,19 @@ pub struct Args {
     /// Serve the static files of this directory (the built web client) on the same port.
     #[arg(long, env = "SIGNALING_WEB_ROOT")]
     pub web_root: Option<PathBuf>,
-    /// Comma-separated origins allowed to open a WebSocket (e.g. https://call.example.org);
-    /// default: any.
+    /// Comma-separated origins allowed to open a WebSocket (e.g. https://call.example.org), or
+    /// `*` for any; default: a page on the host the request names (`Origin` matches `Host`), and
+    /// clients that send no `Origin`.
     #[arg(long, env = "SIGNALING_ALLOWED_ORIGINS", default_value = "")]
     pub allowed_origins: String,
-    /// Largest WebSocket message accepted, in bytes (larger: close 1009).
+    /// Largest WebSocket message accepted, in bytes (larger: close 1009). The rooms service reads
+    /// nothing over --max-signal-size + 4096 whatever this says.
     #[arg(long, env = "SIGNALING_MAX_MESSAGE_SIZE", default_value_t = DEFAULT_MAX_MESSAGE_SIZE as u32, value_parser = clap::value_parser!(u32).range(125..))]
     pub max_message_size: u32,
+    /// Bytes all connections' unfinished incoming messages may hold together (beyond 4 KiB
+    /// each); a message that would need more closes its connection with 1013.
+    #[arg(long, env = "SIGNALING_INBOUND_TOTAL_BYTES", default_value_t = DEFAULT_INBOUND_TOTAL_BYTES as u64)]
+    pub inbound_total_bytes: u64,
     /// Most simultaneous TCP connections.
     #[arg(long, env = "SIGNALING_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
@@ -107,6 +116,10 @@ pub struct Args {
     /// (every client is its TCP peer).
     #[arg(long, env = "SIGNALING_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// Comma-separated CIDR blocks whose peers may read GET /metrics besides loopback (e.g. the
+    /// scraper's network); others get 403, whatever proxy forwarded them. Default: loopback only.
+    #[arg(long, env = "SIGNALING_METRICS_ALLOWED", default_value = "")]
+    pub metrics_allowed: String,
     /// Open connections per client address; more get 429.
     #[arg(long, env = "SIGNALING_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_CONNECTIONS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_address: u32,
@@ -116,6 +129,13 @@ pub struct Args {
     /// Joins one client address may make in a burst.
     #[arg(long, env = "SIGNALING_JOIN_BURST_PER_ADDRESS", default_value_t = DEFAULT_JOIN_BURST, value_parser = clap::value_parser!(u32).range(1..))]
     pub join_burst_per_address: u32,
+    /// Sustained rooms per minute one client address may open (join while empty); past the burst,
+    /// joins get `rate_limited`. What makes scanning for short room names slow.
+    #[arg(long, env = "SIGNALING_NEW_ROOMS_PER_MIN_PER_ADDRESS", default_value_t = DEFAULT_NEW_ROOMS_PER_MIN, value_parser = clap::value_parser!(u32).range(1..))]
+    pub new_rooms_per_min_per_address: u32,
+    /// Rooms one client address may open in a burst.
+    #[arg(long, env = "SIGNALING_NEW_ROOM_BURST_PER_ADDRESS", default_value_t = DEFAULT_NEW_ROOM_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub new_room_burst_per_address: u32,
     /// Seats the connections of one client address may hold at once; more joins get `rate_limited`.
     #[arg(long, env = "SIGNALING_MAX_ROOMS_PER_ADDRESS", default_value_t = DEFAULT_ROOMS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_rooms_per_address: u32,
@@ -145,6 +165,8 @@ pub enum ConfigError {
     OutboundTooSmall { queue: u64, need: u64 },
     #[error("--trusted-proxies: {0}")]
     TrustedProxies(#[from] CidrError),
+    #[error("--metrics-allowed: {0}")]
+    MetricsAllowed(CidrError),
 }
 
 /// Splits a comma-separated list, dropping blanks.
@@ -167,6 +189,7 @@ impl Args {
         let max_message_size = self.max_message_size as usize;
         let ws = WsConfig {
             max_message_size,
+            inbound_total_bytes: usize::try_from(self.inbound_total_bytes).unwrap_or(usize::MAX),
             // Room for at least one maximal message to leave in one piece.
             max_outbound_bytes: defaults.max_outbound_bytes.max(max_message_size + 14),
             ping_interval: Duration::from_secs(self.ping_interval_secs),
@@ -176,6 +199,7 @@ impl Args {
         let http = HttpConfig {
             web_root,
             allowed_origins: OriginPolicy::parse(&self.allowed_origins),
+            metrics_allowed: MetricsAccess::parse(&self.metrics_allowed).map_err(ConfigError::MetricsAllowed)?,
             max_header_size: self.max_header_size as usize,
             handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
             ws: Arc::new(ws),
@@ -188,6 +212,8 @@ impl Args {
                 joins_per_sec: f64::from(self.joins_per_sec_per_address),
                 join_burst: f64::from(self.join_burst_per_address),
                 rooms: self.max_rooms_per_address,
+                new_rooms_per_sec: f64::from(self.new_rooms_per_min_per_address) / 60.0,
+                new_room_burst: f64::from(self.new_room_burst_per_address),
                 ..defaults.limits
             },
             trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)?,
@@ -257,9 +283,10 @@ mod tests {
         let config = args.to_config().unwrap();
         assert_eq!(config.http.ws.max_message_size, 1 << 20);
         assert_eq!(config.http.ws_path.as_deref(), Some("/ws"));
-        assert_eq!(config.http.allowed_origins, OriginPolicy::Any);
+        assert_eq!(config.http.allowed_origins, OriginPolicy::SameHost);
         assert_eq!(config.http.handshake_timeout, Duration::from_secs(10));
         assert_eq!(config.addresses, AddressConfig::default());
+        assert_eq!(config.http.ws.inbound_total_bytes, 64 << 20);
     }
 
     #[test]
@@ -282,6 +309,10 @@ mod tests {
         let limits = config.addresses.limits;
         assert_eq!((limits.connections, limits.joins_per_sec, limits.join_burst, limits.rooms), (3, 2.0, 4.0, 1));
         assert!(config.addresses.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+        let metrics = Args::try_parse_from(["signaling", "--metrics-allowed", "10.1.0.0/16"]).unwrap();
+        assert_eq!(metrics.to_config().unwrap().http.metrics_allowed, MetricsAccess::parse("10.1.0.0/16").unwrap());
+        let bad = Args::try_parse_from(["signaling", "--metrics-allowed", "nonsense"]).unwrap();
+        assert!(matches!(bad.to_config(), Err(ConfigError::MetricsAllowed(_))));
         let bad = Args::try_parse_from(["signaling", "--trusted-proxies", "10.0.0.0/99"]).unwrap();
         assert!(matches!(bad.to_config(), Err(ConfigError::TrustedProxies(_))));
         assert!(Args::try_parse_from(["signaling", "--max-rooms-per-address", "0"]).is_err());

@@ -19,6 +19,7 @@ use crate::http::conn::{self, Admitted, Context};
 use crate::http::metrics::HttpMetrics;
 use crate::metrics::Metrics;
 use crate::service::Service;
+use crate::ws::budget::Budget;
 use crate::ws::WsMetrics;
 
 /// See [`ServerConfig::max_connections`].
@@ -70,10 +71,16 @@ pub async fn run<S: Service>(
     let http = Arc::new(HttpMetrics::default());
     let ws = Arc::new(WsMetrics::default());
     let addresses = AddressLimits::new(&config.addresses);
+    let inbound = Budget::new(config.http.ws.inbound_total_bytes);
     metrics.register(|registry| {
         counted.register(registry);
         http.register(registry);
         ws.register(registry);
+        inbound.register_as(
+            registry,
+            "signaling_inbound_unfinished_bytes",
+            "Bytes held for unfinished incoming WebSocket messages beyond each connection's first 4 KiB",
+        );
         addresses.register(registry);
     });
     let ctx = Context {
@@ -81,6 +88,7 @@ pub async fn run<S: Service>(
         metrics,
         http,
         ws,
+        inbound,
         addresses: addresses.clone(),
         service,
         shutdown: stop_rx,

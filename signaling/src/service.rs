@@ -21,6 +21,13 @@ pub trait Service: Send + Sync + 'static {
         }
     }
 
+    /// The largest message this service can use, if it is smaller than the WebSocket layer's
+    /// limit: each connection then refuses larger ones (1009) from their first frame header
+    /// instead of holding up to the layer's limit of an unfinished message it would refuse anyway.
+    fn max_message_size(&self) -> Option<usize> {
+        None
+    }
+
     /// Whether `GET /healthz` answers 200: false while the service cannot take new sessions'
     /// requests (the Redis engine without Redis).
     fn healthy(&self) -> bool {

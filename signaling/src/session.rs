@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::relay::{parse_incoming, Incoming};
-use shared::{ErrorCode, ServerMessage};
+use shared::{ErrorCode, PeerId, ServerMessage};
 use tokio::time::Instant;
 use tracing::{debug, field, info_span, warn, Instrument as _};
 
 use crate::address::{Refusal, Slot};
 use crate::engine::config::RoomsConfig;
-use crate::engine::peer::{fresh_ids, PeerHandle};
+use crate::engine::peer::{fresh_ids, PeerHandle, SeatedAs};
 use crate::engine::{EngineConn, Replies, RoomEngine};
 use crate::ice::IceConfig;
 use crate::metrics::Metrics;
@@ -34,7 +34,7 @@ impl<E: RoomEngine> RoomService<E> {
     /// The service on `engine`; its outbound byte gauge is registered in `metrics`.
     pub fn new(engine: Arc<E>, metrics: &Metrics) -> Self {
         let budget = outbox::Budget::new(engine.config().outbound_total_bytes);
-        metrics.register(|registry| budget.register(registry));
+        metrics.register(|registry| outbox::register(&budget, registry));
         RoomService { engine, budget }
     }
 }
@@ -51,7 +51,19 @@ impl<E: RoomEngine> Service for RoomService<E> {
     fn healthy(&self) -> bool {
         self.engine.healthy()
     }
+
+    /// A signal over `--max-signal-size` gets `message_too_large`; the slack lets a message
+    /// somewhat over it be read and get that error, while one far over is refused from its frame
+    /// header (1009) instead of being held unfinished: a connection holds at most ~68 KiB of an
+    /// incoming message by default instead of `--max-message-size` (1 MiB).
+    fn max_message_size(&self) -> Option<usize> {
+        Some(self.engine.config().max_signal_size.saturating_add(SIGNAL_SLACK))
+    }
 }
+
+/// Bytes past `--max-signal-size` a message may have and still be read (to be answered
+/// `message_too_large`); anything longer fails the connection with 1009.
+pub const SIGNAL_SLACK: usize = 4096;
 
 impl<E: RoomEngine> RoomService<E> {
     /// One session; `slot`, when given, holds it to its address's join and seat limits.
@@ -64,9 +76,14 @@ impl<E: RoomEngine> RoomService<E> {
         // Everything logged for this connection, here, in the engine and in the WebSocket layer,
         // carries its peer and room once it has a seat.
         let span = info_span!("session", peer = field::Empty, room = field::Empty);
-        let handle = PeerHandle::new(tx, span.clone());
+        let mut handle = PeerHandle::new(tx, span.clone());
+        if let Some(slot) = &slot {
+            handle.charge_new_rooms(slot.new_rooms());
+        }
+        let seated_as = handle.seated_as();
         let mut session = Session::new(self.engine.open(handle), config);
         session.slot = slot;
+        session.turn.seated_as = seated_as;
         async {
             let ended = ws.run(&mut session, Some(&mut rx)).await;
             // The slot (and the seat it counts) goes with the session, though the engine may keep
@@ -91,6 +108,8 @@ struct Session<C> {
     max_signal_size: usize,
     /// For `ice_config`, the pre-call check's request: a copy of a few short strings per session.
     ice: IceConfig,
+    /// Whose TURN credentials `ice_config` mints.
+    turn: TurnIdentity,
     /// The session asked to close and the close is on its way behind earlier answers: the
     /// messages ignored since, and the close itself if too many come before it.
     hanging_up: Option<(u32, (CloseCode, &'static str))>,
@@ -105,6 +124,7 @@ impl<C> Session<C> {
             bucket: TokenBucket::new(config.rate, Instant::now()),
             max_signal_size: config.max_signal_size,
             ice: config.ice.clone(),
+            turn: TurnIdentity::default(),
             hanging_up: None,
             slot: None,
         }
@@ -189,18 +209,45 @@ fn join_refusal(refusal: Refusal) -> (ErrorCode, String) {
             format!("too many joins from your address; retry in {} ms", wait.as_millis() + 1)
         }
         Refusal::Rooms => "your address holds too many rooms; leave one first".to_owned(),
+        Refusal::NewRooms(wait) => {
+            format!("too many new rooms from your address; retry in {} ms", wait.as_millis() + 1)
+        }
         Refusal::Connections => "too many connections from your address".to_owned(),
     };
     (ErrorCode::RateLimited, detail)
 }
 
+/// The one identity a connection's TURN usernames (`<expiry>:<id>`) carry, so coturn's
+/// `user-quota` — counted per id, the expiry aside — bounds what one person can allocate: the
+/// peer id of the seat it holds (the id `joined` gave its credentials), or before any join one
+/// random id of its own, minted at its first `ice_config` and kept. Renewals extend the expiry
+/// under the same id instead of opening a new quota each time.
+#[derive(Debug, Default)]
+struct TurnIdentity {
+    seated_as: SeatedAs,
+    unseated: Option<PeerId>,
+}
+
+impl TurnIdentity {
+    fn id(&mut self) -> Result<PeerId, getrandom::Error> {
+        if let Some(peer) = self.seated_as.get() {
+            return Ok(peer);
+        }
+        if let Some(id) = &self.unseated {
+            return Ok(id.clone());
+        }
+        let (id, _) = fresh_ids()?;
+        self.unseated = Some(id.clone());
+        Ok(id)
+    }
+}
+
 impl<C: EngineConn> Session<C> {
-    /// The ICE servers `joined` would carry, for a client that has not joined (the pre-call
-    /// check). The TURN username carries a fresh random id instead of a peer id: the credential
-    /// is as short-lived as a joined peer's, and anyone may join a room to get one anyway.
+    /// The ICE servers `joined` would carry, for the pre-call check (before a join) and for the
+    /// page's renewal before its credentials expire, under the connection's one TURN identity.
     fn ice_config(&mut self, reply: &mut Writer) {
-        let message = match fresh_ids() {
-            Ok((id, _)) => ServerMessage::IceConfig { ice_servers: self.ice.servers_for(&id, SystemTime::now()) },
+        let message = match self.turn.id() {
+            Ok(id) => ServerMessage::IceConfig { ice_servers: self.ice.servers_for(&id, SystemTime::now()) },
             Err(e) => {
                 warn!(error = %e, "no random source for an ice_config answer");
                 ServerMessage::error(ErrorCode::Unavailable)
@@ -348,5 +395,42 @@ mod tests {
         }
         assert_eq!(s.conn.calls.len(), 2, "ignored, not answered");
         assert_eq!(send(&mut s, leave), ControlFlow::Break((CloseCode::POLICY_VIOLATION, "message flood")));
+    }
+
+    /// The TURN usernames of the `ice_config` answers `s` gives to `count` requests.
+    fn turn_usernames(s: &mut Session<Recorder>, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|_| {
+                let mut writer = Writer::default();
+                s.ice_config(&mut writer);
+                s.conn.calls.pop().expect("an answer")
+            })
+            .map(|call| {
+                let start = call.find("username: Some(\"").expect("a TURN username") + 16;
+                call[start..].split('"').next().expect("a quoted username").to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ice_config_keeps_one_turn_identity_per_connection_then_per_seat() {
+        let ice = IceConfig {
+            turn_urls: vec!["turn:t".into()],
+            turn_secret: Some("s".into()),
+            turn_ttl: Duration::from_secs(900),
+            ..IceConfig::default()
+        };
+        let mut s = Session::new(Recorder::default(), &RoomsConfig { ice, ..RoomsConfig::default() });
+        let id = |username: &String| username.split_once(':').expect("<expiry>:<id>").1.to_owned();
+        let before = turn_usernames(&mut s, 3);
+        assert!(before.iter().all(|u| id(u) == id(&before[0])), "one id before a join: {before:?}");
+        assert_eq!(id(&before[0]).len(), 16, "96 random bits");
+        // The engine seats the connection: renewals name the seat's peer id, as `joined` did.
+        let (tx, _rx) = outbox::channel(1);
+        let handle = PeerHandle::new(tx, tracing::Span::none());
+        s.turn.seated_as = handle.seated_as();
+        handle.seated(&shared::RoomId::try_from("r").unwrap(), &shared::PeerId::new("AAAAAAAAAAAAAAAA"), false);
+        let seated = turn_usernames(&mut s, 2);
+        assert!(seated.iter().all(|u| id(u) == "AAAAAAAAAAAAAAAA"), "{seated:?}");
     }
 }

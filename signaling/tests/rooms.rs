@@ -585,14 +585,56 @@ async fn ice_config_answers_the_ice_servers_without_joining() {
     assert_eq!(turn.urls, ["turn:turn.example.org:3478?transport=tcp", "turns:turn.example.org:443"]);
     let username = turn.username.as_deref().expect("TURN username");
     assert_eq!(turn.credential.as_deref(), Some(turn_credential(b"connect-test-secret", username).as_str()));
-    // Each request mints its own username.
+    // A second request renews the credential under the same identity (see
+    // `one_connection_keeps_one_turn_identity_across_renewals_and_its_seat`).
     client.send(&ClientMessage::IceConfig).await;
     let ServerMessage::IceConfig { ice_servers: again } = client.recv().await else { panic!("expected ice_config") };
-    assert_ne!(again[1].username, turn.username);
+    let again = again[1].username.as_deref().expect("TURN username");
+    assert_eq!(again.split_once(':').map(|(_, id)| id), username.split_once(':').map(|(_, id)| id));
     assert_eq!(server.counts().await, (0, 0), "asking for ICE servers takes no seat");
     // The connection can still join afterwards.
     assert_eq!(client.join("after-check").await.peers, []);
     drop(client);
+    server.shutdown().await;
+}
+
+/// The TURN identity of one connection's usernames (`<expiry>:<id>`, coturn counts `user-quota`
+/// per id): requests for ICE servers cannot collect quotas. Before a join every `ice_config`
+/// names one id of the connection's own; once seated, `joined` and every renewal name the seat's
+/// peer id; another connection has another identity.
+#[tokio::test]
+async fn one_connection_keeps_one_turn_identity_across_renewals_and_its_seat() {
+    let ice = IceConfig {
+        turn_urls: vec!["turn:turn.example.org:3478?transport=udp".into()],
+        turn_secret: Some("connect-test-secret".into()),
+        turn_ttl: Duration::from_secs(600),
+        ..IceConfig::default()
+    };
+    let server = start(RoomsConfig { ice, ..RoomsConfig::default() }).await;
+    async fn turn_id(client: &mut Client) -> String {
+        client.send(&ClientMessage::IceConfig).await;
+        let ServerMessage::IceConfig { ice_servers } = client.recv().await else { panic!("expected ice_config") };
+        identity(&ice_servers)
+    }
+    fn identity(servers: &[IceServer]) -> String {
+        let username = servers.iter().find_map(|s| s.username.as_deref()).expect("a TURN username");
+        let (expiry, id) = username.split_once(':').expect("<expiry>:<id>");
+        assert!(expiry.parse::<u64>().is_ok(), "{username}");
+        id.to_owned()
+    }
+    let mut a = server.client().await;
+    let first = turn_id(&mut a).await;
+    for _ in 0..5 {
+        assert_eq!(turn_id(&mut a).await, first, "a renewal before a join keeps the identity");
+    }
+    let mut other = server.client().await;
+    assert_ne!(turn_id(&mut other).await, first, "another connection, another identity");
+    let joined = a.join("turn-identity").await;
+    assert_eq!(identity(&joined.ice_servers), joined.peer_id.as_str());
+    for _ in 0..5 {
+        assert_eq!(turn_id(&mut a).await, joined.peer_id.as_str(), "renewals keep the seat's identity");
+    }
+    drop((a, other));
     server.shutdown().await;
 }
 

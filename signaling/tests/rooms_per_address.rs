@@ -94,6 +94,55 @@ async fn seats_over_the_per_address_limit_get_rate_limited_until_one_is_given_ba
     server.shutdown().await;
 }
 
+/// Scanning short, human-chosen room names (`standup-0`, `standup-1`, …) for an occupied one: most
+/// probes land in empty rooms, and each of those takes one of the address's new-room tokens (30
+/// at once, 2 a minute). With the join rate itself lifted out of the way, the scanner is answered
+/// `rate_limited` at its 31st empty room, long before `standup-42`, where someone waits; the
+/// person they wait for joins from another address at once. Without the new-room budget the
+/// scan walks into `standup-42`.
+#[tokio::test]
+async fn a_scan_of_short_room_names_is_rate_limited_long_before_it_finds_an_occupied_one() {
+    const VICTIM: &str = "127.0.0.4";
+    let limits = Limits { joins_per_sec: 1e6, join_burst: 1e6, ..AddressConfig::default().limits };
+    assert_eq!(limits.new_room_burst, 30.0, "the default burst");
+    let server = start_limited(limits).await;
+    let mut waiting = Client::connect_from(VICTIM, server.addr).await;
+    let waiting_joined = waiting.join("standup-42").await;
+
+    let mut scanner = Client::connect_from(ATTACKER, server.addr).await;
+    let mut refused_at = None;
+    for i in 0..10_000 {
+        let room = format!("standup-{i}");
+        match scanner.request_join(&room, None).await {
+            ServerMessage::Joined { peers, .. } if peers.is_empty() => {
+                scanner.send(&shared::ClientMessage::Leave).await
+            }
+            ServerMessage::Joined { .. } => panic!("the scan found {room} occupied after {i} probes"),
+            ServerMessage::Error { code: ErrorCode::RateLimited, message } => {
+                assert!(message.starts_with("too many new rooms from your address; retry in "), "{message}");
+                refused_at = Some(i);
+                break;
+            }
+            other => panic!("probe {room}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(refused_at, Some(30), "refused at the 31st empty room");
+    server.wait_for_metric("signaling_address_refusals_total{limit=\"new_rooms\"}", 1).await;
+    // Still refused, for an occupied room too: the scanner's address has to wait.
+    let message = scanner.expect_error_after_join("standup-42").await;
+    assert!(message.starts_with("too many new rooms from your address"), "{message}");
+
+    let mut partner = Client::connect_from(BYSTANDER, server.addr).await;
+    let partner_joined = partner.join("standup-42").await;
+    assert_eq!(partner_joined.peers, std::slice::from_ref(&waiting_joined.peer_id));
+    assert_eq!(waiting.expect_peer_joined().await, partner_joined.peer_id);
+    bystanders_call(&server, "bystanders").await;
+    for client in [waiting, partner, scanner] {
+        client.close().await;
+    }
+    server.shutdown().await;
+}
+
 impl Client {
     /// Sends `join`; the answer must be `rate_limited`, whose text is returned.
     async fn expect_error_after_join(&mut self, room: &str) -> String {

@@ -36,6 +36,13 @@ pub const DEFAULT_JOINS_PER_SEC: u32 = 5;
 pub const DEFAULT_JOIN_BURST: u32 = 60;
 /// See [`Limits::rooms`]: one seat per person in a call; half the connection allowance.
 pub const DEFAULT_ROOMS_PER_ADDRESS: u32 = 128;
+/// See [`Limits::new_room_burst`]: rooms a household or a small office opens at once; a scan of
+/// short room names (most of them empty) stops after this many misses.
+pub const DEFAULT_NEW_ROOM_BURST: u32 = 30;
+/// See [`Limits::new_rooms_per_sec`], per minute: a person opens one room per call; two a minute
+/// sustained is far more than people behind one address do, and a scanner that finds mostly empty
+/// rooms covers 10,000 names in three and a half days instead of half a second.
+pub const DEFAULT_NEW_ROOMS_PER_MIN: u32 = 2;
 /// See [`Limits::max_tracked`]: about 80 bytes an entry, so at most ~5 MiB of table.
 pub const DEFAULT_MAX_TRACKED: usize = 65_536;
 
@@ -55,6 +62,8 @@ impl Default for AddressConfig {
                 joins_per_sec: f64::from(DEFAULT_JOINS_PER_SEC),
                 join_burst: f64::from(DEFAULT_JOIN_BURST),
                 rooms: DEFAULT_ROOMS_PER_ADDRESS,
+                new_rooms_per_sec: f64::from(DEFAULT_NEW_ROOMS_PER_MIN) / 60.0,
+                new_room_burst: f64::from(DEFAULT_NEW_ROOM_BURST),
                 max_tracked: DEFAULT_MAX_TRACKED,
             },
             trusted_proxies: TrustedProxies::default(),
@@ -80,7 +89,7 @@ impl AddressLimits {
     pub fn new(config: &AddressConfig) -> Arc<AddressLimits> {
         let refused = Family::<LimitLabel, Counter>::default();
         // Listed from the start, so a dashboard sees 0 rather than no series.
-        for limit in ["connections", "joins", "rooms"] {
+        for limit in ["connections", "joins", "rooms", "new_rooms"] {
             let _ = refused.get_or_create(&LimitLabel { limit });
         }
         Arc::new(AddressLimits {
@@ -94,7 +103,7 @@ impl AddressLimits {
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "signaling_address_refusals",
-            "Requests refused by a per-address limit, by limit (connections, joins, rooms)",
+            "Requests refused by a per-address limit, by limit (connections, joins, rooms, new_rooms)",
             self.refused.clone(),
         );
         registry.register("signaling_addresses_tracked", "Client addresses counted now", self.tracked.clone());
@@ -132,6 +141,23 @@ impl AddressLimits {
     }
 }
 
+/// Charges the rooms a connection opens to its client address (see [`Table::open_room`]); the
+/// engine's seat handle carries it, since only the engine knows whether a join found its room empty.
+#[derive(Debug, Clone)]
+pub struct NewRooms {
+    limits: Arc<AddressLimits>,
+    key: IpAddr,
+}
+
+impl NewRooms {
+    /// A join of this connection opened its room.
+    pub fn opened(&self) {
+        let mut table = self.limits.table();
+        table.open_room(self.key, Instant::now());
+        let _ = self.limits.counted(Ok(()), &table);
+    }
+}
+
 /// One connection counted for its client address; it also carries the connection's seat, if it
 /// took one. Dropping it gives both back.
 #[derive(Debug)]
@@ -161,6 +187,11 @@ impl Slot {
         self.limits.counted(result, &table)?;
         self.seat = true;
         Ok(())
+    }
+
+    /// What charges the rooms this connection opens to its address.
+    pub fn new_rooms(&self) -> NewRooms {
+        NewRooms { limits: self.limits.clone(), key: self.key }
     }
 
     /// The connection left its room: its seat is the address's again.

@@ -122,7 +122,7 @@ impl TrustedProxies {
 }
 
 /// One hop: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:80`, spaces around.
-fn parse_hop(hop: &[u8]) -> Option<IpAddr> {
+pub fn parse_hop(hop: &[u8]) -> Option<IpAddr> {
     let text = std::str::from_utf8(hop).ok()?.trim();
     if let Ok(addr) = text.parse::<IpAddr>() {
         return Some(canonical(addr));

@@ -1,6 +1,7 @@
 //! The per-address table, pure (the caller passes the time): for each client address, the
-//! connections open, the seats held and a token bucket of joins. Bounded in size, and an entry
-//! is forgotten once it holds nothing and its bucket is full again.
+//! connections open, the seats held, a token bucket of joins and a slower one of new rooms (joins
+//! that found the room empty: what scanning for short room names mostly does). Bounded in size,
+//! and an entry is forgotten once it holds nothing and its buckets are full again.
 //!
 //! IPv6 addresses are counted by their /64: one subscriber gets a whole /64 (RFC 6177), so
 //! counting single IPv6 addresses would give one home 2^64 separate allowances.
@@ -22,6 +23,10 @@ pub struct Limits {
     pub join_burst: f64,
     /// Seats held at once by the connections of one address.
     pub rooms: u32,
+    /// Sustained rooms opened (joined while empty) per second per address.
+    pub new_rooms_per_sec: f64,
+    /// Rooms opened at once after a quiet period.
+    pub new_room_burst: f64,
     /// Addresses remembered at most; beyond it, idle entries are forgotten early.
     pub max_tracked: usize,
 }
@@ -35,6 +40,8 @@ pub enum Refusal {
     Joins(Duration),
     /// Its connections hold their limit of seats.
     Rooms,
+    /// It opened too many rooms (found them empty); one more join is allowed after this long.
+    NewRooms(Duration),
 }
 
 impl Refusal {
@@ -44,6 +51,7 @@ impl Refusal {
             Refusal::Connections => "connections",
             Refusal::Joins(_) => "joins",
             Refusal::Rooms => "rooms",
+            Refusal::NewRooms(_) => "new_rooms",
         }
     }
 }
@@ -61,6 +69,8 @@ struct Entry {
     connections: u32,
     seats: u32,
     tokens: f64,
+    /// New-room tokens; below zero after joins that were let in before their rooms turned out new.
+    new_rooms: f64,
     last: Instant,
 }
 
@@ -68,6 +78,7 @@ impl Entry {
     fn refill(&mut self, limits: &Limits, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * limits.joins_per_sec).min(limits.join_burst);
+        self.new_rooms = (self.new_rooms + elapsed * limits.new_rooms_per_sec).min(limits.new_room_burst);
         self.last = now;
     }
 
@@ -75,7 +86,7 @@ impl Entry {
     fn expired(&self, limits: &Limits, now: Instant) -> bool {
         let mut e = *self;
         e.refill(limits, now);
-        e.idle() && e.tokens >= limits.join_burst
+        e.idle() && e.tokens >= limits.join_burst && e.new_rooms >= limits.new_room_burst
     }
 
     fn idle(&self) -> bool {
@@ -143,11 +154,27 @@ impl Table {
         if seat && entry.seats >= limits.rooms {
             return Err(Refusal::Rooms);
         }
+        // Whether the room is new is known only once the engine answers (see `open_room`): a join
+        // needs a whole new-room token in hand, and pays it if the room turns out empty.
+        if entry.new_rooms < 1.0 {
+            let wait = (1.0 - entry.new_rooms) / limits.new_rooms_per_sec;
+            return Err(Refusal::NewRooms(Duration::from_secs_f64(wait)));
+        }
         entry.tokens -= 1.0;
         if seat {
             entry.seats += 1;
         }
         Ok(())
+    }
+
+    /// A join from `key` found its room empty and opened it: one new-room token. Joins let in
+    /// together may overdraw the bucket (down to minus a burst), which then refuses joins until it
+    /// has refilled above one.
+    pub fn open_room(&mut self, key: IpAddr, now: Instant) {
+        let limits = self.limits;
+        let entry = self.entry(key, now);
+        entry.refill(&limits, now);
+        entry.new_rooms = (entry.new_rooms - 1.0).max(-limits.new_room_burst);
     }
 
     pub fn release_seat(&mut self, key: IpAddr, now: Instant) {
@@ -175,8 +202,8 @@ impl Table {
                 self.entries.retain(|_, e| !e.idle());
             }
         }
-        let burst = self.limits.join_burst;
-        self.entries.entry(key).or_insert(Entry { connections: 0, seats: 0, tokens: burst, last: now })
+        let (burst, new_rooms) = (self.limits.join_burst, self.limits.new_room_burst);
+        self.entries.entry(key).or_insert(Entry { connections: 0, seats: 0, tokens: burst, new_rooms, last: now })
     }
 }
 
@@ -184,7 +211,15 @@ impl Table {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits { connections: 2, joins_per_sec: 1.0, join_burst: 2.0, rooms: 2, max_tracked: 3 };
+    const LIMITS: Limits = Limits {
+        connections: 2,
+        joins_per_sec: 1.0,
+        join_burst: 2.0,
+        rooms: 2,
+        new_rooms_per_sec: 1.0,
+        new_room_burst: 100.0,
+        max_tracked: 3,
+    };
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -220,6 +255,38 @@ mod tests {
         table.release_seat(a, later);
         assert_eq!(table.join(a, true, later), Ok(()));
         assert!(matches!(table.join(a, true, later), Err(Refusal::Joins(_))));
+    }
+
+    #[test]
+    fn rooms_found_empty_take_new_room_tokens_and_joins_into_others_do_not() {
+        let start = Instant::now();
+        let limits = Limits { join_burst: 100.0, rooms: 100, new_room_burst: 2.0, new_rooms_per_sec: 0.5, ..LIMITS };
+        let mut table = Table::new(limits);
+        let a = ip("192.0.2.1");
+        for _ in 0..2 {
+            assert_eq!(table.join(a, true, start), Ok(()));
+            table.open_room(a, start);
+            table.release_seat(a, start);
+        }
+        match table.join(a, true, start) {
+            Err(Refusal::NewRooms(wait)) => assert_eq!(wait, Duration::from_secs(2)),
+            other => panic!("expected a new-room refusal, got {other:?}"),
+        }
+        assert_eq!(table.join(ip("192.0.2.2"), true, start), Ok(()), "another address is not affected");
+        let later = start + Duration::from_secs(2);
+        assert_eq!(table.join(a, true, later), Ok(()), "a token came back");
+        // Joins into rooms someone holds (no `open_room`) cost no new-room token.
+        for _ in 0..5 {
+            assert_eq!(table.join(a, false, later), Ok(()));
+        }
+        // Joins let in together and all opening rooms overdraw, bounded by one burst.
+        for _ in 0..10 {
+            table.open_room(a, later);
+        }
+        match table.join(a, false, later) {
+            Err(Refusal::NewRooms(wait)) => assert_eq!(wait, Duration::from_secs(6)),
+            other => panic!("expected a new-room refusal, got {other:?}"),
+        }
     }
 
     #[test]

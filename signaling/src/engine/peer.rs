@@ -2,6 +2,7 @@
 //! ids a seat gets.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -9,6 +10,7 @@ use shared::{PeerId, ResumeToken, RoomId};
 use tracing::{warn, Span};
 
 use super::metrics::RoomMetrics;
+use crate::address::NewRooms;
 use crate::ws::outbox::{self, SendError};
 use crate::ws::{CloseCode, Outbound};
 
@@ -44,18 +46,38 @@ pub struct PeerHandle {
     /// The connection's span, with `peer` and `room` fields the engine fills in when the
     /// connection takes a seat, so everything logged for the connection names them.
     span: Span,
+    /// The peer id of the seat the connection holds (or held last), shared with its session.
+    seat: SeatedAs,
+    /// Where the rooms this connection opens are charged: its client address's new-room budget.
+    new_rooms: Option<NewRooms>,
 }
 
 impl PeerHandle {
     pub fn new(tx: outbox::Sender, span: Span) -> Self {
-        PeerHandle { tx, span }
+        PeerHandle { tx, span, seat: SeatedAs::default(), new_rooms: None }
+    }
+
+    /// Rooms this connection opens are charged to `new_rooms` (its address's allowance).
+    pub fn charge_new_rooms(&mut self, new_rooms: NewRooms) {
+        self.new_rooms = Some(new_rooms);
     }
 
     /// The connection took a seat: its span names the room and peer from now on (after a
-    /// `leave`, the last ones it held).
-    pub fn seated(&self, room: &RoomId, peer: &PeerId) {
+    /// `leave`, the last ones it held), and so does [`PeerHandle::seated_as`]. `opened`: the
+    /// room was empty (not a resume), which its address pays for.
+    pub fn seated(&self, room: &RoomId, peer: &PeerId, opened: bool) {
         self.span.record("peer", tracing::field::display(peer.as_str()));
         self.span.record("room", tracing::field::display(room));
+        self.seat.set(peer);
+        if let (true, Some(new_rooms)) = (opened, &self.new_rooms) {
+            new_rooms.opened();
+        }
+    }
+
+    /// The connection's seat as the engine last gave it, readable by the session (which is not
+    /// told the peer id itself: on Redis, `joined` reaches the client through the outbox).
+    pub fn seated_as(&self) -> SeatedAs {
+        self.seat.clone()
     }
 
     /// Queues a message; a full queue means the recipient stopped reading. The message is
@@ -77,6 +99,24 @@ impl PeerHandle {
     /// Asks the connection to close with `code`; a connection already ending ignores it.
     pub fn close(&self, code: CloseCode, reason: &'static str) {
         let _ = self.tx.try_send(Outbound::Close(code, reason));
+    }
+}
+
+/// The peer id of a connection's latest seat, set by the engine when it seats the connection.
+///
+/// A mutex, not a lock-free cell: it is written once per join and read once per `ice_config`
+/// request, never across an `.await`.
+#[derive(Debug, Clone, Default)]
+pub struct SeatedAs(Arc<Mutex<Option<PeerId>>>);
+
+impl SeatedAs {
+    fn set(&self, peer: &PeerId) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(peer.clone());
+    }
+
+    /// The latest seat's peer id; `None` before the first join.
+    pub fn get(&self) -> Option<PeerId> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 

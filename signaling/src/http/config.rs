@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::metrics_access::MetricsAccess;
 use super::static_files::WebRoot;
 use crate::ws::handshake::OriginPolicy;
 use crate::ws::WsConfig;
@@ -22,6 +23,8 @@ pub struct HttpConfig {
     pub ws_path: Option<String>,
     pub web_root: Option<WebRoot>,
     pub allowed_origins: OriginPolicy,
+    /// Who may read `GET /metrics`: loopback and these blocks (others get 403).
+    pub metrics_allowed: MetricsAccess,
     /// Largest request head (→ 431). 8 KiB like nginx's default `large_client_header_buffers` line.
     pub max_header_size: usize,
     /// A request head must be complete within this time, or the client is dropped (→ 408):
@@ -39,7 +42,8 @@ impl Default for HttpConfig {
         HttpConfig {
             ws_path: Some("/ws".to_owned()),
             web_root: None,
-            allowed_origins: OriginPolicy::Any,
+            allowed_origins: OriginPolicy::SameHost,
+            metrics_allowed: MetricsAccess::default(),
             max_header_size: DEFAULT_MAX_HEADER_SIZE,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,

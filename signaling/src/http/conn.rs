@@ -22,6 +22,7 @@ use crate::http1::response::{Body, Response};
 use crate::metrics::{Format, Metrics};
 use crate::read_buffer;
 use crate::service::Service;
+use crate::ws::budget::Budget;
 use crate::ws::codec::Writer;
 use crate::ws::{handshake, WebSocket, WsMetrics};
 
@@ -32,6 +33,8 @@ pub struct Context<S> {
     pub metrics: Arc<Metrics>,
     pub http: Arc<HttpMetrics>,
     pub ws: Arc<WsMetrics>,
+    /// What all WebSockets' unfinished incoming messages may hold together.
+    pub inbound: Arc<Budget>,
     /// The per-address counts, for a connection whose client is known only from its headers.
     pub addresses: Arc<AddressLimits>,
     pub service: Arc<S>,
@@ -57,6 +60,7 @@ impl<S> Clone for Context<S> {
             metrics: self.metrics.clone(),
             http: self.http.clone(),
             ws: self.ws.clone(),
+            inbound: self.inbound.clone(),
             addresses: self.addresses.clone(),
             service: self.service.clone(),
             shutdown: self.shutdown.clone(),
@@ -126,7 +130,7 @@ async fn http<S: Service>(mut stream: TcpStream, ctx: &Context<S>, admitted: Adm
                 buf.drain(..head_len);
                 let keep_alive =
                     request.version == 1 && !request.has_token("Connection", "close") && !has_body(&request);
-                let response = respond(route, &request, ctx).await;
+                let response = respond(route, &request, ctx, admitted.peer).await;
                 let response = if keep_alive { response } else { response.header("Connection", "close") };
                 if write_within(&mut stream, response, &ctx.config).await.is_err() || !keep_alive {
                     return None;
@@ -180,7 +184,7 @@ fn has_body(request: &Request) -> bool {
         || request.headers_named("Content-Length").any(|v| v.trim_ascii() != b"0")
 }
 
-async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) -> Response {
+async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>, peer: std::net::IpAddr) -> Response {
     let head_only = request.method == "HEAD";
     let mut response = match route {
         Route::Health if ctx.service.healthy() => Response::text(200, "ok").header("Cache-Control", "no-store"),
@@ -188,6 +192,17 @@ async fn respond<S: Service>(route: Route, request: &Request, ctx: &Context<S>) 
         Route::Health => Response::text(503, "unavailable: the room store cannot be reached")
             .header("Cache-Control", "no-store")
             .header("Retry-After", "2"),
+        Route::Metrics
+            if !ctx.config.metrics_allowed.allows(
+                peer,
+                request.headers_named("X-Forwarded-For"),
+                request.header("X-Real-IP"),
+            ) =>
+        {
+            debug!(%peer, "metrics refused");
+            Response::text(403, "metrics are served to loopback and --metrics-allowed only")
+                .header("Cache-Control", "no-store")
+        }
         Route::Metrics => {
             let format = Format::from_accept(request.header("Accept"));
             Response::new(200)
@@ -270,7 +285,11 @@ async fn upgrade<S: Service>(
     };
     let mut writer = Writer::default();
     writer.raw(&handshake::switching_protocols(&accept).head_bytes());
-    let ws = WebSocket::new(stream, writer, early, ctx.config.ws.clone(), ctx.ws.clone(), ctx.shutdown.clone());
+    let (config, metrics, inbound) = (ctx.config.ws.clone(), ctx.ws.clone(), ctx.inbound.clone());
+    let mut ws = WebSocket::new(stream, writer, early, config, metrics, inbound, ctx.shutdown.clone());
+    if let Some(max) = ctx.service.max_message_size() {
+        ws.limit_messages(max);
+    }
     Some((ws, slot))
 }
 

@@ -5,6 +5,7 @@ pub mod config;
 pub(crate) mod conn;
 pub mod encoding;
 pub(crate) mod metrics;
+pub mod metrics_access;
 mod mime;
 mod router;
 pub mod static_files;

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, Instant};
 
+use super::budget::Budget;
 use super::close::close_payload;
 use super::close_code::CloseCode;
 use super::codec::Writer;
@@ -114,16 +115,26 @@ pub struct WebSocket {
 
 impl WebSocket {
     /// Wraps a stream whose handshake was accepted; `writer` already holds the `101` response.
+    ///
+    /// Unfinished incoming messages are charged to `inbound`, the process's budget for them.
     pub fn new(
         stream: TcpStream,
         writer: Writer,
         early: Vec<u8>,
         config: Arc<WsConfig>,
         metrics: Arc<WsMetrics>,
+        inbound: Arc<Budget>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        let reader = Reader::new(config.max_message_size);
+        let reader = Reader::with_budget(config.max_message_size, inbound);
         WebSocket { stream, reader, writer, early, config, metrics, shutdown }
+    }
+
+    /// Lowers this connection's message limit to what its service can use (see
+    /// `Service::max_message_size`): larger messages fail with 1009 from their first header
+    /// instead of being assembled only to be refused.
+    pub fn limit_messages(&mut self, max: usize) {
+        self.reader.limit(max);
     }
 
     pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {

@@ -31,6 +31,10 @@ pub enum ProtocolError {
     InvalidUtf8,
     #[error("message exceeds the size limit")]
     MessageTooBig,
+    /// Not the peer's fault alone: every connection's unfinished messages together hold the
+    /// server's budget for them (`--inbound-total-bytes`). The peer may try again later.
+    #[error("the server is holding too many unfinished messages; try again later")]
+    BudgetExhausted,
 }
 
 impl ProtocolError {
@@ -39,6 +43,7 @@ impl ProtocolError {
         match self {
             ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
             ProtocolError::MessageTooBig => CloseCode::MESSAGE_TOO_BIG,
+            ProtocolError::BudgetExhausted => CloseCode::TRY_AGAIN_LATER,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -58,6 +63,7 @@ impl ProtocolError {
             ProtocolError::InvalidCloseCode(_) => "invalid_close_code",
             ProtocolError::InvalidUtf8 => "invalid_utf8",
             ProtocolError::MessageTooBig => "message_too_big",
+            ProtocolError::BudgetExhausted => "inbound_budget",
         }
     }
 }

@@ -15,10 +15,18 @@ use crate::http1::response::Response;
 const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// Which `Origin`s may open a WebSocket (§10.2: the server decides; browsers always send it).
+///
+/// A browser lets any page open a WebSocket to any server and sends the page's origin along: the
+/// server is the one to refuse a page on another site (cross-site WebSocket hijacking). Requests
+/// without `Origin` come from non-browser clients, which could forge any header anyway.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum OriginPolicy {
-    /// Any origin, and requests without one (the default: the server is origin-agnostic).
+    /// The default: a page on the host it connects to. `Origin`'s host and port must be the
+    /// request's `Host` (the port is compared only when `Host` names one: a proxy such as nginx
+    /// with `proxy_set_header Host $host` passes the name alone). Requests without `Origin` pass.
     #[default]
+    SameHost,
+    /// Any origin, and requests without one (`--allowed-origins '*'`).
     Any,
     /// Only these serialized origins (`scheme://host[:port]`), compared ASCII case-insensitively.
     /// A request without `Origin` is refused too: only non-browser clients omit it.
@@ -26,23 +34,68 @@ pub enum OriginPolicy {
 }
 
 impl OriginPolicy {
-    /// Parses a comma-separated list; `*` or an empty list means any.
+    /// Parses a comma-separated list; `*` means any, an empty list the same host.
     pub fn parse(list: &str) -> OriginPolicy {
         let origins: Vec<String> =
             list.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
-        if origins.is_empty() || origins.iter().any(|o| o == "*") {
+        if origins.iter().any(|o| o == "*") {
             OriginPolicy::Any
+        } else if origins.is_empty() {
+            OriginPolicy::SameHost
         } else {
             OriginPolicy::List(origins)
         }
     }
 
-    pub fn allows(&self, origin: Option<&[u8]>) -> bool {
+    /// Whether a request with this `Origin` (and this `Host`) may open a WebSocket.
+    pub fn allows(&self, origin: Option<&[u8]>, host: Option<&[u8]>) -> bool {
         match (self, origin) {
-            (OriginPolicy::Any, _) => true,
+            (OriginPolicy::Any, _) | (OriginPolicy::SameHost, None) => true,
+            (OriginPolicy::SameHost, Some(origin)) => host.is_some_and(|host| same_host(origin, host)),
             (OriginPolicy::List(_), None) => false,
             (OriginPolicy::List(list), Some(origin)) => list.iter().any(|o| o.as_bytes().eq_ignore_ascii_case(origin)),
         }
+    }
+}
+
+/// Whether the serialized origin `scheme://host[:port]` names the host (and port, if any) of the
+/// `Host` header. An opaque origin (`null`) or one that does not parse names no host.
+fn same_host(origin: &[u8], host: &[u8]) -> bool {
+    let (Ok(origin), Ok(host)) = (std::str::from_utf8(origin), std::str::from_utf8(host)) else { return false };
+    let Some((scheme, authority)) = origin.trim().split_once("://") else { return false };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => 80,
+        "https" | "wss" => 443,
+        _ => return false,
+    };
+    let (Some((origin_host, origin_port)), Some((host_name, host_port))) =
+        (split_authority(authority), split_authority(host.trim()))
+    else {
+        return false;
+    };
+    let origin_port = origin_port.unwrap_or(default_port);
+    origin_host.eq_ignore_ascii_case(host_name) && host_port.is_none_or(|port| port == origin_port)
+}
+
+/// `host[:port]` (the host may be a bracketed IPv6 literal) into its parts; `None` if malformed.
+fn split_authority(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let end = rest.find(']')?;
+            let port = &rest[end + 1..];
+            (&authority[..end + 2], if port.is_empty() { None } else { Some(port.strip_prefix(':')?) })
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() || host.contains(['/', '@', ':']) && !host.starts_with('[') {
+        return None;
+    }
+    match port {
+        Some(port) => Some((host, Some(port.parse().ok()?))),
+        None => Some((host, None)),
     }
 }
 
@@ -131,7 +184,7 @@ pub fn validate(request: &Request, origins: &OriginPolicy) -> Result<String, Han
         Ok(nonce) if nonce.len() == 16 => {}
         _ => return Err(HandshakeError::BadKey),
     }
-    if !origins.allows(request.header("Origin")) {
+    if !origins.allows(request.header("Origin"), request.header("Host")) {
         return Err(HandshakeError::Origin);
     }
     Ok(accept_key(key))
@@ -219,7 +272,33 @@ mod tests {
         assert!(validate(&with("http://localhost:8080"), &policy).is_ok());
         assert_eq!(validate(&with("https://evil.example"), &policy), Err(HandshakeError::Origin));
         assert_eq!(validate(&request(GOOD), &policy), Err(HandshakeError::Origin));
-        assert_eq!(OriginPolicy::parse(""), OriginPolicy::Any);
+        assert_eq!(OriginPolicy::parse(""), OriginPolicy::SameHost);
         assert_eq!(OriginPolicy::parse("*"), OriginPolicy::Any);
+        assert_eq!(OriginPolicy::parse("https://a.example, *"), OriginPolicy::Any);
+    }
+
+    #[test]
+    fn same_host_by_default() {
+        let policy = OriginPolicy::default();
+        let allows = |origin: &str, host: &str| policy.allows(Some(origin.as_bytes()), Some(host.as_bytes()));
+        assert!(allows("https://call.example", "call.example"));
+        assert!(allows("https://CALL.example", "call.EXAMPLE:443"));
+        assert!(allows("http://call.example", "call.example:80"));
+        assert!(allows("http://127.0.0.1:8080", "127.0.0.1:8080"));
+        assert!(allows("http://[::1]:8080", "[::1]:8080"));
+        assert!(allows("https://call.example:8443", "call.example"), "a proxy passed the name alone");
+        assert!(!allows("https://evil.example", "call.example"));
+        assert!(!allows("https://call.example.evil.example", "call.example"));
+        assert!(!allows("http://127.0.0.1:9999", "127.0.0.1:8080"), "another port on the same host");
+        assert!(!allows("https://call.example", "call.example:80"));
+        assert!(!allows("null", "call.example"), "an opaque origin");
+        assert!(!allows("file://", "call.example"));
+        assert!(!allows("https://call.example", "call.example:x"));
+        assert!(!allows("https://user@call.example", "call.example"));
+        assert!(policy.allows(None, Some(b"call.example")), "non-browser clients send no Origin");
+        assert!(!policy.allows(Some(b"https://call.example"), None));
+        let with = |o: &str| request(&format!("{GOOD}Origin: {o}\r\n"));
+        assert!(validate(&with("http://example.com"), &policy).is_ok());
+        assert_eq!(validate(&with("https://evil.example"), &policy), Err(HandshakeError::Origin));
     }
 }

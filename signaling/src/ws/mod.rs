@@ -11,11 +11,13 @@
 //! - [`handshake`]: the HTTP upgrade;
 //! - [`connection`]: the async driver over a `TcpStream`;
 //! - [`metrics`]: the families this layer counts (sessions, messages, bytes, closes);
+//! - [`budget`]: a process-wide allowance of bytes (inbound assembly, outbound queues);
 //! - [`outbox`]: the bounded queue through which other tasks reach a connection;
 //! - [`error`]: protocol violations and their close codes.
 //!
 //! Everything but `connection` is sans-IO: bytes in, decisions out.
 
+pub mod budget;
 mod close;
 mod close_code;
 pub mod codec;

@@ -17,11 +17,9 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::close_code::CloseCode;
@@ -48,49 +46,15 @@ impl Outbound {
 /// Capacity a drained queue keeps; a burst's larger buffer is given back once it is empty.
 const KEEP_CAPACITY: usize = 8;
 
-/// The bytes every connection's queued messages may take together, and a gauge of those taken.
-#[derive(Debug)]
-pub struct Budget {
-    limit: usize,
-    used: AtomicUsize,
-    gauge: Gauge,
-}
+pub use super::budget::Budget;
 
-impl Budget {
-    pub fn new(limit: usize) -> Arc<Budget> {
-        Arc::new(Budget { limit, used: AtomicUsize::new(0), gauge: Gauge::default() })
-    }
-
-    pub fn register(&self, registry: &mut Registry) {
-        registry.register(
-            "signaling_outbound_queued_bytes",
-            "Bytes of messages queued to connections by others and not yet written to their sockets",
-            self.gauge.clone(),
-        );
-    }
-
-    /// Bytes taken now.
-    #[cfg(test)]
-    pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    fn try_take(&self, bytes: usize) -> bool {
-        let taken = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-            used.checked_add(bytes).filter(|&total| total <= self.limit)
-        });
-        if taken.is_ok() {
-            self.gauge.inc_by(i64::try_from(bytes).unwrap_or(i64::MAX));
-        }
-        taken.is_ok()
-    }
-
-    fn give(&self, bytes: usize) {
-        if bytes > 0 {
-            self.used.fetch_sub(bytes, Ordering::AcqRel);
-            self.gauge.dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
-        }
-    }
+/// Registers the outbound budget's gauge.
+pub fn register(budget: &Budget, registry: &mut Registry) {
+    budget.register_as(
+        registry,
+        "signaling_outbound_queued_bytes",
+        "Bytes of messages queued to connections by others and not yet written to their sockets",
+    );
 }
 
 /// A queue of at most `capacity` messages, unbounded in bytes (unit tests).

@@ -4,9 +4,15 @@
 //! message or control frame. A single-frame message that arrived in one read is handed out straight
 //! from the read buffer (no copy); anything else is assembled into one buffer whose size is checked
 //! against the limit from the frame header, before any of its payload is kept.
+//!
+//! The assembly buffer grows by doubling but never past the message limit, and what it holds
+//! beyond the few KiB every connection keeps is charged to a process-wide [`Budget`], when one is
+//! given: many connections each holding an unfinished message cannot together exceed it.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
+use super::budget::Budget;
 use super::close::{parse_close_payload, CloseFrame};
 use super::codec::{Decoded, Decoder};
 use super::error::ProtocolError;
@@ -50,10 +56,14 @@ pub struct Reader {
     control: [u8; MAX_CONTROL_PAYLOAD],
     control_len: u8,
     closed: bool,
+    /// Where the assembly buffer's capacity beyond [`RETAIN_CAPACITY`] is charged, and how much.
+    budget: Option<Arc<Budget>>,
+    charged: usize,
 }
 
 /// Capacity kept for reassembly after a message; a larger one was an outlier and is given back.
-const RETAIN_CAPACITY: usize = 4096;
+/// Also what a connection may assemble without drawing on the process-wide budget.
+pub const RETAIN_CAPACITY: usize = 4096;
 
 impl Reader {
     pub fn new(max_message_size: usize) -> Self {
@@ -67,6 +77,55 @@ impl Reader {
             control: [0; MAX_CONTROL_PAYLOAD],
             control_len: 0,
             closed: false,
+            budget: None,
+            charged: 0,
+        }
+    }
+
+    /// A reader whose assembly buffer beyond [`RETAIN_CAPACITY`] is charged to `budget`; a message
+    /// that cannot get its bytes fails with [`ProtocolError::BudgetExhausted`].
+    pub fn with_budget(max_message_size: usize, budget: Arc<Budget>) -> Self {
+        let mut reader = Reader::new(max_message_size);
+        reader.budget = Some(budget);
+        reader
+    }
+
+    /// Lowers the message limit to `max` (never raises it): a service that accepts nothing larger
+    /// has the connection refuse bigger messages from their first header (1009).
+    pub fn limit(&mut self, max: usize) {
+        self.max_message_size = self.max_message_size.min(max);
+    }
+
+    /// Makes room for `additional` more assembled bytes: doubling, so a trickle of small pieces
+    /// costs few copies, but never past the message limit (the headers were checked against it),
+    /// and charging the budget before allocating.
+    fn reserve(&mut self, additional: usize) -> Result<(), ProtocolError> {
+        let need = self.assembled.len() + additional;
+        let capacity = self.assembled.capacity();
+        if need <= capacity {
+            return Ok(());
+        }
+        let target = capacity.saturating_mul(2).min(self.max_message_size).max(need);
+        let charge = target.saturating_sub(RETAIN_CAPACITY);
+        if let Some(budget) = &self.budget {
+            let extra = charge.saturating_sub(self.charged);
+            if !budget.try_take(extra) {
+                return Err(ProtocolError::BudgetExhausted);
+            }
+            self.charged += extra;
+        }
+        self.assembled.reserve_exact(target - self.assembled.len());
+        Ok(())
+    }
+
+    /// After a message: a small buffer is kept, a larger one given back with its charge.
+    fn release(&mut self) {
+        self.assembled.clear();
+        if self.assembled.capacity() > RETAIN_CAPACITY {
+            self.assembled = Vec::new();
+            if let Some(budget) = &self.budget {
+                budget.give(std::mem::take(&mut self.charged));
+            }
         }
     }
 
@@ -161,6 +220,7 @@ impl Reader {
                 if self.message == Some(DataKind::Text) {
                     self.utf8.feed(piece).map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
+                self.reserve(piece.len())?;
                 self.assembled.extend_from_slice(piece);
                 Ok(ControlFlow::Continue(()))
             }
@@ -194,13 +254,18 @@ impl Reader {
                     _ => Incoming::Binary(&self.assembled),
                 };
                 let flow = on(msg);
-                self.assembled.clear();
-                if self.assembled.capacity() > RETAIN_CAPACITY {
-                    self.assembled = Vec::new();
-                }
+                self.release();
                 Ok(flow)
             }
             _ => Ok(ControlFlow::Continue(())),
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.give(self.charged);
         }
     }
 }
@@ -365,5 +430,63 @@ mod tests {
             })
             .unwrap();
         assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn assembly_grows_within_the_limit_and_charges_the_budget_beyond_the_free_part() {
+        let budget = Budget::new(5_000);
+        let mut reader = Reader::with_budget(8_000, budget.clone());
+        // 7,000 bytes in 100-byte frames: assembled, never past the 8,000-byte limit.
+        let mut wire = Vec::new();
+        for i in 0..70 {
+            let op = if i == 0 { OpCode::Binary } else { OpCode::Continuation };
+            wire.extend(frame(false, op, &[7; 100]));
+        }
+        reader.feed(&mut wire, |_| ControlFlow::Continue(())).unwrap();
+        assert!(reader.assembled.capacity() <= 8_000, "{}", reader.assembled.capacity());
+        assert_eq!(budget.used(), reader.assembled.capacity() - RETAIN_CAPACITY);
+        // Another reader finds the budget spent past its free part: 1013.
+        let mut other = Reader::with_budget(8_000, budget.clone());
+        let mut big = frame(true, OpCode::Binary, &[1; 7_000]);
+        let mut got = 0;
+        assert_eq!(
+            run_pieces(&mut other, &mut big, 1000, &mut got),
+            Err(ProtocolError::BudgetExhausted),
+            "{} of 5,000 used",
+            budget.used()
+        );
+        assert_eq!(ProtocolError::BudgetExhausted.close_code(), CloseCode::TRY_AGAIN_LATER);
+        // The message ends: the buffer and its charge go back.
+        let mut end = frame(true, OpCode::Continuation, &[7; 10]);
+        reader
+            .feed(&mut end, |m| {
+                assert!(matches!(m, Incoming::Binary(b) if b.len() == 7_010));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(budget.used(), 0);
+        drop(other);
+        assert_eq!(budget.used(), 0, "a dropped reader gives back what it held");
+    }
+
+    /// Feeds `wire` to `reader` in pieces of `piece` bytes, counting delivered messages.
+    fn run_pieces(reader: &mut Reader, wire: &mut [u8], piece: usize, got: &mut usize) -> Result<(), ProtocolError> {
+        for chunk in wire.chunks_mut(piece) {
+            reader.feed(chunk, |_| {
+                *got += 1;
+                ControlFlow::Continue(())
+            })?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_lowered_limit_refuses_from_the_header() {
+        let mut reader = Reader::new(1 << 20);
+        reader.limit(1_000);
+        reader.limit(1 << 20);
+        let wire = frame(true, OpCode::Text, &[b'a'; 1_001]);
+        let mut head = wire[..8].to_vec();
+        assert_eq!(reader.feed(&mut head, |_| ControlFlow::Continue(())), Err(ProtocolError::MessageTooBig));
     }
 }

@@ -199,6 +199,8 @@ pub fn one_address_for_all() -> signaling::address::AddressConfig {
         joins_per_sec: 1e9,
         join_burst: 1e9,
         rooms: u32::MAX,
+        new_rooms_per_sec: 1e9,
+        new_room_burst: 1e9,
         ..defaults.limits
     };
     signaling::address::AddressConfig { limits, ..defaults }

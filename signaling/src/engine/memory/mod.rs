@@ -86,7 +86,7 @@ impl EngineConn for MemoryConn {
                 return Flow::Break((CloseCode::INTERNAL_ERROR, "internal error"));
             }
         };
-        self.handle.seated(&room, &joined.peer);
+        self.handle.seated(&room, &joined.peer, !joined.resumed && joined.peers.is_empty());
         info!(%room, peer = joined.peer.as_str(), resumed = joined.resumed, peers = joined.peers.len(), "joined");
         let message = joined_message(&self.rooms.config, room.clone(), joined.peer.clone(), joined.peers, joined.token);
         reply.text(&message.to_json());

@@ -318,7 +318,7 @@ impl Worker {
             self.metrics.rooms.resumes.inc();
         }
         if let Some(handle) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()) {
-            handle.seated(&room, &peer);
+            handle.seated(&room, &peer, !resumed && peers.is_empty());
         }
         info!(%room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
         let message = joined_message(&self.rooms, room.clone(), peer.clone(), peers, token.clone());
