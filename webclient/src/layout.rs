@@ -83,21 +83,20 @@ pub fn title(state: CallState) -> &'static str {
 }
 
 /// Where focus goes when a screen change left it on nothing (the button pressed disappeared):
-/// the element of that screen a person most likely wants next, by id.
+/// the element of that screen a person most likely wants next, by id. The screens that end or
+/// stop a call (ended, peer left, full, error) are not here: their next step takes focus itself
+/// (`next_step`), and one owner per screen keeps the two from moving it twice.
 pub fn focus_target(state: CallState, link_shown: bool) -> Option<&'static str> {
     match state {
         CallState::Idle => Some("start-call"),
         CallState::Prejoin => Some("join-button"),
-        CallState::Waiting | CallState::PeerLeft if link_shown => Some("copy-link"),
-        CallState::Waiting
-        | CallState::PeerLeft
-        | CallState::Connecting
-        | CallState::Connected
-        | CallState::Reconnecting => Some("toggle-mic"),
-        CallState::Ended => Some("rejoin"),
-        CallState::Error => Some("retry-button"),
+        CallState::Waiting if link_shown => Some("copy-link"),
+        CallState::Waiting | CallState::Connecting | CallState::Connected | CallState::Reconnecting => {
+            Some("toggle-mic")
+        }
         // Devices are still being asked for: the next screen decides.
-        CallState::Joining | CallState::Full => None,
+        CallState::Joining => None,
+        CallState::Ended | CallState::PeerLeft | CallState::Full | CallState::Error => None,
     }
 }
 
@@ -147,8 +146,9 @@ mod tests {
         assert_eq!(focus_target(CallState::Waiting, true), Some("copy-link"));
         assert_eq!(focus_target(CallState::Waiting, false), Some("toggle-mic"));
         assert_eq!(focus_target(CallState::Connected, false), Some("toggle-mic"));
-        assert_eq!(focus_target(CallState::Ended, false), Some("rejoin"));
-        assert_eq!(focus_target(CallState::Error, true), Some("retry-button"));
         assert_eq!(focus_target(CallState::Joining, false), None);
+        for ending in [CallState::Ended, CallState::PeerLeft, CallState::Full, CallState::Error] {
+            assert_eq!(focus_target(ending, true), None, "{ending:?}: the next step's own focus");
+        }
     }
 }
