@@ -46,7 +46,7 @@ async fn invite(stage: &mut Stage) -> Result<()> {
     let desktop = stage.open_browser("desktop").await?;
     let phone = stage.open_phone("phone").await?;
     for page in [&desktop, &phone] {
-        page.run_before_load(HOLD_WASM).await?;
+        page.before_page_scripts(HOLD_WASM).await?;
         page.goto(&format!("{}{ROOM}", stage.server.base_url())).await?;
         let seen = page.js(JS_BOOT, vec![]).await?;
         check(seen["boot"] == "opening" && seen["message"] == "Opening the call…" && seen["lobby"] == false, || {
@@ -87,7 +87,7 @@ async fn no_wasm(stage: &mut Stage) -> Result<()> {
     let desktop = stage.open_browser("desktop").await?;
     let phone = stage.open_phone("phone").await?;
     for page in [&desktop, &phone] {
-        page.run_before_load("delete window.WebAssembly;").await?;
+        page.before_page_scripts("delete window.WebAssembly;").await?;
         for (label, query) in [("start", ""), ("invite", ROOM)] {
             page.goto(&format!("{}{query}", stage.server.base_url())).await?;
             // Give the loader time to fail: the message must not be replaced by anything else.

@@ -81,15 +81,6 @@ impl ServerMessage {
         Self::Error { code, message: message.into() }
     }
 
-    /// Parses one text message from the server. Only ever returns
-    /// [`ParseError::BadMessage`]: the server never sends an invalid room id, so one is
-    /// just a malformed message here.
-    /// Read by hand rather than through the derive, for the web client's size (see
-    /// [`server_read`](crate::server_read)); same meaning.
-    pub fn parse(text: &str) -> Result<Self, ParseError> {
-        crate::server_read::parse(text)
-    }
-
     /// The message as one line of JSON, ready to send.
     pub fn to_json(&self) -> String {
         crate::to_json(self)

@@ -283,7 +283,7 @@ impl Browser {
     /// Runs `source` in every document this Chromium session opens from now on, before the
     /// page's own scripts: chromedriver's CDP bridge to `Page.addScriptToEvaluateOnNewDocument`.
     /// A test can make the browser misbehave the way a real one was seen to, or hold a prompt.
-    #[allow(dead_code, reason = "each test binary compiles the harness; only join.rs and trust.rs use this")]
+    #[allow(dead_code, reason = "each test binary compiles the harness; join.rs, trust.rs and loading.rs use this")]
     pub async fn before_page_scripts(&self, source: &str) -> Result<()> {
         if self.kind != BrowserKind::Chromium {
             return Err(Failure::new("scripts before the page are a Chromium (CDP) feature"));

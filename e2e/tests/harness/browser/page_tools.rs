@@ -1,9 +1,8 @@
-//! Tools any browser test may use on a page: a script run before the page's own (Chromium's
-//! DevTools protocol through chromedriver), and an axe-core accessibility audit. A child of
-//! `browser` so it may use the session's private parts.
+//! An axe-core accessibility audit any browser test may run on a page (scripts run before the
+//! page's own are `Browser::before_page_scripts`). A child of `browser` so it may use the
+//! session's private parts.
 
-use fantoccini::wd::WebDriverCompatibleCommand;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::Browser;
 use crate::harness::{Context as _, Failure, Result};
@@ -46,15 +45,6 @@ try {
 "#;
 
 impl Browser {
-    /// Makes Chromium run `source` in every document this session opens from now on, before the
-    /// page's own scripts (DevTools `Page.addScriptToEvaluateOnNewDocument`). For tests that
-    /// take something away from the browser (`delete window.WebAssembly`) or slow it down.
-    pub async fn run_before_load(&self, source: &str) -> Result<()> {
-        let command = Cdp { cmd: "Page.addScriptToEvaluateOnNewDocument", params: json!({ "source": source }) };
-        self.client.issue_cmd(command).await.context(format!("{}: adding a script before load", self.name))?;
-        Ok(())
-    }
-
     /// axe-core's violations of the page as it is now (every rule axe runs by default: WCAG 2.x
     /// A and AA and best practices). axe comes from the file named by [`AXE_ENV`].
     pub async fn axe_violations(&self) -> Result<Vec<Violation>> {
@@ -85,23 +75,5 @@ impl Browser {
                     .unwrap_or_default(),
             })
             .collect())
-    }
-}
-
-/// chromedriver's `POST /session/{id}/goog/cdp/execute`: one DevTools protocol command (not
-/// part of W3C WebDriver, so not in fantoccini).
-#[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
-}
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()))
     }
 }

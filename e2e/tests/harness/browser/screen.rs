@@ -4,10 +4,9 @@
 //! chromedriver's DevTools bridge. A child of `browser` so it may use the session's private parts.
 
 use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
-use fantoccini::wd::WebDriverCompatibleCommand;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::Browser;
+use super::{Browser, Cdp};
 use crate::harness::{Context as _, Result};
 
 impl Browser {
@@ -35,22 +34,5 @@ impl Browser {
         };
         self.client.issue_cmd(command).await.context(format!("{}: emulating {name}: {value}", self.name))?;
         Ok(())
-    }
-}
-
-/// chromedriver's `POST /session/{id}/goog/cdp/execute`: one DevTools protocol command.
-#[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
-}
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()))
     }
 }
