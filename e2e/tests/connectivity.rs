@@ -277,29 +277,9 @@ async fn connect_failed_from_the_other_page_ends_the_wait_on_this_one() {
 }
 
 async fn told_by_the_other(stage: &mut Stage) -> Result<()> {
-    let a = stage.open_browser("a").await?;
-    a.goto(&stage.server.base_url()).await?;
-    press_start_call(&a, STATE_LIMIT).await?;
-    a.wait_for_state("waiting", STATE_LIMIT).await?;
-    let link = a.call_link(STATE_LIMIT).await?;
-    let room = link.split_once("room=").map(|(_, r)| r.split('&').next().unwrap_or(r)).unwrap_or_default();
-    let room = RoomId::try_from(room).context(format!("the room of {link}"))?;
-
-    let url = format!("ws://{}/ws", stage.server.addr());
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.context(format!("connecting {url}"))?;
-    let join = ClientMessage::Join { room, resume: None }.to_json();
-    ws.send(Message::text(join)).await.context("sending join")?;
-    let first = tokio::time::timeout(STATE_LIMIT, ws.next()).await.context("waiting for joined")?;
-    let text = match first {
-        Some(Ok(Message::Text(text))) => text.to_string(),
-        other => return Err(Failure::new(format!("expected joined, got {other:?}"))),
-    };
-    let peer: PeerId = match ServerMessage::parse(&text) {
-        Ok(ServerMessage::Joined { peers, .. }) => {
-            peers.into_iter().next().ok_or_else(|| Failure::new("joined lists nobody"))?
-        }
-        other => return Err(Failure::new(format!("expected joined, got {other:?}"))),
-    };
+    let (a, room) = waiting_room(stage).await?;
+    let (mut ws, joined) = ws_join(stage, room, None).await?;
+    let peer: PeerId = joined.peers.into_iter().next().ok_or_else(|| Failure::new("joined lists nobody"))?;
     a.wait_for_state("connecting", STATE_LIMIT).await?;
     let gave_up = ClientMessage::Signal { to: peer, data: Signal::ConnectFailed { reason: FailureReason::TurnAuth } };
     ws.send(Message::text(gave_up.to_json())).await.context("sending connect_failed")?;
@@ -330,21 +310,8 @@ async fn the_page_says_when_the_other_persons_seat_is_taken_over() {
     stage.finish(outcome).await;
 }
 
-/// What a join answered: the `joined`'s resume token, or a failure.
-async fn joined_token(ws: &mut WsClient) -> Result<shared::ResumeToken> {
-    let first = tokio::time::timeout(STATE_LIMIT, ws.next()).await.context("waiting for joined")?;
-    match first {
-        Some(Ok(Message::Text(text))) => match ServerMessage::parse(text.as_str()) {
-            Ok(ServerMessage::Joined { resume_token, .. }) => Ok(resume_token),
-            other => Err(Failure::new(format!("expected joined, got {other:?}"))),
-        },
-        other => Err(Failure::new(format!("expected joined, got {other:?}"))),
-    }
-}
-
-type WsClient = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn seat_taken_over(stage: &mut Stage) -> Result<()> {
+/// A page (`a`) that started a call and waits in it, and the call's room.
+async fn waiting_room(stage: &mut Stage) -> Result<(Browser, RoomId)> {
     let a = stage.open_browser("a").await?;
     a.goto(&stage.server.base_url()).await?;
     press_start_call(&a, STATE_LIMIT).await?;
@@ -352,20 +319,43 @@ async fn seat_taken_over(stage: &mut Stage) -> Result<()> {
     let link = a.call_link(STATE_LIMIT).await?;
     let room = link.split_once("room=").map(|(_, r)| r.split('&').next().unwrap_or(r)).unwrap_or_default();
     let room = RoomId::try_from(room).context(format!("the room of {link}"))?;
+    Ok((a, room))
+}
 
+type WsClient = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What `joined` told a plain WebSocket client.
+struct Joined {
+    peers: Vec<PeerId>,
+    resume_token: shared::ResumeToken,
+}
+
+/// A plain WebSocket client that joined `room` (resuming with `resume`), and its `joined`.
+async fn ws_join(stage: &Stage, room: RoomId, resume: Option<shared::ResumeToken>) -> Result<(WsClient, Joined)> {
     let url = format!("ws://{}/ws", stage.server.addr());
-    let (mut other, _) = tokio_tungstenite::connect_async(url.as_str()).await.context(format!("connecting {url}"))?;
-    let join = ClientMessage::Join { room: room.clone(), resume: None }.to_json();
-    other.send(Message::text(join)).await.context("sending join")?;
-    let token = joined_token(&mut other).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.context(format!("connecting {url}"))?;
+    let join = ClientMessage::Join { room, resume }.to_json();
+    ws.send(Message::text(join)).await.context("sending join")?;
+    let first = tokio::time::timeout(STATE_LIMIT, ws.next()).await.context("waiting for joined")?;
+    let joined = match first {
+        Some(Ok(Message::Text(text))) => match ServerMessage::parse(text.as_str()) {
+            Ok(ServerMessage::Joined { peers, resume_token, .. }) => Joined { peers, resume_token },
+            other => return Err(Failure::new(format!("expected joined, got {other:?}"))),
+        },
+        other => return Err(Failure::new(format!("expected joined, got {other:?}"))),
+    };
+    Ok((ws, joined))
+}
+
+async fn seat_taken_over(stage: &mut Stage) -> Result<()> {
+    let (a, room) = waiting_room(stage).await?;
+    let (mut other, joined) = ws_join(stage, room.clone(), None).await?;
+    let token = joined.resume_token;
     a.wait_for_state("connecting", STATE_LIMIT).await?;
 
     // The taker resumes with the other person's token while the other person is still connected.
-    let (mut taker, _) = tokio_tungstenite::connect_async(url.as_str()).await.context(format!("connecting {url}"))?;
-    let resume = ClientMessage::Join { room, resume: Some(token.clone()) }.to_json();
-    taker.send(Message::text(resume)).await.context("sending the resume")?;
-    let rotated = joined_token(&mut taker).await?;
-    check(rotated != token, || "the resume kept the token".to_owned())?;
+    let (mut taker, rejoined) = ws_join(stage, room, Some(token.clone())).await?;
+    check(rejoined.resume_token != token, || "the resume kept the token".to_owned())?;
     a.wait_for_chat("The other person reconnected", STATE_LIMIT).await?;
     let log = a.chat_log().await?;
     let notices = log.iter().filter(|line| line.contains("The other person reconnected")).count();
