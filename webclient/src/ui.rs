@@ -121,16 +121,18 @@ impl Ui {
     }
 
     /// Shows the state: `data-call-state`, which section is visible, the notice and the link.
+    /// The app runs: the page's loading screen (index.html's `data-boot`) gives way now, before
+    /// the first screen is drawn, not at trunk's start event (which comes after it), so a
+    /// screen's next step is visible when it takes focus.
+    pub fn take_down_loading_screen(&self) {
+        let _ = self.body.remove_attribute("data-boot");
+        if let Some(boot) = self.document.get_element_by_id("boot") {
+            let _ = boot.set_attribute("hidden", "");
+        }
+    }
+
     pub fn render(&self, facts: &Facts, link: Option<&str>) {
         let state = facts.state();
-        // The app runs: the page's loading screen (index.html's `data-boot`) gives way now, not
-        // at trunk's start event, so a screen's next step is visible when it takes focus.
-        if self.body.has_attribute("data-boot") {
-            let _ = self.body.remove_attribute("data-boot");
-            if let Some(boot) = self.document.get_element_by_id("boot") {
-                let _ = boot.set_attribute("hidden", "");
-            }
-        }
         let _ = self.body.set_attribute("data-call-state", state.as_str());
         let failure = facts.failure();
         match failure {

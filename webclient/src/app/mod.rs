@@ -210,6 +210,7 @@ impl App {
     }
 
     async fn start(&mut self) {
+        self.ui.take_down_loading_screen();
         self.ui.set_sharing(false, false);
         if self.params.check {
             return self.run_check();
