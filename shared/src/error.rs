@@ -40,6 +40,25 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code a server sends (all but [`ErrorCode::Unknown`]).
+    pub const ALL: [ErrorCode; 9] = [
+        Self::RoomFull,
+        Self::InvalidRoom,
+        Self::BadMessage,
+        Self::NotInRoom,
+        Self::UnknownPeer,
+        Self::AlreadyJoined,
+        Self::RateLimited,
+        Self::MessageTooLarge,
+        Self::Unavailable,
+    ];
+
+    /// The code of a wire name; a name this build does not know is [`ErrorCode::Unknown`], as
+    /// with the derive.
+    pub fn from_wire(name: &str) -> Self {
+        Self::ALL.into_iter().find(|code| code.as_str() == name).unwrap_or(Self::Unknown)
+    }
+
     /// The code as it appears on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -133,12 +152,16 @@ mod tests {
             assert_golden(&code, &format!("\"{name}\""));
             assert_eq!(code.as_str(), name);
             assert_eq!(code.to_string(), name);
+            assert_eq!(ErrorCode::from_wire(name), code);
         }
+        assert_eq!(ErrorCode::ALL.to_vec(), ALL_SENT_CODES.map(|(code, _)| code).to_vec());
     }
 
     #[test]
     fn unknown_code_from_a_newer_server_is_read_as_unknown() {
         assert_eq!(parse::<ErrorCode>(r#""quota_exceeded""#), Ok(ErrorCode::Unknown));
+        assert_eq!(ErrorCode::from_wire("quota_exceeded"), ErrorCode::Unknown);
+        assert_eq!(ErrorCode::from_wire("unknown"), ErrorCode::Unknown);
     }
 
     #[test]

@@ -36,6 +36,12 @@ impl FailureReason {
         FailureReason::NoPath,
     ];
 
+    /// The reason of a wire name; a name this build does not know is
+    /// [`FailureReason::Unknown`], as with the derive.
+    pub fn from_wire(name: &str) -> Self {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == name).unwrap_or(Self::Unknown)
+    }
+
     /// The wire name, which is also the `data-error` value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -60,6 +66,7 @@ mod tests {
         assert_eq!(names, ["turn-auth", "turn-unreachable", "no-relay", "peer-unreachable", "no-path"]);
         for reason in FailureReason::ALL {
             assert_golden(&reason, &format!("\"{}\"", reason.as_str()));
+            assert_eq!(FailureReason::from_wire(reason.as_str()), reason);
         }
     }
 
@@ -67,5 +74,6 @@ mod tests {
     fn an_unknown_reason_is_read_not_refused() {
         assert_eq!(parse::<FailureReason>(r#""dns-blocked""#), Ok(FailureReason::Unknown));
         assert!(parse::<FailureReason>("3").is_err());
+        assert_eq!(FailureReason::from_wire("dns-blocked"), FailureReason::Unknown);
     }
 }

@@ -12,7 +12,7 @@
 //! - [`client`]: [`ClientMessage`] (`join`, `signal`, `leave`, `ice_config`) and
 //!   [`ClientMessage::parse`], which tells an invalid room from a bad message.
 //! - [`server`]: [`ServerMessage`] (`joined`, `peer_joined`, `peer_resumed`, `peer_left`,
-//!   `signal`, `error`, `ice_config`) and [`IceServer`]; `server_read`: how the client parses them.
+//!   `signal`, `error`, `ice_config`) and [`IceServer`]; `server_read`: how a client reads them ([`JsonView`]).
 //! - [`signal`]: [`Signal`], the WebRTC payload the server relays untouched.
 //! - [`failure`]: [`FailureReason`], why a call found no media path (`connect_failed`).
 //! - [`ids`]: [`RoomId`] (validated), [`PeerId`], [`ResumeToken`].
@@ -59,6 +59,7 @@ pub use failure::FailureReason;
 pub use ids::{InvalidRoomId, PeerId, ResumeToken, RoomId};
 pub use limits::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_ROOM_CAPACITY, PEER_ID_MAX_LEN, ROOM_ID_MAX_LEN};
 pub use server::{IceServer, ServerMessage};
+pub use server_read::JsonView;
 pub use signal::Signal;
 
 /// Serializes one of this crate's messages.

@@ -1,20 +1,22 @@
-//! [`ServerMessage::parse`](crate::ServerMessage::parse), the browser's one way to read the server,
-//! routed by hand instead of through serde's internally tagged enum.
+//! How a client reads the server: [`ServerMessage::read`] routes a JSON value that someone else
+//! parsed ([`JsonView`]) into a [`ServerMessage`], and [`ServerMessage::parse`] is the same reader
+//! over serde_json's [`Value`].
 //!
-//! Why: a derived `#[serde(tag = "type")]` enum deserializes by first buffering the whole object
-//! into serde's generic `Content` tree and then replaying it into the variant, and `data`'s
-//! `Signal` (tagged by `kind`) does the same again. In the web client that machinery was the
-//! largest single item of the wasm (~53 KB of code before compression). Here the tag is read
-//! first (every other field skipped), then the same text is read once more into a plain struct
-//! of the variant's fields; `data` is kept as raw JSON and read the same way. Plain structs go
-//! straight through serde_json's parser.
+//! Why not serde: in the web client, serde_json's deserializer — its parser, its error texts,
+//! float formatting for them, the derived visitors of every message — was about 30 KB of the
+//! gzipped bundle. The browser already has a JSON parser (`JSON.parse`), so the web client parses
+//! with it and reads the result through this trait: the protocol's names and shapes stay here, in
+//! one place, tested natively against the derive (the golden tests in `server.rs` run through
+//! `parse`, and the tests below compare with the derived parser).
 //!
-//! The meaning is the derive's (the golden tests in `server.rs` run through this function):
-//! unknown `type`s and `kind`s, missing fields and wrong types are errors; unknown fields are
-//! ignored; `null` reads as `None` for optional fields.
+//! The meaning is the derive's: unknown `type`s and `kind`s, missing fields and wrong types are
+//! errors; unknown fields are ignored; `null` reads as `None` for optional fields; an unknown
+//! error `code` or failure `reason` reads as `Unknown`. Two differences, of no consequence since
+//! the server writes neither: a whole number written with a fraction (`2.0`) is read as that
+//! integer (`JSON.parse` keeps no distinction between the two), and a message written as an array
+//! instead of an object, which the derive would take, is refused.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::error::{ErrorCode, ParseError};
 use crate::failure::FailureReason;
@@ -22,138 +24,164 @@ use crate::ids::{PeerId, ResumeToken, RoomId};
 use crate::server::{IceServer, ServerMessage};
 use crate::signal::Signal;
 
-#[derive(Deserialize)]
-struct Tagged {
-    #[serde(rename = "type")]
-    tag: String,
+/// A parsed JSON value, read one member at a time.
+pub trait JsonView: Sized {
+    /// Member `name` of an object (`null` included); `None` when absent or not an object.
+    fn member(&self, name: &str) -> Option<Self>;
+    /// The value when it is a string.
+    fn string(&self) -> Option<String>;
+    /// The value when it is a number.
+    fn number(&self) -> Option<f64>;
+    /// Whether the value is `null`.
+    fn is_null(&self) -> bool;
+    /// The items when the value is an array.
+    fn items(&self) -> Option<Vec<Self>>;
 }
 
-#[derive(Deserialize)]
-struct Joined {
-    room: RoomId,
-    peer_id: PeerId,
-    peers: Vec<PeerId>,
-    capacity: u32,
-    resume_token: ResumeToken,
-    ice_servers: Vec<IceServer>,
-}
+impl JsonView for &Value {
+    fn member(&self, name: &str) -> Option<Self> {
+        self.as_object()?.get(name)
+    }
 
-#[derive(Deserialize)]
-struct Peer {
-    peer_id: PeerId,
-}
+    fn string(&self) -> Option<String> {
+        self.as_str().map(str::to_owned)
+    }
 
-#[derive(Deserialize)]
-struct Relayed<'a> {
-    from: PeerId,
-    #[serde(borrow)]
-    data: &'a RawValue,
-}
+    fn number(&self) -> Option<f64> {
+        self.as_f64()
+    }
 
-#[derive(Deserialize)]
-struct IceServers {
-    ice_servers: Vec<IceServer>,
-}
+    fn is_null(&self) -> bool {
+        Value::is_null(self)
+    }
 
-#[derive(Deserialize)]
-struct Refused {
-    code: ErrorCode,
-    message: String,
-}
-
-#[derive(Deserialize)]
-struct Kind {
-    kind: String,
-}
-
-#[derive(Deserialize)]
-struct Sdp {
-    sdp: String,
-}
-
-#[derive(Deserialize)]
-struct Candidate {
-    candidate: String,
-    #[serde(default)]
-    sdp_mid: Option<String>,
-    #[serde(default)]
-    sdp_m_line_index: Option<u16>,
-}
-
-#[derive(Deserialize)]
-struct ConnectFailed {
-    reason: FailureReason,
+    fn items(&self) -> Option<Vec<Self>> {
+        self.as_array().map(|items| items.iter().collect())
+    }
 }
 
 impl ServerMessage {
     /// Parses one text message from the server. Only ever returns
     /// [`ParseError::BadMessage`]: the server never sends an invalid room id, so one is
-    /// just a malformed message here. Read by hand rather than through the derive, for the web
-    /// client's size (see the module doc); same meaning.
+    /// just a malformed message here.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        parse(text)
+        let value: Value = serde_json::from_str(text).map_err(|e| ParseError::BadMessage(e.to_string()))?;
+        Self::read(&&value)
+    }
+
+    /// Reads a server message from a JSON value parsed elsewhere (the web client: the
+    /// browser's `JSON.parse`). Same meaning and errors as [`ServerMessage::parse`].
+    pub fn read(value: &impl JsonView) -> Result<Self, ParseError> {
+        let tag = string(value, "type")?;
+        Ok(match tag.as_str() {
+            "joined" => ServerMessage::Joined {
+                room: room(value)?,
+                peer_id: peer(value, "peer_id")?,
+                peers: list(value, "peers", |item| item.string().map(PeerId::new))?,
+                capacity: whole(value, "capacity")?,
+                resume_token: ResumeToken::new(string(value, "resume_token")?),
+                ice_servers: ice_servers(value)?,
+            },
+            "peer_joined" => ServerMessage::PeerJoined { peer_id: peer(value, "peer_id")? },
+            "peer_resumed" => ServerMessage::PeerResumed { peer_id: peer(value, "peer_id")? },
+            "peer_left" => ServerMessage::PeerLeft { peer_id: peer(value, "peer_id")? },
+            "signal" => {
+                let from = peer(value, "from")?;
+                let data = value.member("data").ok_or_else(|| missing("data"))?;
+                ServerMessage::Signal { from, data: signal(&data)? }
+            }
+            "ice_config" => ServerMessage::IceConfig { ice_servers: ice_servers(value)? },
+            "error" => ServerMessage::Error {
+                code: ErrorCode::from_wire(&string(value, "code")?),
+                message: string(value, "message")?,
+            },
+            other => return Err(unknown("type", other)),
+        })
     }
 }
 
-/// Reads one text message from the server; see the module doc.
-fn parse(text: &str) -> Result<ServerMessage, ParseError> {
-    let Tagged { tag } = read(text)?;
-    Ok(match tag.as_str() {
-        "joined" => {
-            let m: Joined = read(text)?;
-            ServerMessage::Joined {
-                room: m.room,
-                peer_id: m.peer_id,
-                peers: m.peers,
-                capacity: m.capacity,
-                resume_token: m.resume_token,
-                ice_servers: m.ice_servers,
-            }
-        }
-        "peer_joined" => ServerMessage::PeerJoined { peer_id: read::<Peer>(text)?.peer_id },
-        "peer_resumed" => ServerMessage::PeerResumed { peer_id: read::<Peer>(text)?.peer_id },
-        "peer_left" => ServerMessage::PeerLeft { peer_id: read::<Peer>(text)?.peer_id },
-        "signal" => {
-            let m: Relayed = read(text)?;
-            ServerMessage::Signal { from: m.from, data: signal(m.data.get())? }
-        }
-        "ice_config" => ServerMessage::IceConfig { ice_servers: read::<IceServers>(text)?.ice_servers },
-        "error" => {
-            let m: Refused = read(text)?;
-            ServerMessage::Error { code: m.code, message: m.message }
-        }
-        other => return Err(unknown("type", other)),
-    })
-}
-
 /// A relayed [`Signal`], by its `kind`.
-fn signal(text: &str) -> Result<Signal, ParseError> {
-    let Kind { kind } = read(text)?;
+fn signal(data: &impl JsonView) -> Result<Signal, ParseError> {
+    let kind = string(data, "kind")?;
     Ok(match kind.as_str() {
-        "offer" => Signal::Offer { sdp: read::<Sdp>(text)?.sdp },
-        "answer" => Signal::Answer { sdp: read::<Sdp>(text)?.sdp },
-        "candidate" => {
-            let c: Candidate = read(text)?;
-            Signal::Candidate { candidate: c.candidate, sdp_mid: c.sdp_mid, sdp_m_line_index: c.sdp_m_line_index }
-        }
+        "offer" => Signal::Offer { sdp: string(data, "sdp")? },
+        "answer" => Signal::Answer { sdp: string(data, "sdp")? },
+        "candidate" => Signal::Candidate {
+            candidate: string(data, "candidate")?,
+            sdp_mid: optional(data, "sdp_mid", |v| v.string())?,
+            sdp_m_line_index: optional(data, "sdp_m_line_index", integer)?,
+        },
         "end_of_candidates" => Signal::EndOfCandidates,
-        "connect_failed" => Signal::ConnectFailed { reason: read::<ConnectFailed>(text)?.reason },
+        "connect_failed" => Signal::ConnectFailed { reason: FailureReason::from_wire(&string(data, "reason")?) },
         other => return Err(unknown("kind", other)),
     })
 }
 
-fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, ParseError> {
-    serde_json::from_str(text).map_err(|e| ParseError::BadMessage(e.to_string()))
+fn room(value: &impl JsonView) -> Result<RoomId, ParseError> {
+    RoomId::try_from(string(value, "room")?).map_err(|e| ParseError::BadMessage(e.to_string()))
+}
+
+fn peer(value: &impl JsonView, name: &str) -> Result<PeerId, ParseError> {
+    string(value, name).map(PeerId::new)
+}
+
+fn ice_servers(value: &impl JsonView) -> Result<Vec<IceServer>, ParseError> {
+    list(value, "ice_servers", |server| {
+        let urls = server.member("urls")?.items()?.iter().map(JsonView::string).collect::<Option<Vec<_>>>()?;
+        let username = optional(server, "username", |v| v.string()).ok()?;
+        let credential = optional(server, "credential", |v| v.string()).ok()?;
+        Some(IceServer { urls, username, credential })
+    })
+}
+
+/// A required string member.
+fn string(value: &impl JsonView, name: &str) -> Result<String, ParseError> {
+    value.member(name).ok_or_else(|| missing(name))?.string().ok_or_else(|| wrong(name))
+}
+
+/// A required array member whose every item `item` reads.
+fn list<V: JsonView, T>(value: &V, name: &str, item: impl Fn(&V) -> Option<T>) -> Result<Vec<T>, ParseError> {
+    let items = value.member(name).ok_or_else(|| missing(name))?.items().ok_or_else(|| wrong(name))?;
+    items.iter().map(|v| item(v).ok_or_else(|| wrong(name))).collect()
+}
+
+/// A required whole number that fits `T`.
+fn whole<T: TryFrom<u64>>(value: &impl JsonView, name: &str) -> Result<T, ParseError> {
+    integer(&value.member(name).ok_or_else(|| missing(name))?).ok_or_else(|| wrong(name))
+}
+
+/// An optional member: absent and `null` are `None`; otherwise `read` must accept it.
+fn optional<V: JsonView, T>(value: &V, name: &str, read: impl Fn(&V) -> Option<T>) -> Result<Option<T>, ParseError> {
+    match value.member(name) {
+        None => Ok(None),
+        Some(v) if v.is_null() => Ok(None),
+        Some(v) => read(&v).map(Some).ok_or_else(|| wrong(name)),
+    }
+}
+
+/// A whole number that fits `T`. Numbers up to 2^53 are exact as `f64`, which covers every
+/// integer of the protocol (u32 and u16).
+fn integer<T: TryFrom<u64>>(value: &impl JsonView) -> Option<T> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let n = value.number()?;
+    if !(0.0..=EXACT).contains(&n) || n.fract() != 0.0 {
+        return None;
+    }
+    // In range and whole: the conversion is exact.
+    T::try_from(n as u64).ok()
+}
+
+fn missing(name: &str) -> ParseError {
+    ParseError::BadMessage(["missing field `", name, "`"].concat())
+}
+
+fn wrong(name: &str) -> ParseError {
+    ParseError::BadMessage(["invalid value for `", name, "`"].concat())
 }
 
 fn unknown(field: &str, value: &str) -> ParseError {
-    let mut detail = String::from("unknown ");
-    detail.push_str(field);
-    detail.push_str(" `");
     // A hostile value is bounded by the message size limit; it is shown only in the page's log.
-    detail.push_str(value);
-    detail.push('`');
-    ParseError::BadMessage(detail)
+    ParseError::BadMessage(["unknown ", field, " `", value, "`"].concat())
 }
 
 #[cfg(test)]
@@ -166,6 +194,7 @@ mod tests {
     fn agrees_with_the_derived_parser() {
         let texts = [
             r#"{"type":"joined","room":"r1","peer_id":"p","peers":["q"],"capacity":2,"resume_token":"t","ice_servers":[{"urls":["stun:s"]}]}"#,
+            r#"{"type":"joined","room":"r1","peer_id":"p","peers":[],"capacity":4294967295,"resume_token":"t","ice_servers":[{"urls":["turn:a","turns:b"],"username":"u","credential":null}]}"#,
             r#"{"type":"peer_joined","peer_id":"p","extra":[1,{"a":null}]}"#,
             r#"{"peer_id":"p","type":"peer_left"}"#,
             r#"{"type":"peer_resumed","peer_id":"p"}"#,
@@ -173,6 +202,7 @@ mod tests {
             r#"{"type":"signal","from":"p","data":{"sdp":"v=0","kind":"answer","x":1}}"#,
             r#"{"type":"signal","from":"p","data":{"kind":"candidate","candidate":"c","sdp_mid":null}}"#,
             r#"{"type":"signal","from":"p","data":{"kind":"candidate","candidate":"c","sdp_mid":"0","sdp_m_line_index":3}}"#,
+            r#"{"type":"signal","from":"p","data":{"kind":"candidate","candidate":"c","sdp_m_line_index":65535}}"#,
             r#"{"type":"signal","from":"p","data":{"kind":"end_of_candidates"}}"#,
             r#"{"type":"signal","from":"p","data":{"kind":"connect_failed","reason":"no-path"}}"#,
             r#"{"type":"signal","from":"p","data":{"kind":"connect_failed","reason":"newer-reason"}}"#,
@@ -183,7 +213,7 @@ mod tests {
         for text in texts {
             let expected = derived::<ServerMessage>(text);
             assert!(expected.is_ok(), "{text}: {expected:?}");
-            assert_eq!(parse(text).ok(), expected.ok(), "{text}");
+            assert_eq!(ServerMessage::parse(text).ok(), expected.ok(), "{text}");
         }
     }
 
@@ -193,13 +223,22 @@ mod tests {
             r#"{"type":"welcome"}"#,
             r#"{"peer_id":"p"}"#,
             r#"{"type":3,"peer_id":"p"}"#,
+            r#"{"type":"peer_left","peer_id":7}"#,
             r#"{"type":"joined","room":"bad room","peer_id":"p","peers":[],"capacity":2,"resume_token":"t","ice_servers":[]}"#,
             r#"{"type":"joined","room":"r","peer_id":"p","peers":[],"capacity":-1,"resume_token":"t","ice_servers":[]}"#,
+            r#"{"type":"joined","room":"r","peer_id":"p","peers":[],"capacity":1.5,"resume_token":"t","ice_servers":[]}"#,
+            r#"{"type":"joined","room":"r","peer_id":"p","peers":[],"capacity":4294967296,"resume_token":"t","ice_servers":[]}"#,
+            r#"{"type":"joined","room":"r","peer_id":"p","peers":[1],"capacity":2,"resume_token":"t","ice_servers":[]}"#,
+            r#"{"type":"joined","room":"r","peer_id":"p","peers":"q","capacity":2,"resume_token":"t","ice_servers":[]}"#,
+            r#"{"type":"ice_config","ice_servers":[{"urls":"stun:s"}]}"#,
+            r#"{"type":"ice_config","ice_servers":[{"urls":["stun:s"],"username":1}]}"#,
+            r#"{"type":"ice_config","ice_servers":[{}]}"#,
             r#"{"type":"signal","from":"p"}"#,
             r#"{"type":"signal","from":"p","data":"offer"}"#,
             r#"{"type":"signal","from":"p","data":{"kind":"pranswer","sdp":"v=0"}}"#,
             r#"{"type":"signal","from":"p","data":{"kind":"offer"}}"#,
             r#"{"type":"signal","from":"p","data":{"kind":"candidate","candidate":"c","sdp_m_line_index":70000}}"#,
+            r#"{"type":"signal","from":"p","data":{"kind":"candidate","candidate":"c","sdp_mid":5}}"#,
             r#"{"type":"signal","from":"p","data":{"kind":"connect_failed"}}"#,
             r#"{"type":"error","code":"room_full"}"#,
             r#"{"type":"peer_left","peer_id":"p"} trailing"#,
@@ -208,14 +247,32 @@ mod tests {
         ];
         for text in texts {
             assert!(derived::<ServerMessage>(text).is_err(), "the derive accepts {text}");
-            assert!(matches!(parse(text), Err(ParseError::BadMessage(_))), "{text}");
+            assert!(matches!(ServerMessage::parse(text), Err(ParseError::BadMessage(_))), "{text}");
         }
     }
 
+    /// The derive also takes a message written as an array (`["peer_left","p"]`); the server
+    /// only ever writes objects, and this reader reads only those.
     #[test]
-    fn unknown_tags_are_named_in_the_error() {
-        assert_eq!(parse(r#"{"type":"welcome"}"#), Err(ParseError::BadMessage("unknown type `welcome`".into())));
-        let text = r#"{"type":"signal","from":"p","data":{"kind":"pranswer"}}"#;
-        assert_eq!(parse(text), Err(ParseError::BadMessage("unknown kind `pranswer`".into())));
+    fn reads_objects_only() {
+        let text = r#"["peer_left","p"]"#;
+        assert!(derived::<ServerMessage>(text).is_ok());
+        assert_eq!(ServerMessage::parse(text), Err(ParseError::BadMessage("missing field `type`".into())));
+    }
+
+    #[test]
+    fn errors_name_the_field_or_tag() {
+        let bad = |text: &str| ServerMessage::parse(text).err();
+        let message = |detail: &str| Some(ParseError::BadMessage(detail.into()));
+        assert_eq!(bad(r#"{"type":"welcome"}"#), message("unknown type `welcome`"));
+        assert_eq!(
+            bad(r#"{"type":"signal","from":"p","data":{"kind":"pranswer"}}"#),
+            message("unknown kind `pranswer`")
+        );
+        assert_eq!(bad(r#"{"type":"peer_left"}"#), message("missing field `peer_id`"));
+        assert_eq!(bad(r#"{"type":"error","code":3,"message":"m"}"#), message("invalid value for `code`"));
+        let text =
+            r#"{"type":"joined","room":"","peer_id":"p","peers":[],"capacity":2,"resume_token":"t","ice_servers":[]}"#;
+        assert_eq!(bad(text), message("room id is empty"));
     }
 }

@@ -57,10 +57,10 @@ impl CheckView {
         let Ok(Some(item)) = self.document.query_selector(&selector) else { return };
         let _ = item.set_attribute("data-result", outcome.as_str());
         match ms {
-            Some(ms) => drop(item.set_attribute("data-ms", &format!("{ms:.0}"))),
+            Some(ms) => drop(item.set_attribute("data-ms", &(ms.round() as u64).to_string())),
             None => drop(item.remove_attribute("data-ms")),
         }
-        let secs = ms.map(|ms| format!(" in {:.1} s", ms / 1000.0)).unwrap_or_default();
+        let secs = ms.map(|ms| format!(" in {} s", seconds(ms))).unwrap_or_default();
         let result = match outcome {
             Outcome::Running => "Checking…".to_owned(),
             Outcome::Pass => format!("OK{secs}"),
@@ -96,5 +96,25 @@ impl CheckView {
             n => format!("Connection check done: {n} problems found."),
         };
         self.status.set_text_content(Some(&text));
+    }
+}
+
+/// Milliseconds as seconds with one decimal ("1.2"), formatted as integers: the bundle carries
+/// no float formatting.
+fn seconds(ms: f64) -> String {
+    let tenths = (ms / 100.0).round() as u64;
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds;
+
+    #[test]
+    fn seconds_have_one_rounded_decimal() {
+        assert_eq!(seconds(0.0), "0.0");
+        assert_eq!(seconds(1234.0), "1.2");
+        assert_eq!(seconds(1250.0), "1.3");
+        assert_eq!(seconds(59_960.0), "60.0");
     }
 }

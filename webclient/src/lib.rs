@@ -18,6 +18,7 @@
 //! - [`renewal`]: when to ask for fresh TURN credentials (pure);
 //! - [`retry`]: reconnect backoff (pure); [`chat`]: chat text rules (pure) and channel constants;
 //! - [`signaling`], [`call`], [`media`]: the WebSocket, the RTCPeerConnection, camera and screen;
+//!   [`json`]: the server's messages read with the browser's `JSON.parse`;
 //! - [`devices`]: device lists and choices (pure); [`media_help`]: the words for a refused or
 //!   missing camera or microphone (pure); [`join_view`]: the pre-join screen and device menu;
 //! - [`qr`]: the call link's QR code, hand-written (pure); [`next_step`]: what each screen that
@@ -43,6 +44,7 @@ pub mod diagnosis;
 pub mod error;
 pub mod event;
 pub mod join_view;
+pub mod json;
 pub mod layout;
 pub mod link;
 pub mod listener;

@@ -71,7 +71,7 @@ pub async fn ice_config(url: &str, limit_ms: u32) -> Result<Vec<IceServer>, Stri
         let _ = tx.unbounded_send(Seen::Closed);
     });
     let answer = first(&mut inbox, limit_ms, |seen| match seen {
-        Seen::Message(text) => match ServerMessage::parse(&text) {
+        Seen::Message(text) => match crate::json::server_message(&text) {
             Ok(ServerMessage::IceConfig { ice_servers }) => Some(Ok(ice_servers)),
             Ok(ServerMessage::Error { message, .. }) => Some(Err(format!("the server refused: {message}"))),
             _ => None,

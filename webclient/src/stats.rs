@@ -53,6 +53,12 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Frames per second to the nearest whole number: pages show no fractions, and integer
+    /// formatting keeps float formatting (~8 KB gzipped) out of the bundle.
+    pub fn whole_fps(&self) -> Option<u32> {
+        self.fps.map(|f| f.round() as u32)
+    }
+
     /// One line for people, e.g. `RTT 3 ms · 640×480 @ 30 fps · direct`.
     pub fn line(&self) -> String {
         let mut parts = Vec::new();
@@ -60,7 +66,7 @@ impl Summary {
             parts.push(format!("RTT {rtt} ms"));
         }
         if let (Some(w), Some(h)) = (self.width, self.height) {
-            let fps = self.fps.map(|f| format!(" @ {f:.0} fps")).unwrap_or_default();
+            let fps = self.whole_fps().map(|f| format!(" @ {f} fps")).unwrap_or_default();
             parts.push(format!("{w}×{h}{fps}"));
         }
         if let Some(path) = self.path {

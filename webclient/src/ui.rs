@@ -280,7 +280,7 @@ impl Ui {
         set("data-rtt-ms", summary.rtt_ms.map(|v| v.to_string()));
         set("data-width", summary.width.map(|v| v.to_string()));
         set("data-height", summary.height.map(|v| v.to_string()));
-        set("data-fps", summary.fps.map(|v| format!("{v:.0}")));
+        set("data-fps", summary.whole_fps().map(|v| v.to_string()));
         set("data-frames-decoded", Some(summary.frames_decoded.to_string()));
         set("data-private", Some(summary.private.to_string()));
         self.stats.set_text_content(Some(&summary.line()));

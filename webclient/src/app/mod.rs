@@ -13,7 +13,7 @@ mod trust;
 
 use futures_channel::mpsc;
 use futures_util::StreamExt as _;
-use shared::{IceServer, PeerId, RoomId, ServerMessage, Signal};
+use shared::{IceServer, PeerId, RoomId, Signal};
 
 use crate::browser::{self, log, sleep};
 use crate::call::Call;
@@ -271,7 +271,7 @@ impl App {
             Event::RetryJoin(generation) if generation == self.ws_generation && self.ws.is_some() => self.join(),
             Event::SignalingOpen(generation) if generation == self.ws_generation => self.join(),
             Event::SignalingMessage(generation, text) if generation == self.ws_generation => {
-                match ServerMessage::parse(&text) {
+                match crate::json::server_message(&text) {
                     Ok(message) => self.on_server(message).await,
                     Err(e) => log(&format!("unreadable server message: {e}")),
                 }
