@@ -121,8 +121,9 @@ async fn nginx_checks(nginx: &Nginx) -> Result<()> {
     expect_header("/no-such-file", &missing, "x-content-type-options", |v| v == "nosniff")
 }
 
-/// nginx sends the gzip encodings `cargo xtask web` stored (`gzip_static`), byte for byte the
-/// same as the built-in server sends, and never a stored file by its own name.
+/// nginx sends the encodings `cargo xtask web` stored — brotli to a browser that takes it, gzip
+/// to one that takes only gzip — byte for byte the same as the built-in server sends, with the
+/// file's own type, and never a stored file by its own name.
 async fn stored_encodings(nginx: &Nginx, dist: &Path) -> Result<()> {
     let addr = nginx.addr();
     let html = String::from_utf8_lossy(&request(addr, "/", &[]).await?.body).into_owned();
@@ -133,23 +134,30 @@ async fn stored_encodings(nginx: &Nginx, dist: &Path) -> Result<()> {
         (wasm.as_str(), wasm.trim_start_matches('/')),
         (script.as_str(), script.trim_start_matches('/')),
     ] {
-        let stored_path = dist.join(format!("{file}.gz"));
-        let stored = std::fs::read(&stored_path).context(format!("reading {}", stored_path.display()))?;
-        let response = request(addr, path, &[("Accept-Encoding", "gzip, br")]).await?;
-        expect_header(path, &response, "content-encoding", |v| v == "gzip")?;
-        expect_header(path, &response, "vary", |v| has_directive(v, "accept-encoding"))?;
-        let body = response.decoded_body().ok_or_else(|| Failure::new(format!("{path}: malformed chunks")))?;
-        check(body == stored, || {
-            format!(
-                "{path}: nginx sent {} gzip bytes, not the stored {} ({})",
-                body.len(),
-                stored.len(),
-                stored_path.display()
-            )
-        })?;
-        let by_name = request(addr, &format!("/{file}.gz"), &[]).await?;
-        check(by_name.status == 404, || format!("GET /{file}.gz answered {}", by_name.status))?;
-        println!("{path}: nginx sends the stored gzip encoding ({} bytes)", stored.len());
+        let plain = request(addr, path, &[]).await?;
+        let content_type = plain.header("content-type").unwrap_or_default();
+        check(plain.header("content-encoding").is_none(), || format!("{path}: encoded without Accept-Encoding"))?;
+        // What Chromium and Firefox send; then a client that takes gzip only.
+        for (accept, coding, suffix) in [("gzip, deflate, br, zstd", "br", "br"), ("gzip, deflate", "gzip", "gz")] {
+            let stored_path = dist.join(format!("{file}.{suffix}"));
+            let stored = std::fs::read(&stored_path).context(format!("reading {}", stored_path.display()))?;
+            let response = request(addr, path, &[("Accept-Encoding", accept)]).await?;
+            expect_header(path, &response, "content-encoding", |v| v == coding)?;
+            expect_header(path, &response, "vary", |v| has_directive(v, "accept-encoding"))?;
+            expect_header(path, &response, "content-type", |v| v == content_type)?;
+            let body = response.decoded_body().ok_or_else(|| Failure::new(format!("{path}: malformed chunks")))?;
+            check(body == stored, || {
+                format!(
+                    "{path}: nginx sent {} {coding} bytes, not the stored {} ({})",
+                    body.len(),
+                    stored.len(),
+                    stored_path.display()
+                )
+            })?;
+            let by_name = request(addr, &format!("/{file}.{suffix}"), &[]).await?;
+            check(by_name.status == 404, || format!("GET /{file}.{suffix} answered {}", by_name.status))?;
+            println!("{path} ({content_type}): nginx sends the stored {coding} encoding ({} bytes)", stored.len());
+        }
     }
     Ok(())
 }
