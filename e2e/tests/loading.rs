@@ -1,6 +1,6 @@
 //! Before the app runs: an invite link shows "Opening the call…" (not the start page's button,
-//! which does nothing until the wasm has loaded), and a browser without WebAssembly says it
-//! cannot make the call instead of "Loading…" forever. The app's loading is held back by a
+//! which does nothing until the wasm has loaded), and a browser without WebAssembly or WebRTC
+//! says it cannot make the call instead of "Loading…" forever or a start page that cannot work. The app's loading is held back by a
 //! script run before the page's own, which makes WebAssembly instantiation wait for the test.
 
 // This short scenario uses a part of the harness; the rest is compiled for nothing here.
@@ -92,18 +92,55 @@ async fn no_wasm(stage: &mut Stage) -> Result<()> {
             page.goto(&format!("{}{query}", stage.server.base_url())).await?;
             // Give the loader time to fail: the message must not be replaced by anything else.
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let seen = page.js(JS_BOOT, vec![]).await?;
-            let message = seen["message"].as_str().unwrap_or_default();
-            check(
-                seen["boot"] == "unsupported"
-                    && message.starts_with("This browser cannot make the call.")
-                    && message.contains("WebAssembly")
-                    && seen["lobby"] == false
-                    && seen["status"] != "Loading…",
-                || format!("{} ({label}): without WebAssembly the page shows {seen}", page.name()),
-            )?;
+            told_unsupported(page, "WebAssembly", label).await?;
             page.screenshot(&format!("{}-no-webassembly-{label}", page.name())).await?;
         }
     }
     Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn a_browser_without_webrtc_is_told_so_and_the_app_leaves_the_message_up() {
+    let mut stage = Stage::start("loading-no-webrtc").await;
+    let outcome = no_webrtc(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+/// Records when the app has started (trunk's event after the wasm's start function ran).
+const NOTE_STARTED: &str = "addEventListener('TrunkApplicationStarted', () => { window.__appStarted = true; });";
+
+async fn no_webrtc(stage: &mut Stage) -> Result<()> {
+    let desktop = stage.open_browser("desktop").await?;
+    let phone = stage.open_phone("phone").await?;
+    for page in [&desktop, &phone] {
+        page.before_page_scripts(&format!("delete window.RTCPeerConnection; {NOTE_STARTED}")).await?;
+        for (label, query) in [("start", ""), ("invite", ROOM)] {
+            page.goto(&format!("{}{query}", stage.server.base_url())).await?;
+            // WebAssembly is there, so the app runs: it must leave the message up.
+            poll(&format!("{}: the app starts", page.name()), LIMIT, Duration::from_millis(100), || async {
+                let started = page.js("return window.__appStarted === true;", vec![]).await?;
+                Ok(if started == true { Probe::Ready(()) } else { Probe::NotYet("not yet".into()) })
+            })
+            .await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            told_unsupported(page, "WebRTC", label).await?;
+            page.screenshot(&format!("{}-no-webrtc-{label}", page.name())).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The page says the browser cannot make the call for lack of `missing`, and shows nothing else.
+async fn told_unsupported(page: &Browser, missing: &str, label: &str) -> Result<()> {
+    let seen = page.js(JS_BOOT, vec![]).await?;
+    let message = seen["message"].as_str().unwrap_or_default();
+    check(
+        seen["boot"] == "unsupported"
+            && message.starts_with("This browser cannot make the call.")
+            && message.contains(missing)
+            && seen["lobby"] == false
+            && seen["status"] != "Loading…",
+        || format!("{} ({label}): without {missing} the page shows {seen}", page.name()),
+    )
 }

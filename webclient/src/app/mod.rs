@@ -210,6 +210,9 @@ impl App {
     }
 
     async fn start(&mut self) {
+        if self.ui.unsupported() {
+            return log("this browser cannot make the call: the page says why");
+        }
         self.ui.take_down_loading_screen();
         self.ui.set_sharing(false, false);
         if self.params.check {
