@@ -301,7 +301,9 @@ async fn told_by_the_other(stage: &mut Stage) -> Result<()> {
 
 /// The other person's seat taken over while their connection is still open (a reload the server
 /// had not noticed yet, or someone else with their resume token): the page tells its user, once,
-/// in the chat's system lines. The other person and the taker are plain WebSocket clients.
+/// in the chat's system lines. Then the page's own seat, taken with the token it stored: it stops,
+/// says it was opened elsewhere, and offers a new call. The other person and the takers are plain
+/// WebSocket clients.
 #[tokio::test]
 #[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
 async fn the_page_says_when_the_other_persons_seat_is_taken_over() {
@@ -354,15 +356,26 @@ async fn seat_taken_over(stage: &mut Stage) -> Result<()> {
     a.wait_for_state("connecting", STATE_LIMIT).await?;
 
     // The taker resumes with the other person's token while the other person is still connected.
-    let (mut taker, rejoined) = ws_join(stage, room, Some(token.clone())).await?;
+    let (mut taker, rejoined) = ws_join(stage, room.clone(), Some(token.clone())).await?;
     check(rejoined.resume_token != token, || "the resume kept the token".to_owned())?;
     a.wait_for_chat("The other person reconnected", STATE_LIMIT).await?;
     let log = a.chat_log().await?;
     let notices = log.iter().filter(|line| line.contains("The other person reconnected")).count();
     check(notices == 1, || format!("{notices} notices in the chat log {log:?}"))?;
     a.screenshot("a-seat-taken-over").await?;
-    let _ = other.close(None).await;
-    let _ = taker.close(None).await;
+
+    let key = format!("connect.resume.{}", room.as_str());
+    let stored = a.js("return sessionStorage.getItem(arguments[0]);", vec![json!(key)]).await?;
+    let own = stored.as_str().ok_or_else(|| Failure::new(format!("no resume token stored under {key}: {stored}")))?;
+    let (mut own_taker, _) = ws_join(stage, room, Some(shared::ResumeToken::new(own))).await?;
+    a.wait_for_state("error", STATE_LIMIT).await?;
+    a.wait_for_text_containing("message", "open in another tab or on another device", STATE_LIMIT).await?;
+    let focused = a.js("return document.activeElement && document.activeElement.id;", vec![]).await?;
+    check(focused == "new-call", || format!("after the seat was taken, focus is on {focused}"))?;
+    a.screenshot("a-own-seat-taken").await?;
+    for ws in [&mut other, &mut taker, &mut own_taker] {
+        let _ = ws.close(None).await;
+    }
     Ok(())
 }
 

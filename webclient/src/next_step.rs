@@ -62,7 +62,8 @@ mod tests {
             (with(Phase::Ended), Step::Rejoin),
             (with(Phase::Failed(Problem::BadLink)), Step::NewCall),
             (with(Phase::Failed(Problem::ServerUnreachable)), Step::Retry),
-            (with(Phase::Failed(Problem::Refused("another tab".into()))), Step::NewCall),
+            (with(Phase::Failed(Problem::Refused("origin not allowed".into()))), Step::NewCall),
+            (with(Phase::Failed(Problem::OpenedElsewhere)), Step::NewCall),
             (
                 Facts {
                     phase: Phase::InCall,

@@ -67,6 +67,9 @@ pub enum Problem {
     ServerUnreachable,
     /// The server refused us for a reason the app cannot fix (its message).
     Refused(String),
+    /// The seat was taken with this page's resume token (close 4001): the call is open in another
+    /// tab or on another device — or someone else holds the token.
+    OpenedElsewhere,
 }
 
 /// The signaling connection.
@@ -149,6 +152,10 @@ impl Facts {
                 "Cannot reach the call server. Check your connection; the page will keep trying.".into()
             }
             (Phase::Failed(Problem::Refused(why)), _) => format!("The call server refused to connect: {why}"),
+            (Phase::Failed(Problem::OpenedElsewhere), _) => {
+                "This call is now open in another tab or on another device. If that was not you, start a new call."
+                    .into()
+            }
             (Phase::PreJoin, CallState::Joining) => "Opening the call…".into(),
             (_, CallState::Joining) => "Joining the call…".into(),
             (_, CallState::Waiting) => "Waiting for the other person to join.".into(),
@@ -251,6 +258,9 @@ mod tests {
         assert_eq!(refused.state(), CallState::Error);
         assert!(refused.message().unwrap().contains("origin not allowed"));
         assert!(f(Phase::Failed(Problem::ServerUnreachable)).message().unwrap().contains("Cannot reach"));
+        let elsewhere = f(Phase::Failed(Problem::OpenedElsewhere));
+        assert_eq!(elsewhere.state(), CallState::Error);
+        assert!(elsewhere.message().unwrap().contains("open in another tab or on another device"));
     }
 
     #[test]

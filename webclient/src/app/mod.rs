@@ -29,7 +29,8 @@ use crate::state::{Facts, Media, Phase, Problem};
 use crate::trust_view::TrustView;
 use crate::ui::Ui;
 
-/// Server close code: another connection took this seat with our resume token (another tab).
+/// Server close code: another connection took this seat with our resume token (another tab or
+/// device, or someone else holding the token).
 const CLOSE_REPLACED: u16 = shared::close::REPLACED;
 /// How long a `disconnected` media path may take to recover by itself before an ICE restart.
 const ICE_GRACE_MS: u32 = 2_500;

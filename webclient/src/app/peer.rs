@@ -260,7 +260,7 @@ impl App {
             return;
         }
         if code == CLOSE_REPLACED {
-            self.facts.phase = Phase::Failed(Problem::Refused("this call was opened again in another tab".into()));
+            self.facts.phase = Phase::Failed(Problem::OpenedElsewhere);
             self.leave_room(false);
         } else {
             if self.facts.link == Link::Joined {
