@@ -1,6 +1,6 @@
 //! Before and around the call, between real headless Chromium peers: the pre-join screen of the
 //! person who opens a link (preview, microphone level, device lists, name, **Join**), switching a
-//! device mid-call without renegotiating, the link shown while the starter's camera prompt is
+//! device mid-call without renegotiating (chosen, or taken again when a camera is unplugged), the link shown while the starter's camera prompt is
 //! still open, a full room answered before any camera request, and a refused camera explained on
 //! the stage with **Try again**. Screenshots at desktop and phone size.
 //!
@@ -117,7 +117,47 @@ async fn prejoin(stage: &mut Stage) -> Result<()> {
     }
 
     switch_microphone(&a, &b, &lists).await?;
+    camera_unplugged(&a, &b).await?;
     Ok(())
+}
+
+/// Ends B's camera track as an unplugged camera does and fires `devicechange`.
+const JS_UNPLUG_CAMERA: &str = "const s = document.getElementById('local-video').srcObject;     const t = s && s.getVideoTracks()[0]; if (!t) return null; t.stop();     navigator.mediaDevices.dispatchEvent(new Event('devicechange')); return t.id;";
+
+/// B's camera goes away mid-call (its track ends, the browser fires `devicechange`): B takes the
+/// chosen camera again and sends it on the same sender, so A keeps receiving the same video
+/// track, with pictures moving, and nothing is renegotiated.
+async fn camera_unplugged(a: &Browser, b: &Browser) -> Result<()> {
+    let received_before = video_track(a, "remote-video").await?;
+    let unplugged = b.js(JS_UNPLUG_CAMERA, vec![]).await?;
+    check(unplugged.is_string(), || "b: no camera track to unplug".to_owned())?;
+    poll("b: a new camera track is sent", STATE_LIMIT, Duration::from_millis(100), || async {
+        let sent = video_track(b, "local-video").await?;
+        Ok(if sent["id"] != unplugged && sent["state"] == "live" {
+            Probe::Ready(())
+        } else {
+            Probe::NotYet(sent.to_string())
+        })
+    })
+    .await?;
+    for browser in [a, b] {
+        let state = browser.state().await?;
+        check(state == "connected", || format!("{}: state `{state}` after the camera came back", browser.name()))?;
+    }
+    frames_advancing(&[a, b]).await?;
+    let received_after = video_track(a, "remote-video").await?;
+    check(received_after["id"] == received_before["id"] && received_after["state"] == "live", || {
+        format!("A's received video changed from {received_before} to {received_after}: renegotiated?")
+    })?;
+    println!("b's camera came back after an unplug; A kept video track {}", received_after["id"]);
+    b.screenshot("b-camera-back-after-unplug").await?;
+    Ok(())
+}
+
+async fn video_track(browser: &Browser, video: &str) -> Result<Value> {
+    let tracks = browser.js(JS_TRACKS, vec![json!(video)]).await?;
+    let track = tracks.as_array().and_then(|t| t.iter().find(|t| t["kind"] == "video").cloned());
+    track.ok_or_else(|| harness::Failure::new(format!("{}: #{video} has no video track: {tracks}", browser.name())))
 }
 
 /// B chooses another microphone mid-call: B's outgoing audio track is the new device's, A's
