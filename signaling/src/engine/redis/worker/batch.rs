@@ -8,11 +8,13 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use super::{millis, room_key, unix_millis, Conn, Landed, Plan, Seat, Worker, UNREACHABLE};
+use super::{millis, room_key, unix_millis, unknown_peer, Conn, Held, Landed, Plan, Seat, Worker, UNREACHABLE};
 use crate::engine::joined_message;
 use crate::engine::peer::ConnId;
 use crate::engine::peer::CLOSE_REPLACED;
+use crate::engine::redis::inbox;
 use crate::engine::redis::metrics::PublishFailure;
+use crate::engine::redis::places::{Place, Places};
 use crate::engine::redis::request::{Op, Request};
 use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
 
@@ -24,9 +26,17 @@ pub(super) enum Step {
         conn: ConnId,
         room: RoomId,
     },
+    /// A relay through the script (no place known for the recipient).
     Relay {
         conn: ConnId,
         to: PeerId,
+    },
+    /// A relay published straight to where the recipient sits: the number of subscribers says
+    /// whether its node still listens.
+    Publish {
+        conn: ConnId,
+        to: PeerId,
+        cross: bool,
     },
     Away {
         conn: ConnId,
@@ -55,6 +65,10 @@ impl Worker {
             pipe.ignore_errors();
             let mut steps = Vec::new();
             let mut joining = Vec::new();
+            for (node, conn, to) in self.bounces.drain(..) {
+                pipe.cmd("PUBLISH").arg(format!("{}{node}", scripts::INBOX_PREFIX)).arg(inbox::undelivered(conn, &to));
+                steps.push(Step::Removed);
+            }
             while let Some(request) = self.pending.front() {
                 if joining.contains(&request.conn) {
                     break;
@@ -90,6 +104,7 @@ impl Worker {
 
     /// Without Redis: every pending request is answered from local state at once.
     pub(super) fn serve_offline(&mut self) -> Option<oneshot::Sender<()>> {
+        self.bounces.clear(); // their senders' nodes cannot be told without Redis
         let mut steps = Vec::new();
         while let Some(request) = self.pending.pop_front() {
             if let Op::Close(done) = request.op {
@@ -104,7 +119,7 @@ impl Worker {
 
     /// Turns one request into its step (and, with a pipeline, its command). Local state changes
     /// that later requests depend on happen here, in queue order.
-    pub(super) fn plan(&mut self, request: Request, pipe: Option<&mut Pipeline>, steps: &mut Vec<Step>) {
+    pub(super) fn plan(&mut self, request: Request, mut pipe: Option<&mut Pipeline>, steps: &mut Vec<Step>) {
         let Request { conn, open, op, ticket } = request;
         drop(ticket); // taken off the queue: its bytes are free again
         if let Some(handle) = open {
@@ -121,9 +136,18 @@ impl Worker {
                     let text = self.error(ErrorCode::NotInRoom, "join a room before sending signals".into());
                     return steps.push(Step::Answer(conn, text));
                 };
-                if !to.is_well_formed() {
+                if !to.is_well_formed() || to == seat.peer {
                     let text = self.error(ErrorCode::UnknownPeer, "no such peer in this room".into());
                     return steps.push(Step::Answer(conn, text));
+                }
+                // The sender's seat is checked here (this node's own state); with a place known
+                // for the recipient, the relay is one PUBLISH, checked by the recipient's node.
+                if let (Some(place), Some(pipe)) = (seat.places.get(to.as_str()), pipe.as_deref_mut()) {
+                    let json = relayed_signal_json(&seat.peer, &data);
+                    let envelope = inbox::signal(place.conn, &self.node, conn, seat.peer.as_str(), to.as_str(), &json);
+                    pipe.cmd("PUBLISH").arg(format!("{}{}", scripts::INBOX_PREFIX, place.node)).arg(envelope);
+                    let cross = place.node != self.node;
+                    return steps.push(Step::Publish { conn, to, cross });
                 }
                 if let Some(pipe) = pipe {
                     pipe.cmd("EVALSHA")
@@ -288,6 +312,7 @@ impl Worker {
             Step::Answer(conn, text) => self.send(conn, text),
             Step::Join { conn, room } => self.land_join(conn, room, outcome),
             Step::Relay { conn, to } => self.land_relay(conn, &to, outcome),
+            Step::Publish { conn, to, cross } => self.land_publish(conn, &to, cross, outcome),
             Step::Away { conn } => self.land_away(conn, outcome),
             Step::Removed => {
                 if let Err(e) = outcome {
@@ -305,12 +330,14 @@ impl Worker {
             Ok(JoinReply::Full) => {
                 info!(%room, code = ErrorCode::RoomFull.as_str(), "join refused");
                 let text = self.error(ErrorCode::RoomFull, ErrorCode::RoomFull.default_message().into());
-                return self.send(conn, text);
+                self.send(conn, text);
+                return self.release(conn, held, None);
             }
             Err(e) => {
                 info!(%room, code = ErrorCode::Unavailable.as_str(), error = %e, "join refused");
                 let text = self.error(ErrorCode::Unavailable, UNREACHABLE.into());
-                return self.send(conn, text);
+                self.send(conn, text);
+                return self.release(conn, held, None);
             }
         };
         if resumed {
@@ -323,10 +350,20 @@ impl Worker {
         info!(%room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
         let message = joined_message(&self.rooms, room.clone(), peer.clone(), peers, token.clone());
         self.send(conn, message.to_json());
-        for text in held {
-            self.send(conn, text);
+        self.release(conn, held, Some(&peer));
+        self.attach(conn, Seat { room, peer, token, order, away: None, places: Places::default() });
+    }
+
+    /// What came for a connection while its join was in flight, after its answer: texts are
+    /// delivered; signals if they were meant for the seat it got (`seated`), else bounced.
+    fn release(&mut self, conn: ConnId, held: Vec<Held>, seated: Option<&PeerId>) {
+        for message in held {
+            match message {
+                Held::Text(text) => self.send(conn, text),
+                Held::Signal { to, json, .. } if seated.is_some_and(|p| p.as_str() == to) => self.send(conn, json),
+                Held::Signal { from_node, from_conn, to, .. } => self.bounce(&from_node, from_conn, &to),
+            }
         }
-        self.attach(conn, Seat { room, peer, token, order, away: None });
     }
 
     /// A resume took the seat from another connection of this node: it loses it and is closed.
@@ -352,15 +389,17 @@ impl Worker {
 
     pub(super) fn land_relay(&mut self, conn: ConnId, to: &PeerId, outcome: Result<Value, String>) {
         let reply = outcome.and_then(|value| scripts::relay_reply(&value).map_err(|e| e.to_string()));
-        let unknown = || format!("{} is not a connected peer in this room", to.as_str());
+        let unknown = || unknown_peer(to.as_str());
         let text = match reply {
-            Ok(RelayReply::SameNode) => {
+            Ok(RelayReply::Delivered { same_node, node, conn: at }) => {
+                if !same_node {
+                    self.metrics.redis.cross_node_relays.inc();
+                }
                 self.metrics.rooms.signals_relayed.inc();
-                return;
-            }
-            Ok(RelayReply::OtherNode) => {
-                self.metrics.redis.cross_node_relays.inc();
-                self.metrics.rooms.signals_relayed.inc();
+                let limit = self.rooms.capacity.saturating_sub(1);
+                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
+                    seat.places.answered(to.as_str(), Place { node: node.into(), conn: at }, limit);
+                }
                 return;
             }
             Ok(RelayReply::UnknownPeer) => self.error(ErrorCode::UnknownPeer, unknown()),
@@ -374,6 +413,34 @@ impl Worker {
                     info!(room = %seat.room, peer = seat.peer.as_str(), "seat lost");
                 }
                 self.error(ErrorCode::NotInRoom, "this connection no longer holds a seat; join again".into())
+            }
+            Err(e) => {
+                debug!(error = %e, "relay failed");
+                self.metrics.redis.publish_failed(PublishFailure::RedisError);
+                self.error(ErrorCode::Unavailable, UNREACHABLE.into())
+            }
+        };
+        self.send(conn, text);
+    }
+
+    /// A relay published straight to the recipient's node: nobody listening means that node is
+    /// gone (the place is forgotten; the next relay asks the script). Whether the seat was still
+    /// there only the recipient's node knows: it bounces what found none.
+    pub(super) fn land_publish(&mut self, conn: ConnId, to: &PeerId, cross: bool, outcome: Result<Value, String>) {
+        let text = match outcome.and_then(|value| scripts::int(&value).map_err(|e| e.to_string())) {
+            Ok(n) if n > 0 => {
+                if cross {
+                    self.metrics.redis.cross_node_relays.inc();
+                }
+                self.metrics.rooms.signals_relayed.inc();
+                return;
+            }
+            Ok(_) => {
+                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
+                    seat.places.forget(to.as_str());
+                }
+                self.metrics.redis.publish_failed(PublishFailure::NodeGone);
+                self.error(ErrorCode::UnknownPeer, unknown_peer(to.as_str()))
             }
             Err(e) => {
                 debug!(error = %e, "relay failed");

@@ -27,13 +27,15 @@ use redis::{RedisResult, Value};
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
-use tracing::warn;
+use tracing::{debug, warn};
 
-use super::scripts::{self, Inbox, State};
+use super::inbox::{self, Inbox};
+use super::places::{Place, Places};
+use super::scripts::{self, State};
 use crate::engine::config::RoomsConfig;
 use crate::engine::peer::{ConnId, PeerHandle};
 use crate::engine::redis::config::RedisConfig;
-use crate::engine::redis::metrics::EngineMetrics;
+use crate::engine::redis::metrics::{EngineMetrics, PublishFailure};
 use crate::engine::redis::request::Request;
 
 mod batch;
@@ -69,6 +71,9 @@ struct Seat {
     order: String,
     /// Away since the connection ended: the Redis deadline (ms) and the local timer.
     away: Option<(i64, Instant)>,
+    /// Where the other peers of the room sit, as this seat heard: a relay to a known one is one
+    /// `PUBLISH`.
+    places: Places,
 }
 
 /// A connection of this node, from its first request until its seat is gone.
@@ -77,8 +82,24 @@ struct Conn {
     handle: Option<PeerHandle>,
     seat: Option<Seat>,
     /// While its join is in flight: messages that came for it meanwhile, delivered after `joined`.
-    held: Option<Vec<String>>,
+    held: Option<Vec<Held>>,
 }
+
+/// A message that came for a connection while its join was in flight.
+enum Held {
+    Text(String),
+    /// A signal for the seat the join may be taking: checked when the join lands.
+    Signal {
+        from_node: String,
+        from_conn: ConnId,
+        to: String,
+        json: String,
+    },
+}
+
+/// Bounced signals waiting for the next batch ([`inbox::undelivered`] to the sender's node). A
+/// flood of stale signals beyond it loses only the senders' `unknown_peer` answers.
+const BOUNCES_MAX: usize = 4096;
 
 /// What a flight carries to Redis, to be landed when the answers come back.
 enum Plan {
@@ -133,6 +154,8 @@ pub(super) struct Worker {
     peer_left: (String, String),
     /// `peer_resumed` around the peer id, for the join script.
     peer_resumed: (String, String),
+    /// Signals that found no seat here, to tell their senders' nodes: (node, connection, peer).
+    bounces: Vec<(String, ConnId, String)>,
 }
 
 impl Worker {
@@ -157,6 +180,7 @@ impl Worker {
             epoch: String::new(),
             peer_left: scripts::peer_left_halves(),
             peer_resumed: scripts::peer_resumed_halves(),
+            bounces: Vec::new(),
         }
     }
 
@@ -227,21 +251,83 @@ impl Worker {
 
     /// A message from the node's inbox channel.
     fn deliver(&mut self, payload: &[u8]) {
-        match scripts::parse_inbox(payload) {
-            Some(Inbox::Text(conn, json)) => {
-                let Some(c) = self.conns.get_mut(&conn) else { return }; // ended meanwhile
-                if let Some(held) = &mut c.held {
-                    if held.len() < self.rooms.outbound_queue {
-                        held.push(json.to_owned());
-                    } else {
-                        self.metrics.rooms.relay_dropped.inc();
-                    }
-                } else if let Some(handle) = &c.handle {
-                    handle.send_text(json.to_owned(), &self.metrics.rooms);
+        match inbox::parse(payload) {
+            Some(Inbox::Text(conn, json)) => self.deliver_text(conn, json),
+            Some(Inbox::Replaced(conn)) => self.replaced(conn),
+            Some(Inbox::Placed { conn, peer, node, at, json }) => {
+                let limit = self.rooms.capacity.saturating_sub(1);
+                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
+                    seat.places.learned(peer, Place { node: node.into(), conn: at }, limit);
+                }
+                if !json.is_empty() {
+                    self.deliver_text(conn, json);
                 }
             }
-            Some(Inbox::Replaced(conn)) => self.replaced(conn),
+            Some(Inbox::Left { conn, peer, json }) => {
+                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
+                    seat.places.forget(peer);
+                }
+                self.deliver_text(conn, json);
+            }
+            Some(Inbox::Signal(signal)) => self.deliver_signal(signal),
+            Some(Inbox::Undelivered { conn, peer }) => {
+                let Some(c) = self.conns.get_mut(&conn) else { return };
+                if let Some(seat) = c.seat.as_mut() {
+                    seat.places.forget(peer);
+                }
+                self.metrics.redis.publish_failed(PublishFailure::NoSeat);
+                let text = self.error(ErrorCode::UnknownPeer, unknown_peer(peer));
+                self.send(conn, text);
+            }
             None => warn!(len = payload.len(), "malformed inbox message ignored"),
+        }
+    }
+
+    fn deliver_text(&mut self, conn: ConnId, json: &str) {
+        let Some(c) = self.conns.get_mut(&conn) else { return }; // ended meanwhile
+        if let Some(held) = &mut c.held {
+            if held.len() < self.rooms.outbound_queue {
+                held.push(Held::Text(json.to_owned()));
+            } else {
+                self.metrics.rooms.relay_dropped.inc();
+            }
+        } else if let Some(handle) = &c.handle {
+            handle.send_text(json.to_owned(), &self.metrics.rooms);
+        }
+    }
+
+    /// A signal sent straight to a seat the sender believed this connection holds: delivered if it
+    /// does (and the sender still holds its own, as far as this seat heard), else bounced.
+    fn deliver_signal(&mut self, signal: inbox::Signal<'_>) {
+        let inbox::Signal { conn, from_node, from_conn, from, to, json } = signal;
+        let Some(c) = self.conns.get_mut(&conn) else { return self.bounce(from_node, from_conn, to) };
+        if let Some(held) = &mut c.held {
+            if held.len() < self.rooms.outbound_queue {
+                let (from_node, to, json) = (from_node.to_owned(), to.to_owned(), json.to_owned());
+                held.push(Held::Signal { from_node, from_conn, to, json });
+            } else {
+                self.metrics.rooms.relay_dropped.inc();
+            }
+            return;
+        }
+        let seat = c.seat.as_ref().filter(|s| s.peer.as_str() == to && s.away.is_none());
+        match (seat, &c.handle) {
+            (Some(seat), Some(handle)) => {
+                if seat.places.sent_from_its_seat(from, from_node, from_conn) {
+                    handle.send_text(json.to_owned(), &self.metrics.rooms);
+                } else {
+                    // From a connection whose seat was taken over (it is being closed with 4001).
+                    debug!(conn, from, "signal from a replaced connection dropped");
+                    self.metrics.rooms.relay_dropped.inc();
+                }
+            }
+            _ => self.bounce(from_node, from_conn, to),
+        }
+    }
+
+    fn bounce(&mut self, node: &str, conn: ConnId, to: &str) {
+        if self.bounces.len() < BOUNCES_MAX {
+            self.bounces.push((node.to_owned(), conn, to.to_owned()));
         }
     }
 
@@ -311,6 +397,10 @@ async fn fly(flight: &mut Option<Flight>) -> Landed {
         Some(flight) => flight.await,
         None => std::future::pending().await,
     }
+}
+
+fn unknown_peer(peer: &str) -> String {
+    format!("{peer} is not a connected peer in this room")
 }
 
 fn room_key(room: &RoomId) -> String {
