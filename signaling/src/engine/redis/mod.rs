@@ -222,7 +222,7 @@ impl EngineConn for RedisConn {
     }
 
     fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut impl Replies) {
-        self.submit(Op::Relay { to, data: data.to_owned() }, reply);
+        self.submit(Op::Relay { to, data: data.to_owned(), via_script: false }, reply);
     }
 
     fn leave(&mut self, reply: &mut impl Replies) {

@@ -1,22 +1,21 @@
 //! Batches: each queued request planned into its step (and its command), sent as one pipeline,
 //! and landed in order when Redis answers — or landed at once, failed, while Redis is away.
 
-use crate::relay::relayed_signal_json;
 use redis::{Pipeline, Value};
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use super::{millis, room_key, unix_millis, unknown_peer, Conn, Held, Landed, Plan, Seat, Worker, UNREACHABLE};
+use super::{millis, room_key, unix_millis, Conn, Landed, Plan, Seat, Worker, UNREACHABLE};
 use crate::engine::joined_message;
 use crate::engine::peer::ConnId;
 use crate::engine::peer::CLOSE_REPLACED;
 use crate::engine::redis::inbox;
-use crate::engine::redis::metrics::PublishFailure;
-use crate::engine::redis::places::{Place, Places};
+use crate::engine::redis::places::Places;
 use crate::engine::redis::request::{Op, Request};
-use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
+use crate::engine::redis::scripts::{self, JoinReply, Script};
+use crate::relay::RawValue;
 
 /// One request's part of a batch, landed in order when Redis has answered.
 pub(super) enum Step {
@@ -37,6 +36,8 @@ pub(super) enum Step {
         conn: ConnId,
         to: PeerId,
         cross: bool,
+        /// Kept to retry through the script if nobody was listening there.
+        data: Box<RawValue>,
     },
     Away {
         conn: ConnId,
@@ -119,7 +120,7 @@ impl Worker {
 
     /// Turns one request into its step (and, with a pipeline, its command). Local state changes
     /// that later requests depend on happen here, in queue order.
-    pub(super) fn plan(&mut self, request: Request, mut pipe: Option<&mut Pipeline>, steps: &mut Vec<Step>) {
+    pub(super) fn plan(&mut self, request: Request, pipe: Option<&mut Pipeline>, steps: &mut Vec<Step>) {
         let Request { conn, open, op, ticket } = request;
         drop(ticket); // taken off the queue: its bytes are free again
         if let Some(handle) = open {
@@ -131,37 +132,7 @@ impl Worker {
         match op {
             Op::Reply(text) => steps.push(Step::Answer(conn, text)),
             Op::Join { room, resume, fresh } => self.plan_join(conn, room, resume, fresh, pipe, steps),
-            Op::Relay { to, data } => {
-                let Some(seat) = self.conns.get(&conn).and_then(|c| c.seat.as_ref()) else {
-                    let text = self.error(ErrorCode::NotInRoom, "join a room before sending signals".into());
-                    return steps.push(Step::Answer(conn, text));
-                };
-                if !to.is_well_formed() || to == seat.peer {
-                    let text = self.error(ErrorCode::UnknownPeer, "no such peer in this room".into());
-                    return steps.push(Step::Answer(conn, text));
-                }
-                // The sender's seat is checked here (this node's own state); with a place known
-                // for the recipient, the relay is one PUBLISH, checked by the recipient's node.
-                if let (Some(place), Some(pipe)) = (seat.places.get(to.as_str()), pipe.as_deref_mut()) {
-                    let json = relayed_signal_json(&seat.peer, &data);
-                    let envelope = inbox::signal(place.conn, &self.node, conn, seat.peer.as_str(), to.as_str(), &json);
-                    pipe.cmd("PUBLISH").arg(format!("{}{}", scripts::INBOX_PREFIX, place.node)).arg(envelope);
-                    let cross = place.node != self.node;
-                    return steps.push(Step::Publish { conn, to, cross });
-                }
-                if let Some(pipe) = pipe {
-                    pipe.cmd("EVALSHA")
-                        .arg(self.sha(Script::Relay))
-                        .arg(1)
-                        .arg(room_key(&seat.room))
-                        .arg(seat.peer.as_str())
-                        .arg(&*self.node)
-                        .arg(conn)
-                        .arg(to.as_str())
-                        .arg(relayed_signal_json(&seat.peer, &data));
-                }
-                steps.push(Step::Relay { conn, to });
-            }
+            Op::Relay { to, data, via_script } => self.plan_relay(conn, to, data, via_script, pipe, steps),
             Op::Leave => {
                 let Some(seat) = self.detach(conn) else {
                     return steps.push(Step::Answer(conn, self.error(ErrorCode::NotInRoom, "not in a room".into())));
@@ -305,6 +276,10 @@ impl Worker {
             };
             self.land_step(step, outcome);
         }
+        // Relays whose place had nobody listening go again, first, through the script.
+        for retry in self.retries.drain(..).rev() {
+            self.pending.push_front(retry);
+        }
     }
 
     pub(super) fn land_step(&mut self, step: Step, outcome: Result<Value, String>) {
@@ -312,7 +287,7 @@ impl Worker {
             Step::Answer(conn, text) => self.send(conn, text),
             Step::Join { conn, room } => self.land_join(conn, room, outcome),
             Step::Relay { conn, to } => self.land_relay(conn, &to, outcome),
-            Step::Publish { conn, to, cross } => self.land_publish(conn, &to, cross, outcome),
+            Step::Publish { conn, to, cross, data } => self.land_publish(conn, to, cross, data, outcome),
             Step::Away { conn } => self.land_away(conn, outcome),
             Step::Removed => {
                 if let Err(e) = outcome {
@@ -354,18 +329,6 @@ impl Worker {
         self.attach(conn, Seat { room, peer, token, order, away: None, places: Places::default() });
     }
 
-    /// What came for a connection while its join was in flight, after its answer: texts are
-    /// delivered; signals if they were meant for the seat it got (`seated`), else bounced.
-    fn release(&mut self, conn: ConnId, held: Vec<Held>, seated: Option<&PeerId>) {
-        for message in held {
-            match message {
-                Held::Text(text) => self.send(conn, text),
-                Held::Signal { to, json, .. } if seated.is_some_and(|p| p.as_str() == to) => self.send(conn, json),
-                Held::Signal { from_node, from_conn, to, .. } => self.bounce(&from_node, from_conn, &to),
-            }
-        }
-    }
-
     /// A resume took the seat from another connection of this node: it loses it and is closed.
     pub(super) fn take_over(&mut self, room: &RoomId, peer: &PeerId, by: ConnId) {
         let holders = self.seats.get(room).cloned().unwrap_or_default();
@@ -385,70 +348,6 @@ impl Worker {
             Some(handle) => handle.close(CLOSE_REPLACED, "replaced by a newer connection"),
             None => _ = self.conns.remove(&conn),
         }
-    }
-
-    pub(super) fn land_relay(&mut self, conn: ConnId, to: &PeerId, outcome: Result<Value, String>) {
-        let reply = outcome.and_then(|value| scripts::relay_reply(&value).map_err(|e| e.to_string()));
-        let unknown = || unknown_peer(to.as_str());
-        let text = match reply {
-            Ok(RelayReply::Delivered { same_node, node, conn: at }) => {
-                if !same_node {
-                    self.metrics.redis.cross_node_relays.inc();
-                }
-                self.metrics.rooms.signals_relayed.inc();
-                let limit = self.rooms.capacity.saturating_sub(1);
-                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
-                    seat.places.answered(to.as_str(), Place { node: node.into(), conn: at }, limit);
-                }
-                return;
-            }
-            Ok(RelayReply::UnknownPeer) => self.error(ErrorCode::UnknownPeer, unknown()),
-            Ok(RelayReply::NodeGone) => {
-                self.metrics.redis.publish_failed(PublishFailure::NodeGone);
-                self.error(ErrorCode::UnknownPeer, unknown())
-            }
-            Ok(RelayReply::NotInRoom) => {
-                // Redis no longer seats this connection: freed while this node was cut off.
-                if let Some(seat) = self.detach(conn) {
-                    info!(room = %seat.room, peer = seat.peer.as_str(), "seat lost");
-                }
-                self.error(ErrorCode::NotInRoom, "this connection no longer holds a seat; join again".into())
-            }
-            Err(e) => {
-                debug!(error = %e, "relay failed");
-                self.metrics.redis.publish_failed(PublishFailure::RedisError);
-                self.error(ErrorCode::Unavailable, UNREACHABLE.into())
-            }
-        };
-        self.send(conn, text);
-    }
-
-    /// A relay published straight to the recipient's node: nobody listening means that node is
-    /// gone (the place is forgotten; the next relay asks the script). Whether the seat was still
-    /// there only the recipient's node knows: it bounces what found none.
-    pub(super) fn land_publish(&mut self, conn: ConnId, to: &PeerId, cross: bool, outcome: Result<Value, String>) {
-        let text = match outcome.and_then(|value| scripts::int(&value).map_err(|e| e.to_string())) {
-            Ok(n) if n > 0 => {
-                if cross {
-                    self.metrics.redis.cross_node_relays.inc();
-                }
-                self.metrics.rooms.signals_relayed.inc();
-                return;
-            }
-            Ok(_) => {
-                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
-                    seat.places.forget(to.as_str());
-                }
-                self.metrics.redis.publish_failed(PublishFailure::NodeGone);
-                self.error(ErrorCode::UnknownPeer, unknown_peer(to.as_str()))
-            }
-            Err(e) => {
-                debug!(error = %e, "relay failed");
-                self.metrics.redis.publish_failed(PublishFailure::RedisError);
-                self.error(ErrorCode::Unavailable, UNREACHABLE.into())
-            }
-        };
-        self.send(conn, text);
     }
 
     pub(super) fn land_away(&mut self, conn: ConnId, outcome: Result<Value, String>) {

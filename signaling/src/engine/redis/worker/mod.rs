@@ -13,7 +13,8 @@
 //! after it returns.
 //!
 //! Here: the state, the loop and delivery. [`batch`]: requests to commands and answers;
-//! [`heartbeat`]: liveness, repair and the grace timers; [`link`]: the connections to Redis.
+//! [`heartbeat`]: liveness, repair and the grace timers; [`link`]: the connections to Redis;
+//! [`relay`]: relays sent to where the recipient sits, and checked where they land.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
@@ -27,7 +28,7 @@ use redis::{RedisResult, Value};
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::inbox::{self, Inbox};
 use super::places::{Place, Places};
@@ -41,6 +42,7 @@ use crate::engine::redis::request::Request;
 mod batch;
 mod heartbeat;
 mod link;
+mod relay;
 
 use batch::Step;
 pub(super) use link::counts;
@@ -97,10 +99,6 @@ enum Held {
     },
 }
 
-/// Bounced signals waiting for the next batch ([`inbox::undelivered`] to the sender's node). A
-/// flood of stale signals beyond it loses only the senders' `unknown_peer` answers.
-const BOUNCES_MAX: usize = 4096;
-
 /// What a flight carries to Redis, to be landed when the answers come back.
 enum Plan {
     Batch(Vec<Step>),
@@ -156,6 +154,8 @@ pub(super) struct Worker {
     peer_resumed: (String, String),
     /// Signals that found no seat here, to tell their senders' nodes: (node, connection, peer).
     bounces: Vec<(String, ConnId, String)>,
+    /// Relays of the batch landing whose place had nobody listening: queued again, first.
+    retries: Vec<Request>,
 }
 
 impl Worker {
@@ -181,6 +181,7 @@ impl Worker {
             peer_left: scripts::peer_left_halves(),
             peer_resumed: scripts::peer_resumed_halves(),
             bounces: Vec::new(),
+            retries: Vec::new(),
         }
     }
 
@@ -293,41 +294,6 @@ impl Worker {
             }
         } else if let Some(handle) = &c.handle {
             handle.send_text(json.to_owned(), &self.metrics.rooms);
-        }
-    }
-
-    /// A signal sent straight to a seat the sender believed this connection holds: delivered if it
-    /// does (and the sender still holds its own, as far as this seat heard), else bounced.
-    fn deliver_signal(&mut self, signal: inbox::Signal<'_>) {
-        let inbox::Signal { conn, from_node, from_conn, from, to, json } = signal;
-        let Some(c) = self.conns.get_mut(&conn) else { return self.bounce(from_node, from_conn, to) };
-        if let Some(held) = &mut c.held {
-            if held.len() < self.rooms.outbound_queue {
-                let (from_node, to, json) = (from_node.to_owned(), to.to_owned(), json.to_owned());
-                held.push(Held::Signal { from_node, from_conn, to, json });
-            } else {
-                self.metrics.rooms.relay_dropped.inc();
-            }
-            return;
-        }
-        let seat = c.seat.as_ref().filter(|s| s.peer.as_str() == to && s.away.is_none());
-        match (seat, &c.handle) {
-            (Some(seat), Some(handle)) => {
-                if seat.places.sent_from_its_seat(from, from_node, from_conn) {
-                    handle.send_text(json.to_owned(), &self.metrics.rooms);
-                } else {
-                    // From a connection whose seat was taken over (it is being closed with 4001).
-                    debug!(conn, from, "signal from a replaced connection dropped");
-                    self.metrics.rooms.relay_dropped.inc();
-                }
-            }
-            _ => self.bounce(from_node, from_conn, to),
-        }
-    }
-
-    fn bounce(&mut self, node: &str, conn: ConnId, to: &str) {
-        if self.bounces.len() < BOUNCES_MAX {
-            self.bounces.push((node.to_owned(), conn, to.to_owned()));
         }
     }
 
