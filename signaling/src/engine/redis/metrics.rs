@@ -29,6 +29,9 @@ pub enum PublishFailure {
     RedisError,
     /// The recipient's node no longer listened (it died): answered `unknown_peer`.
     NodeGone,
+    /// A signal sent straight to where the recipient sat found it gone (left, away, replaced):
+    /// bounced by the recipient's node, answered `unknown_peer`.
+    NoSeat,
 }
 
 impl PublishFailure {
@@ -36,6 +39,7 @@ impl PublishFailure {
         match self {
             PublishFailure::RedisError => "redis_error",
             PublishFailure::NodeGone => "node_gone",
+            PublishFailure::NoSeat => "no_seat",
         }
     }
 }
@@ -59,7 +63,7 @@ impl Default for RedisMetrics {
     fn default() -> Self {
         let publish_failures = Family::default();
         // Both reasons are shown from the start, at 0.
-        for failure in [PublishFailure::RedisError, PublishFailure::NodeGone] {
+        for failure in [PublishFailure::RedisError, PublishFailure::NodeGone, PublishFailure::NoSeat] {
             let _ = publish_failures.get_or_create(&ReasonLabel { reason: failure.label() });
         }
         RedisMetrics {

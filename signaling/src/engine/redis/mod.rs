@@ -2,6 +2,8 @@
 //! Redis, so two peers behind one load balancer meet whichever node each reached.
 //!
 //! - [`scripts`]: the data model and the Lua scripts (join, relay, leave, away, heartbeat);
+//! - [`inbox`]: the envelopes on a node's inbox channel; [`places`]: where the peers of a seat's
+//!   room sit, so that a relay is one `PUBLISH`;
 //! - [`admission`]: the queue's byte budget, each connection's share of it and the floor it keeps;
 //! - `worker`: the node's one task that talks to Redis: an ordered queue of every session's
 //!   requests, sent as pipelined batches on one connection; the node's inbox subscription; the
@@ -36,7 +38,9 @@ use request::{Op, Request};
 
 mod admission;
 pub mod config;
+mod inbox;
 mod metrics;
+mod places;
 mod request;
 mod scripts;
 mod worker;
@@ -218,7 +222,7 @@ impl EngineConn for RedisConn {
     }
 
     fn relay(&mut self, to: PeerId, data: &RawValue, reply: &mut impl Replies) {
-        self.submit(Op::Relay { to, data: data.to_owned() }, reply);
+        self.submit(Op::Relay { to, data: data.to_owned(), via_script: false }, reply);
     }
 
     fn leave(&mut self, reply: &mut impl Replies) {

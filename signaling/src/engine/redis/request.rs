@@ -30,6 +30,9 @@ pub(crate) enum Op {
     Relay {
         to: PeerId,
         data: Box<RawValue>,
+        /// Through the relay script even if a place is known: a retry after a `PUBLISH` to the
+        /// known place reached nobody.
+        via_script: bool,
     },
     Leave,
     /// An answer of the session's own, to keep in order.

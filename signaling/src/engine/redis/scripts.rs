@@ -12,8 +12,9 @@
 //! A member is `order|token|node|conn|state`: join order (for `joined.peers`), resume token, the
 //! holding connection (node id and its connection number), and `c` (connected) or `a<deadline>`
 //! (away until that Redis time, in ms). Messages for a connection are published to its node's
-//! channel `connect:inbox:<node>` as `<conn> T<json>` (deliver) or `<conn> R` (replaced: close
-//! 4001).
+//! channel `connect:inbox:<node>` in the envelopes of [`inbox`](super::inbox): the scripts send
+//! `T` (deliver), `R` (replaced: close 4001), `P` (a peer joined or resumed, and where it sits),
+//! `L` (a peer left) and `S` (a signal for a seat).
 
 use redis::Value;
 use shared::{PeerId, ResumeToken, ServerMessage};
@@ -48,12 +49,12 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function tell(m, text)
-  return redis.call('PUBLISH', INBOX .. m.node, m.conn .. ' T' .. text)
+local function notify(m, body)
+  return redis.call('PUBLISH', INBOX .. m.node, m.conn .. ' ' .. body)
 end
-local function tell_connected(list, text)
+local function notify_connected(list, body)
   for _, m in ipairs(list) do
-    if m.state == 'c' then tell(m, text) end
+    if m.state == 'c' then notify(m, body) end
   end
 end
 local function others(list, me)
@@ -72,7 +73,9 @@ end
 /// Capacity check, token lookup and insert are one step: two nodes can never overfill a room.
 /// A resume gives the seat the fresh token (a token works once); taking the seat from a connection
 /// still open closes that one (`R`) and, if its node heard it (a dead node's connections are not
-/// open), tells the connected others `peer_resumed`.
+/// open), tells the connected others `peer_resumed`. Either way the connected others learn where
+/// the seat is now (`P`, with `peer_joined`, `peer_resumed` or nothing): their nodes' caches of
+/// where peers sit follow every move.
 const JOIN: &str = r#"
 local room, node, conn = KEYS[1], ARGV[1], ARGV[2]
 local list = members(room)
@@ -84,11 +87,13 @@ if ARGV[7] ~= '' then
       redis.call('PEXPIRE', room, ARGV[4])
       local open = m.state == 'c' and (m.node ~= node or m.conn ~= conn)
       -- A holder whose node is gone (nobody reads its inbox) had no open connection to take over.
+      local resumed = ''
       if open and redis.call('PUBLISH', INBOX .. m.node, m.conn .. ' R') > 0 then
-        local resumed = ARGV[9] .. m.peer .. ARGV[10]
-        for _, o in ipairs(list) do
-          if o.peer ~= m.peer and o.state == 'c' then tell(o, resumed) end
-        end
+        resumed = ARGV[9] .. m.peer .. ARGV[10]
+      end
+      local placed = 'P' .. m.peer .. ' ' .. node .. ' ' .. conn .. ' ' .. resumed
+      for _, o in ipairs(list) do
+        if o.peer ~= m.peer and o.state == 'c' then notify(o, placed) end
       end
       local reply = {'resumed', m.peer, m.token, m.o}
       for _, p in ipairs(others(list, m.peer)) do reply[#reply + 1] = p end
@@ -104,15 +109,18 @@ end
 order = string.format('%d', order + 1)
 redis.call('HSET', room, ARGV[5], table.concat({order, ARGV[6], node, conn, 'c'}, '|'))
 redis.call('PEXPIRE', room, ARGV[4])
-tell_connected(list, ARGV[8])
+notify_connected(list, 'P' .. ARGV[5] .. ' ' .. node .. ' ' .. conn .. ' ' .. ARGV[8])
 local reply = {'joined', ARGV[5], ARGV[6], order}
 for _, p in ipairs(others(list, ARGV[5])) do reply[#reply + 1] = p end
 return reply
 "#;
 
 /// KEYS: room. ARGV: from peer, node, conn, to peer, the relayed `signal` JSON.
-/// Returns 1 (delivered on this node), 2 (on another node), -1 (the sender holds no seat here:
-/// `not_in_room`), -2 (no such connected peer: `unknown_peer`), -3 (its node is gone).
+/// Returns `{1, node, conn}` (delivered to that node's connection, this node) or `{2, node, conn}`
+/// (another node), -1 (the sender holds no seat here: `not_in_room`), -2 (no such connected peer:
+/// `unknown_peer`), -3 (its node is gone). The worker runs it only for a recipient it has no place
+/// for, and keeps the place it returns. It publishes the same `S` envelope as a relay to a known
+/// place, so the recipient's node checks the seat either way.
 const RELAY: &str = r#"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 local me = v and parse(ARGV[1], v)
@@ -121,21 +129,23 @@ if ARGV[4] == ARGV[1] then return -2 end
 v = redis.call('HGET', KEYS[1], ARGV[4])
 local to = v and parse(ARGV[4], v)
 if not to or to.state ~= 'c' then return -2 end
-if tell(to, ARGV[5]) == 0 then return -3 end
-if to.node == ARGV[2] then return 1 end
-return 2
+-- As a relay to a known place: an envelope naming the seat, checked where it lands.
+local signal = 'S' .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[1] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5]
+if notify(to, signal) == 0 then return -3 end
+if to.node == ARGV[2] then return {1, to.node, to.conn} end
+return {2, to.node, to.conn}
 "#;
 
 /// KEYS: room. ARGV: peer, node, conn, "1" to remove only an away seat, `peer_left` JSON.
-/// Frees the seat if this connection still holds it, and tells the connected others. Returns 1
-/// if it was freed.
+/// Frees the seat if this connection still holds it, and tells the connected others (`L`: their
+/// nodes forget where it sat). Returns 1 if it was freed.
 const REMOVE: &str = r#"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 local m = v and parse(ARGV[1], v)
 if not m or m.node ~= ARGV[2] or m.conn ~= ARGV[3] then return 0 end
 if ARGV[4] == '1' and m.state == 'c' then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-tell_connected(members(KEYS[1]), ARGV[5])
+notify_connected(members(KEYS[1]), 'L' .. ARGV[1] .. ' ' .. ARGV[5])
 return 1
 "#;
 
@@ -212,7 +222,7 @@ for k = 3, #KEYS do
     for _, peer in ipairs(gone) do redis.call('HDEL', room, peer) end
     evicted = evicted + #gone
     local rest = members(room)
-    for _, peer in ipairs(gone) do tell_connected(rest, ARGV[8] .. peer .. ARGV[9]) end
+    for _, peer in ipairs(gone) do notify_connected(rest, 'L' .. peer .. ' ' .. ARGV[8] .. peer .. ARGV[9]) end
   end
   if redis.call('EXISTS', room) == 1 then redis.call('PEXPIRE', room, ARGV[3]) end
 end
@@ -279,26 +289,6 @@ fn halves(message: impl Fn(PeerId) -> ServerMessage) -> (String, String) {
     (prefix.to_owned(), suffix.to_owned())
 }
 
-/// A message on a node's inbox channel.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Inbox<'a> {
-    /// Deliver this text to the connection.
-    Text(ConnId, &'a str),
-    /// Another connection took this connection's seat: close it (4001).
-    Replaced(ConnId),
-}
-
-pub fn parse_inbox(payload: &[u8]) -> Option<Inbox<'_>> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let (conn, rest) = text.split_once(' ')?;
-    let conn = conn.parse().ok()?;
-    match rest.split_at_checked(1)? {
-        ("T", json) => Some(Inbox::Text(conn, json)),
-        ("R", "") => Some(Inbox::Replaced(conn)),
-        _ => None,
-    }
-}
-
 /// A script answered something it never returns: a bug, or a foreign script under our name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unexpected reply from a Redis script: {0}")]
@@ -348,19 +338,32 @@ pub fn join_reply(value: &Value) -> Result<JoinReply, Unexpected> {
 }
 
 /// What the relay script decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RelayReply {
-    SameNode,
-    OtherNode,
+    /// Delivered to this connection of the node that runs it (`same_node`) or of another node.
+    Delivered {
+        same_node: bool,
+        node: String,
+        conn: ConnId,
+    },
     NotInRoom,
     UnknownPeer,
     NodeGone,
 }
 
 pub fn relay_reply(value: &Value) -> Result<RelayReply, Unexpected> {
+    if let Value::Array(items) = value {
+        let [code, node, conn] = items.as_slice() else { return Err(unexpected(value)) };
+        let same_node = match int(code)? {
+            1 => true,
+            2 => false,
+            _ => return Err(unexpected(value)),
+        };
+        let node = text(node).ok_or_else(|| unexpected(value))?;
+        let conn = text(conn).and_then(|c| c.parse().ok()).ok_or_else(|| unexpected(value))?;
+        return Ok(RelayReply::Delivered { same_node, node, conn });
+    }
     match int(value)? {
-        1 => Ok(RelayReply::SameNode),
-        2 => Ok(RelayReply::OtherNode),
         -1 => Ok(RelayReply::NotInRoom),
         -2 => Ok(RelayReply::UnknownPeer),
         -3 => Ok(RelayReply::NodeGone),
@@ -412,15 +415,6 @@ mod tests {
     }
 
     #[test]
-    fn inbox_envelopes() {
-        assert_eq!(parse_inbox(b"17 T{\"type\":\"x\"}"), Some(Inbox::Text(17, "{\"type\":\"x\"}")));
-        assert_eq!(parse_inbox(b"4 R"), Some(Inbox::Replaced(4)));
-        for bad in [&b""[..], b"17", b"17 ", b"x T{}", b"17 Rx", b"17 Q{}", b"-1 T{}", b"17 T\xff"] {
-            assert_eq!(parse_inbox(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
     fn join_replies() {
         assert_eq!(join_reply(&Value::Array(vec![bulk("full")])), Ok(JoinReply::Full));
         let seated = Value::Array(vec![bulk("resumed"), bulk("p1"), bulk("t1"), bulk("2"), bulk("p0")]);
@@ -444,7 +438,16 @@ mod tests {
 
     #[test]
     fn relay_and_tick_replies() {
-        assert_eq!(relay_reply(&Value::Int(2)), Ok(RelayReply::OtherNode));
+        let delivered = Value::Array(vec![Value::Int(2), bulk("nB"), bulk("17")]);
+        assert_eq!(
+            relay_reply(&delivered),
+            Ok(RelayReply::Delivered { same_node: false, node: "nB".into(), conn: 17 })
+        );
+        let here = Value::Array(vec![Value::Int(1), bulk("nA"), bulk("3")]);
+        assert!(matches!(relay_reply(&here), Ok(RelayReply::Delivered { same_node: true, conn: 3, .. })));
+        assert!(relay_reply(&Value::Array(vec![Value::Int(2), bulk("nB"), bulk("x")])).is_err());
+        assert!(relay_reply(&Value::Array(vec![Value::Int(-2), bulk("nB"), bulk("1")])).is_err());
+        assert!(relay_reply(&Value::Int(2)).is_err());
         assert_eq!(relay_reply(&Value::Int(-3)), Ok(RelayReply::NodeGone));
         assert!(relay_reply(&Value::Int(7)).is_err());
         let tick = Value::Array(vec![bulk("e1"), Value::Int(2), Value::Int(0), Value::Int(-1)]);

@@ -1,7 +1,6 @@
 //! Batches: each queued request planned into its step (and its command), sent as one pipeline,
 //! and landed in order when Redis answers — or landed at once, failed, while Redis is away.
 
-use crate::relay::relayed_signal_json;
 use redis::{Pipeline, Value};
 use shared::{ErrorCode, PeerId, ResumeToken, RoomId, ServerMessage};
 use tokio::sync::oneshot;
@@ -12,9 +11,11 @@ use super::{millis, room_key, unix_millis, Conn, Landed, Plan, Seat, Worker, UNR
 use crate::engine::joined_message;
 use crate::engine::peer::ConnId;
 use crate::engine::peer::CLOSE_REPLACED;
-use crate::engine::redis::metrics::PublishFailure;
+use crate::engine::redis::inbox;
+use crate::engine::redis::places::Places;
 use crate::engine::redis::request::{Op, Request};
-use crate::engine::redis::scripts::{self, JoinReply, RelayReply, Script};
+use crate::engine::redis::scripts::{self, JoinReply, Script};
+use crate::relay::RawValue;
 
 /// One request's part of a batch, landed in order when Redis has answered.
 pub(super) enum Step {
@@ -24,9 +25,19 @@ pub(super) enum Step {
         conn: ConnId,
         room: RoomId,
     },
+    /// A relay through the script (no place known for the recipient).
     Relay {
         conn: ConnId,
         to: PeerId,
+    },
+    /// A relay published straight to where the recipient sits: the number of subscribers says
+    /// whether its node still listens.
+    Publish {
+        conn: ConnId,
+        to: PeerId,
+        cross: bool,
+        /// Kept to retry through the script if nobody was listening there.
+        data: Box<RawValue>,
     },
     Away {
         conn: ConnId,
@@ -55,6 +66,10 @@ impl Worker {
             pipe.ignore_errors();
             let mut steps = Vec::new();
             let mut joining = Vec::new();
+            for (node, conn, to) in self.bounces.drain(..) {
+                pipe.cmd("PUBLISH").arg(format!("{}{node}", scripts::INBOX_PREFIX)).arg(inbox::undelivered(conn, &to));
+                steps.push(Step::Removed);
+            }
             while let Some(request) = self.pending.front() {
                 if joining.contains(&request.conn) {
                     break;
@@ -90,6 +105,7 @@ impl Worker {
 
     /// Without Redis: every pending request is answered from local state at once.
     pub(super) fn serve_offline(&mut self) -> Option<oneshot::Sender<()>> {
+        self.bounces.clear(); // their senders' nodes cannot be told without Redis
         let mut steps = Vec::new();
         while let Some(request) = self.pending.pop_front() {
             if let Op::Close(done) = request.op {
@@ -116,28 +132,7 @@ impl Worker {
         match op {
             Op::Reply(text) => steps.push(Step::Answer(conn, text)),
             Op::Join { room, resume, fresh } => self.plan_join(conn, room, resume, fresh, pipe, steps),
-            Op::Relay { to, data } => {
-                let Some(seat) = self.conns.get(&conn).and_then(|c| c.seat.as_ref()) else {
-                    let text = self.error(ErrorCode::NotInRoom, "join a room before sending signals".into());
-                    return steps.push(Step::Answer(conn, text));
-                };
-                if !to.is_well_formed() {
-                    let text = self.error(ErrorCode::UnknownPeer, "no such peer in this room".into());
-                    return steps.push(Step::Answer(conn, text));
-                }
-                if let Some(pipe) = pipe {
-                    pipe.cmd("EVALSHA")
-                        .arg(self.sha(Script::Relay))
-                        .arg(1)
-                        .arg(room_key(&seat.room))
-                        .arg(seat.peer.as_str())
-                        .arg(&*self.node)
-                        .arg(conn)
-                        .arg(to.as_str())
-                        .arg(relayed_signal_json(&seat.peer, &data));
-                }
-                steps.push(Step::Relay { conn, to });
-            }
+            Op::Relay { to, data, via_script } => self.plan_relay(conn, to, data, via_script, pipe, steps),
             Op::Leave => {
                 let Some(seat) = self.detach(conn) else {
                     return steps.push(Step::Answer(conn, self.error(ErrorCode::NotInRoom, "not in a room".into())));
@@ -281,6 +276,10 @@ impl Worker {
             };
             self.land_step(step, outcome);
         }
+        // Relays whose place had nobody listening go again, first, through the script.
+        for retry in self.retries.drain(..).rev() {
+            self.pending.push_front(retry);
+        }
     }
 
     pub(super) fn land_step(&mut self, step: Step, outcome: Result<Value, String>) {
@@ -288,6 +287,7 @@ impl Worker {
             Step::Answer(conn, text) => self.send(conn, text),
             Step::Join { conn, room } => self.land_join(conn, room, outcome),
             Step::Relay { conn, to } => self.land_relay(conn, &to, outcome),
+            Step::Publish { conn, to, cross, data } => self.land_publish(conn, to, cross, data, outcome),
             Step::Away { conn } => self.land_away(conn, outcome),
             Step::Removed => {
                 if let Err(e) = outcome {
@@ -305,12 +305,14 @@ impl Worker {
             Ok(JoinReply::Full) => {
                 info!(%room, code = ErrorCode::RoomFull.as_str(), "join refused");
                 let text = self.error(ErrorCode::RoomFull, ErrorCode::RoomFull.default_message().into());
-                return self.send(conn, text);
+                self.send(conn, text);
+                return self.release(conn, held, None);
             }
             Err(e) => {
                 info!(%room, code = ErrorCode::Unavailable.as_str(), error = %e, "join refused");
                 let text = self.error(ErrorCode::Unavailable, UNREACHABLE.into());
-                return self.send(conn, text);
+                self.send(conn, text);
+                return self.release(conn, held, None);
             }
         };
         if resumed {
@@ -323,10 +325,8 @@ impl Worker {
         info!(%room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
         let message = joined_message(&self.rooms, room.clone(), peer.clone(), peers, token.clone());
         self.send(conn, message.to_json());
-        for text in held {
-            self.send(conn, text);
-        }
-        self.attach(conn, Seat { room, peer, token, order, away: None });
+        self.release(conn, held, Some(&peer));
+        self.attach(conn, Seat { room, peer, token, order, away: None, places: Places::default() });
     }
 
     /// A resume took the seat from another connection of this node: it loses it and is closed.
@@ -348,40 +348,6 @@ impl Worker {
             Some(handle) => handle.close(CLOSE_REPLACED, "replaced by a newer connection"),
             None => _ = self.conns.remove(&conn),
         }
-    }
-
-    pub(super) fn land_relay(&mut self, conn: ConnId, to: &PeerId, outcome: Result<Value, String>) {
-        let reply = outcome.and_then(|value| scripts::relay_reply(&value).map_err(|e| e.to_string()));
-        let unknown = || format!("{} is not a connected peer in this room", to.as_str());
-        let text = match reply {
-            Ok(RelayReply::SameNode) => {
-                self.metrics.rooms.signals_relayed.inc();
-                return;
-            }
-            Ok(RelayReply::OtherNode) => {
-                self.metrics.redis.cross_node_relays.inc();
-                self.metrics.rooms.signals_relayed.inc();
-                return;
-            }
-            Ok(RelayReply::UnknownPeer) => self.error(ErrorCode::UnknownPeer, unknown()),
-            Ok(RelayReply::NodeGone) => {
-                self.metrics.redis.publish_failed(PublishFailure::NodeGone);
-                self.error(ErrorCode::UnknownPeer, unknown())
-            }
-            Ok(RelayReply::NotInRoom) => {
-                // Redis no longer seats this connection: freed while this node was cut off.
-                if let Some(seat) = self.detach(conn) {
-                    info!(room = %seat.room, peer = seat.peer.as_str(), "seat lost");
-                }
-                self.error(ErrorCode::NotInRoom, "this connection no longer holds a seat; join again".into())
-            }
-            Err(e) => {
-                debug!(error = %e, "relay failed");
-                self.metrics.redis.publish_failed(PublishFailure::RedisError);
-                self.error(ErrorCode::Unavailable, UNREACHABLE.into())
-            }
-        };
-        self.send(conn, text);
     }
 
     pub(super) fn land_away(&mut self, conn: ConnId, outcome: Result<Value, String>) {

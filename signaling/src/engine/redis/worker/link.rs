@@ -93,6 +93,10 @@ impl Worker {
             return;
         }
         warn!(node = &*self.node, why, "lost Redis; new joins are refused until it is back");
+        // Notices of moves may be lost with the subscription: every place must be heard again.
+        for seat in self.conns.values_mut().filter_map(|c| c.seat.as_mut()) {
+            seat.places.clear();
+        }
         self.healthy.send_replace(false);
         self.metrics.redis.up.set(0);
         self.link = Link::Down { retry_at: Instant::now() + BACKOFF_MIN, backoff: BACKOFF_MIN, failures: 0 };

@@ -13,7 +13,8 @@
 //! after it returns.
 //!
 //! Here: the state, the loop and delivery. [`batch`]: requests to commands and answers;
-//! [`heartbeat`]: liveness, repair and the grace timers; [`link`]: the connections to Redis.
+//! [`heartbeat`]: liveness, repair and the grace timers; [`link`]: the connections to Redis;
+//! [`relay`]: relays sent to where the recipient sits, and checked where they land.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
@@ -29,16 +30,19 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
 use tracing::warn;
 
-use super::scripts::{self, Inbox, State};
+use super::inbox::{self, Inbox};
+use super::places::{Place, Places};
+use super::scripts::{self, State};
 use crate::engine::config::RoomsConfig;
 use crate::engine::peer::{ConnId, PeerHandle};
 use crate::engine::redis::config::RedisConfig;
-use crate::engine::redis::metrics::EngineMetrics;
+use crate::engine::redis::metrics::{EngineMetrics, PublishFailure};
 use crate::engine::redis::request::Request;
 
 mod batch;
 mod heartbeat;
 mod link;
+mod relay;
 
 use batch::Step;
 pub(super) use link::counts;
@@ -69,6 +73,9 @@ struct Seat {
     order: String,
     /// Away since the connection ended: the Redis deadline (ms) and the local timer.
     away: Option<(i64, Instant)>,
+    /// Where the other peers of the room sit, as this seat heard: a relay to a known one is one
+    /// `PUBLISH`.
+    places: Places,
 }
 
 /// A connection of this node, from its first request until its seat is gone.
@@ -77,7 +84,19 @@ struct Conn {
     handle: Option<PeerHandle>,
     seat: Option<Seat>,
     /// While its join is in flight: messages that came for it meanwhile, delivered after `joined`.
-    held: Option<Vec<String>>,
+    held: Option<Vec<Held>>,
+}
+
+/// A message that came for a connection while its join was in flight.
+enum Held {
+    Text(String),
+    /// A signal for the seat the join may be taking: checked when the join lands.
+    Signal {
+        from_node: String,
+        from_conn: ConnId,
+        to: String,
+        json: String,
+    },
 }
 
 /// What a flight carries to Redis, to be landed when the answers come back.
@@ -133,6 +152,10 @@ pub(super) struct Worker {
     peer_left: (String, String),
     /// `peer_resumed` around the peer id, for the join script.
     peer_resumed: (String, String),
+    /// Signals that found no seat here, to tell their senders' nodes: (node, connection, peer).
+    bounces: Vec<(String, ConnId, String)>,
+    /// Relays of the batch landing whose place had nobody listening: queued again, first.
+    retries: Vec<Request>,
 }
 
 impl Worker {
@@ -157,6 +180,8 @@ impl Worker {
             epoch: String::new(),
             peer_left: scripts::peer_left_halves(),
             peer_resumed: scripts::peer_resumed_halves(),
+            bounces: Vec::new(),
+            retries: Vec::new(),
         }
     }
 
@@ -227,21 +252,48 @@ impl Worker {
 
     /// A message from the node's inbox channel.
     fn deliver(&mut self, payload: &[u8]) {
-        match scripts::parse_inbox(payload) {
-            Some(Inbox::Text(conn, json)) => {
-                let Some(c) = self.conns.get_mut(&conn) else { return }; // ended meanwhile
-                if let Some(held) = &mut c.held {
-                    if held.len() < self.rooms.outbound_queue {
-                        held.push(json.to_owned());
-                    } else {
-                        self.metrics.rooms.relay_dropped.inc();
-                    }
-                } else if let Some(handle) = &c.handle {
-                    handle.send_text(json.to_owned(), &self.metrics.rooms);
+        match inbox::parse(payload) {
+            Some(Inbox::Text(conn, json)) => self.deliver_text(conn, json),
+            Some(Inbox::Replaced(conn)) => self.replaced(conn),
+            Some(Inbox::Placed { conn, peer, node, at, json }) => {
+                let limit = self.rooms.capacity.saturating_sub(1);
+                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
+                    seat.places.learned(peer, Place { node: node.into(), conn: at }, limit);
+                }
+                if !json.is_empty() {
+                    self.deliver_text(conn, json);
                 }
             }
-            Some(Inbox::Replaced(conn)) => self.replaced(conn),
+            Some(Inbox::Left { conn, peer, json }) => {
+                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
+                    seat.places.forget(peer);
+                }
+                self.deliver_text(conn, json);
+            }
+            Some(Inbox::Signal(signal)) => self.deliver_signal(signal),
+            Some(Inbox::Undelivered { conn, peer }) => {
+                let Some(c) = self.conns.get_mut(&conn) else { return };
+                if let Some(seat) = c.seat.as_mut() {
+                    seat.places.forget(peer);
+                }
+                self.metrics.redis.publish_failed(PublishFailure::NoSeat);
+                let text = self.error(ErrorCode::UnknownPeer, unknown_peer(peer));
+                self.send(conn, text);
+            }
             None => warn!(len = payload.len(), "malformed inbox message ignored"),
+        }
+    }
+
+    fn deliver_text(&mut self, conn: ConnId, json: &str) {
+        let Some(c) = self.conns.get_mut(&conn) else { return }; // ended meanwhile
+        if let Some(held) = &mut c.held {
+            if held.len() < self.rooms.outbound_queue {
+                held.push(Held::Text(json.to_owned()));
+            } else {
+                self.metrics.rooms.relay_dropped.inc();
+            }
+        } else if let Some(handle) = &c.handle {
+            handle.send_text(json.to_owned(), &self.metrics.rooms);
         }
     }
 
@@ -311,6 +363,10 @@ async fn fly(flight: &mut Option<Flight>) -> Landed {
         Some(flight) => flight.await,
         None => std::future::pending().await,
     }
+}
+
+fn unknown_peer(peer: &str) -> String {
+    format!("{peer} is not a connected peer in this room")
 }
 
 fn room_key(room: &RoomId) -> String {

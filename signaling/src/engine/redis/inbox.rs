@@ -1,0 +1,147 @@
+//! What travels on a node's inbox channel (`connect:inbox:<node>`): every message is addressed to
+//! one connection of that node, `<conn> <kind><body>`. Sans-IO: the envelopes built and parsed
+//! here; the scripts (Lua) build the kinds they publish the same way.
+//!
+//! A relay with a known recipient is one `PUBLISH` of a [`Inbox::Signal`] that names the seat it
+//! is meant for, so the receiving node can refuse it when that connection no longer holds that
+//! seat (it left, went away, was replaced) instead of handing it to whoever holds the connection:
+//! the sender's cache of where peers sit is a hint, the receiving node's own state is the truth.
+
+use std::fmt::Write as _;
+
+use crate::engine::peer::ConnId;
+
+/// A message on a node's inbox channel.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inbox<'a> {
+    /// `T<json>`: deliver this text to the connection.
+    Text(ConnId, &'a str),
+    /// `R`: another connection took this connection's seat: close it (4001).
+    Replaced(ConnId),
+    /// `P<peer> <node> <conn> <json>`: `peer`, in the connection's room, now sits at that node's
+    /// connection (it joined or resumed); deliver `json` unless it is empty.
+    Placed { conn: ConnId, peer: &'a str, node: &'a str, at: ConnId, json: &'a str },
+    /// `L<peer> <json>`: `peer` left the connection's room; deliver `json`.
+    Left { conn: ConnId, peer: &'a str, json: &'a str },
+    /// `S<node> <conn> <from> <to> <json>`: a signal from `from` (sent by that node's connection)
+    /// for the seat `to`, which the sender believes this connection holds.
+    Signal(Signal<'a>),
+    /// `U<peer>`: a signal this connection sent to `peer` found no such seat where it went.
+    Undelivered { conn: ConnId, peer: &'a str },
+}
+
+/// A relayed signal as the receiving node checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal<'a> {
+    pub conn: ConnId,
+    pub from_node: &'a str,
+    pub from_conn: ConnId,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub json: &'a str,
+}
+
+pub fn parse(payload: &[u8]) -> Option<Inbox<'_>> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (conn, rest) = text.split_once(' ')?;
+    let conn: ConnId = conn.parse().ok()?;
+    let (kind, body) = rest.split_at_checked(1)?;
+    match kind {
+        "T" => Some(Inbox::Text(conn, body)),
+        "R" if body.is_empty() => Some(Inbox::Replaced(conn)),
+        "P" => {
+            let [peer, node, at, json] = words(body)?;
+            Some(Inbox::Placed { conn, peer, node, at: at.parse().ok()?, json })
+        }
+        "L" => {
+            let (peer, json) = body.split_once(' ')?;
+            (!peer.is_empty()).then_some(Inbox::Left { conn, peer, json })
+        }
+        "S" => {
+            let [from_node, from_conn, from, rest] = words(body)?;
+            let (to, json) = rest.split_once(' ')?;
+            let from_conn = from_conn.parse().ok()?;
+            (!to.is_empty()).then_some(Inbox::Signal(Signal { conn, from_node, from_conn, from, to, json }))
+        }
+        "U" if !body.is_empty() && !body.contains(' ') => Some(Inbox::Undelivered { conn, peer: body }),
+        _ => None,
+    }
+}
+
+/// Three space-separated non-empty words and the rest after the third space.
+fn words(body: &str) -> Option<[&str; 4]> {
+    let mut parts = body.splitn(4, ' ');
+    let out = [parts.next()?, parts.next()?, parts.next()?, parts.next()?];
+    out[..3].iter().all(|w| !w.is_empty()).then_some(out)
+}
+
+/// The envelope of a relayed signal for `to`, held by connection `at` of the node it goes to.
+pub fn signal(at: ConnId, from_node: &str, from_conn: ConnId, from: &str, to: &str, json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + from_node.len() + from.len() + to.len() + 32);
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{at} S{from_node} {from_conn} {from} {to} {json}");
+    out
+}
+
+/// The answer to a [`Signal`] whose seat was not where it went, for the sender's node.
+pub fn undelivered(from_conn: ConnId, to: &str) -> String {
+    format!("{from_conn} U{to}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_and_replaced() {
+        assert_eq!(parse(b"17 T{\"type\":\"x\"}"), Some(Inbox::Text(17, "{\"type\":\"x\"}")));
+        assert_eq!(parse(b"4 R"), Some(Inbox::Replaced(4)));
+    }
+
+    #[test]
+    fn a_signal_round_trips_with_spaces_in_its_json() {
+        let json = r#"{"type":"signal","from":"pA","data":{"sdp":"v=0 o=- 1 2 IN IP4"}}"#;
+        let envelope = signal(9, "nodeB_-", 31, "pA", "pB", json);
+        assert_eq!(
+            parse(envelope.as_bytes()),
+            Some(Inbox::Signal(Signal { conn: 9, from_node: "nodeB_-", from_conn: 31, from: "pA", to: "pB", json }))
+        );
+        assert_eq!(parse(undelivered(31, "pB").as_bytes()), Some(Inbox::Undelivered { conn: 31, peer: "pB" }));
+    }
+
+    #[test]
+    fn placed_and_left_carry_their_message_or_none() {
+        assert_eq!(
+            parse(b"3 PpB n1 8 {\"type\":\"peer_joined\"}"),
+            Some(Inbox::Placed { conn: 3, peer: "pB", node: "n1", at: 8, json: "{\"type\":\"peer_joined\"}" })
+        );
+        assert_eq!(parse(b"3 PpB n1 8 "), Some(Inbox::Placed { conn: 3, peer: "pB", node: "n1", at: 8, json: "" }));
+        assert_eq!(parse(b"3 LpB {}"), Some(Inbox::Left { conn: 3, peer: "pB", json: "{}" }));
+    }
+
+    #[test]
+    fn malformed_envelopes_are_refused() {
+        for bad in [
+            &b""[..],
+            b"17",
+            b"17 ",
+            b"x T{}",
+            b"17 Rx",
+            b"17 Q{}",
+            b"-1 T{}",
+            b"17 T\xff",
+            b"3 PpB n1 8",
+            b"3 PpB n1 x {}",
+            b"3 P n1 8 {}",
+            b"3 L {}",
+            b"3 LpB",
+            b"3 Sn 1 pA",
+            b"3 Sn x pA pB {}",
+            b"3 Sn 1 pA  {}",
+            b"3 U",
+            b"3 Ua b",
+        ] {
+            assert_eq!(parse(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Relays: planned as one `PUBLISH` to where the recipient sits when this seat knows it, else
+//! through the relay script (which says where it sits); landed; and, on the receiving side, each
+//! signal checked against the seat it names before it is delivered (see `inbox` and `places`).
+
+use redis::{Pipeline, Value};
+use shared::{ErrorCode, PeerId};
+use tracing::{debug, info};
+
+use super::batch::Step;
+use super::{unknown_peer, Held, Worker, UNREACHABLE};
+use crate::engine::peer::ConnId;
+use crate::engine::redis::inbox;
+use crate::engine::redis::metrics::PublishFailure;
+use crate::engine::redis::places::Place;
+use crate::engine::redis::request::{Op, Request};
+use crate::engine::redis::scripts::{self, RelayReply, Script};
+use crate::relay::{relayed_signal_json, RawValue};
+
+/// Bounced signals waiting for the next batch ([`inbox::undelivered`] to the sender's node). A
+/// flood of stale signals beyond it loses only the senders' `unknown_peer` answers.
+const BOUNCES_MAX: usize = 4096;
+
+impl Worker {
+    pub(super) fn plan_relay(
+        &mut self,
+        conn: ConnId,
+        to: PeerId,
+        data: Box<RawValue>,
+        via_script: bool,
+        mut pipe: Option<&mut Pipeline>,
+        steps: &mut Vec<Step>,
+    ) {
+        let Some(seat) = self.conns.get(&conn).and_then(|c| c.seat.as_ref()) else {
+            let text = self.error(ErrorCode::NotInRoom, "join a room before sending signals".into());
+            return steps.push(Step::Answer(conn, text));
+        };
+        if !to.is_well_formed() || to == seat.peer {
+            let text = self.error(ErrorCode::UnknownPeer, "no such peer in this room".into());
+            return steps.push(Step::Answer(conn, text));
+        }
+        // The sender's seat is checked here (this node's own state); with a place known for the
+        // recipient, the relay is one PUBLISH, checked by the recipient's node.
+        let place = seat.places.get(to.as_str()).filter(|_| !via_script);
+        if let (Some(place), Some(pipe)) = (place, pipe.as_deref_mut()) {
+            let json = relayed_signal_json(&seat.peer, &data);
+            let envelope = inbox::signal(place.conn, &self.node, conn, seat.peer.as_str(), to.as_str(), &json);
+            pipe.cmd("PUBLISH").arg(format!("{}{}", scripts::INBOX_PREFIX, place.node)).arg(envelope);
+            let cross = place.node != self.node;
+            return steps.push(Step::Publish { conn, to, cross, data });
+        }
+        if let Some(pipe) = pipe {
+            pipe.cmd("EVALSHA")
+                .arg(self.sha(Script::Relay))
+                .arg(1)
+                .arg(super::room_key(&seat.room))
+                .arg(seat.peer.as_str())
+                .arg(&*self.node)
+                .arg(conn)
+                .arg(to.as_str())
+                .arg(relayed_signal_json(&seat.peer, &data));
+        }
+        steps.push(Step::Relay { conn, to });
+    }
+
+    pub(super) fn land_relay(&mut self, conn: ConnId, to: &PeerId, outcome: Result<Value, String>) {
+        let reply = outcome.and_then(|value| scripts::relay_reply(&value).map_err(|e| e.to_string()));
+        let unknown = || unknown_peer(to.as_str());
+        let text = match reply {
+            Ok(RelayReply::Delivered { same_node, node, conn: at }) => {
+                if !same_node {
+                    self.metrics.redis.cross_node_relays.inc();
+                }
+                self.metrics.rooms.signals_relayed.inc();
+                let limit = self.rooms.capacity.saturating_sub(1);
+                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
+                    seat.places.answered(to.as_str(), Place { node: node.into(), conn: at }, limit);
+                }
+                return;
+            }
+            Ok(RelayReply::UnknownPeer) => self.error(ErrorCode::UnknownPeer, unknown()),
+            Ok(RelayReply::NodeGone) => {
+                self.metrics.redis.publish_failed(PublishFailure::NodeGone);
+                self.error(ErrorCode::UnknownPeer, unknown())
+            }
+            Ok(RelayReply::NotInRoom) => {
+                // Redis no longer seats this connection: freed while this node was cut off.
+                if let Some(seat) = self.detach(conn) {
+                    info!(room = %seat.room, peer = seat.peer.as_str(), "seat lost");
+                }
+                self.error(ErrorCode::NotInRoom, "this connection no longer holds a seat; join again".into())
+            }
+            Err(e) => {
+                debug!(error = %e, "relay failed");
+                self.metrics.redis.publish_failed(PublishFailure::RedisError);
+                self.error(ErrorCode::Unavailable, UNREACHABLE.into())
+            }
+        };
+        self.send(conn, text);
+    }
+
+    /// A relay published straight to the recipient's node. Nobody listening means that node is
+    /// gone: the place is forgotten and the relay goes again through the script, which finds
+    /// where the peer sits now (it may have resumed elsewhere, its notice still on the way) or
+    /// answers `unknown_peer`. Whether the seat was still there only the recipient's node knows:
+    /// it bounces what found none.
+    pub(super) fn land_publish(
+        &mut self,
+        conn: ConnId,
+        to: PeerId,
+        cross: bool,
+        data: Box<RawValue>,
+        outcome: Result<Value, String>,
+    ) {
+        let text = match outcome.and_then(|value| scripts::int(&value).map_err(|e| e.to_string())) {
+            Ok(n) if n > 0 => {
+                if cross {
+                    self.metrics.redis.cross_node_relays.inc();
+                }
+                self.metrics.rooms.signals_relayed.inc();
+                // An earlier one to the same peer reached nobody and this one did (the node lost
+                // and regained its subscription between them): retrying the earlier one would
+                // put it behind this one, so it is refused instead.
+                let (lost, kept) = self.retries.drain(..).partition(|r| r.conn == conn && is_relay_to(r, &to));
+                self.retries = kept;
+                for _ in lost {
+                    self.metrics.redis.publish_failed(PublishFailure::NodeGone);
+                    let text = self.error(ErrorCode::UnknownPeer, unknown_peer(to.as_str()));
+                    self.send(conn, text);
+                }
+                return;
+            }
+            Ok(_) => {
+                if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
+                    seat.places.forget(to.as_str());
+                }
+                let op = Op::Relay { to, data, via_script: true };
+                return self.retries.push(Request { conn, open: None, op, ticket: None });
+            }
+            Err(e) => {
+                debug!(error = %e, "relay failed");
+                self.metrics.redis.publish_failed(PublishFailure::RedisError);
+                self.error(ErrorCode::Unavailable, UNREACHABLE.into())
+            }
+        };
+        self.send(conn, text);
+    }
+
+    /// A signal sent straight to a seat the sender believed this connection holds: delivered if it
+    /// does (and the sender still holds its own, as far as this seat heard), else bounced.
+    pub(super) fn deliver_signal(&mut self, signal: inbox::Signal<'_>) {
+        let inbox::Signal { conn, from_node, from_conn, from, to, json } = signal;
+        let Some(c) = self.conns.get_mut(&conn) else { return self.bounce(from_node, from_conn, to) };
+        if let Some(held) = &mut c.held {
+            if held.len() < self.rooms.outbound_queue {
+                let (from_node, to, json) = (from_node.to_owned(), to.to_owned(), json.to_owned());
+                held.push(Held::Signal { from_node, from_conn, to, json });
+            } else {
+                self.metrics.rooms.relay_dropped.inc();
+            }
+            return;
+        }
+        let seat = c.seat.as_ref().filter(|s| s.peer.as_str() == to && s.away.is_none());
+        match (seat, &c.handle) {
+            (Some(seat), Some(handle)) => {
+                if seat.places.sent_from_its_seat(from, from_node, from_conn) {
+                    handle.send_text(json.to_owned(), &self.metrics.rooms);
+                } else {
+                    // From a connection whose seat was taken over (it is being closed with 4001).
+                    debug!(conn, from, "signal from a replaced connection dropped");
+                    self.metrics.rooms.relay_dropped.inc();
+                }
+            }
+            _ => self.bounce(from_node, from_conn, to),
+        }
+    }
+
+    pub(super) fn bounce(&mut self, node: &str, conn: ConnId, to: &str) {
+        if self.bounces.len() < BOUNCES_MAX {
+            self.bounces.push((node.to_owned(), conn, to.to_owned()));
+        }
+    }
+
+    /// What came for a connection while its join was in flight, after its answer: texts are
+    /// delivered; signals if they were meant for the seat it got (`seated`), else bounced.
+    pub(super) fn release(&mut self, conn: ConnId, held: Vec<Held>, seated: Option<&PeerId>) {
+        for message in held {
+            match message {
+                Held::Text(text) => self.send(conn, text),
+                Held::Signal { to, json, .. } if seated.is_some_and(|p| p.as_str() == to) => self.send(conn, json),
+                Held::Signal { from_node, from_conn, to, .. } => self.bounce(&from_node, from_conn, &to),
+            }
+        }
+    }
+}
+
+fn is_relay_to(request: &Request, peer: &PeerId) -> bool {
+    matches!(&request.op, Op::Relay { to, .. } if to == peer)
+}
