@@ -1,6 +1,6 @@
 //! The call screen's remaining tools, each as a person uses it between a desktop and an
-//! emulated phone: a shared screen said on both tiles. call_screen.rs covers the tiles, layout,
-//! focus and contrast; this file what it left.
+//! emulated phone: a shared screen said on both tiles, and the Invite panel's Copy button.
+//! call_screen.rs covers the tiles, layout, focus and contrast; this file what it left.
 //!
 //! Ignored by plain `cargo test`, like call.rs: the `browser` step of `cargo xtask test` runs them
 //! inside a loopback-only network namespace.
@@ -11,7 +11,7 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{connected_with_media, poll, press_start_call, Browser, Probe, Result, Stage};
+use harness::{check, connected_with_media, poll, press_start_call, Browser, Probe, Result, Stage};
 use serde_json::json;
 
 /// A state change driven by signaling or the data channel on loopback: well under a second.
@@ -99,4 +99,49 @@ async fn screen_note(stage: &mut Stage) -> Result<()> {
         watcher.screenshot(&format!("{}-after-the-{size}-share", watcher.name())).await?;
     }
     connected_with_media(&[&a, &b], STATE_LIMIT).await
+}
+
+/// What the page puts on the clipboard before Copy is pressed, so the test can tell.
+const NOT_COPIED: &str = "e2e: nothing copied yet";
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn the_invite_panel_copies_the_link_during_the_call_desktop_and_phone() {
+    let mut stage = Stage::start("invite-copy").await;
+    let outcome = invite_copy(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+async fn invite_copy(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a-desktop").await?;
+    let b = stage.open_phone("b-phone").await?;
+    in_a_call(stage, &a, &b).await?;
+    let link = a.call_link(STATE_LIMIT).await?;
+
+    for browser in [&a, &b] {
+        // Reading the clipboard back is the test's doing: granted as a person would.
+        browser.set_permission("clipboard-read", "granted").await?;
+        browser.write_clipboard(NOT_COPIED).await?;
+        shows(browser, "invite-copy", None).await?;
+        browser.click("invite-button").await?;
+        browser.wait_for_attr("invite-button", "aria-expanded", "true", STATE_LIMIT).await?;
+        shows(browser, "invite-copy", Some("Copy link")).await?;
+        browser.screenshot(&format!("{}-invite-panel", browser.name())).await?;
+
+        browser.click("invite-copy").await?;
+        browser.wait_for_text("invite-copy", "Copied", STATE_LIMIT).await?;
+        let copied = browser.read_clipboard().await?;
+        let shown = browser.call_link(STATE_LIMIT).await?;
+        check(copied == shown && shown == link, || {
+            format!("{}: the clipboard holds {copied:?}, #call-link {shown:?}, A's link {link:?}", browser.name())
+        })?;
+        browser.screenshot(&format!("{}-invite-copied", browser.name())).await?;
+        // A moment's confirmation: it offers to copy again by itself; the call goes on.
+        browser.wait_for_text("invite-copy", "Copy link", STATE_LIMIT).await?;
+        browser.click("invite-button").await?;
+        shows(browser, "invite-copy", None).await?;
+        let state = browser.state().await?;
+        check(state == "connected", || format!("{}: state `{state}` after copying", browser.name()))?;
+    }
+    Ok(())
 }
