@@ -1,6 +1,7 @@
 //! The call screen's remaining tools, each as a person uses it between a desktop and an
-//! emulated phone: a shared screen said on both tiles, and the Invite panel's Copy button.
-//! call_screen.rs covers the tiles, layout, focus and contrast; this file what it left.
+//! emulated phone: a shared screen said on both tiles, the Invite panel's Copy button, the F and
+//! C keys, picture in picture, and the screen wake lock asked for again when the page comes back
+//! into view. call_screen.rs covers the tiles, layout, focus and contrast; this file what it left.
 //!
 //! Ignored by plain `cargo test`, like call.rs: the `browser` step of `cargo xtask test` runs them
 //! inside a loopback-only network namespace.
@@ -12,7 +13,7 @@ mod harness;
 use std::time::Duration;
 
 use harness::{check, connected_with_media, poll, press_start_call, Browser, Probe, Result, Stage};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// A state change driven by signaling or the data channel on loopback: well under a second.
 const STATE_LIMIT: Duration = Duration::from_secs(15);
@@ -36,6 +37,17 @@ async fn shows(browser: &Browser, id: &str, text: Option<&str>) -> Result<()> {
             None => !shown,
         };
         Ok(if ready { Probe::Ready(()) } else { Probe::NotYet(format!("{seen}")) })
+    })
+    .await
+}
+
+/// Waits until the script `expression` (a JS expression) gives `expected`.
+async fn js_is(browser: &Browser, expression: &str, expected: Value) -> Result<()> {
+    let what = format!("{}: `{expression}` is {expected}", browser.name());
+    let script = format!("return {expression};");
+    poll(&what, STATE_LIMIT, POLL, || async {
+        let value = browser.js(&script, vec![]).await?;
+        Ok(if value == expected { Probe::Ready(()) } else { Probe::NotYet(format!("{value}")) })
     })
     .await
 }
@@ -144,4 +156,115 @@ async fn invite_copy(stage: &mut Stage) -> Result<()> {
         check(state == "connected", || format!("{}: state `{state}` after copying", browser.name()))?;
     }
     Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built dist/: run by `cargo xtask test` (browser step)"]
+async fn f_and_c_keys_picture_in_picture_and_the_wake_lock_after_the_page_is_hidden() {
+    let mut stage = Stage::start("keys-pip-wake").await;
+    let outcome = keys_pip_wake(&mut stage).await;
+    stage.finish(outcome).await;
+}
+
+/// Before the page's own scripts: counts the page's `navigator.wakeLock.request` calls, and lets
+/// the test say the page is hidden or shown again (`e2eVisibility(hidden)`), as a phone does when
+/// its screen goes off or another app comes to the front.
+const WAKE_LOCK_PROBE: &str = "window.e2eWakeLocks = 0; \
+    if (window.WakeLock) { const request = WakeLock.prototype.request; \
+      WakeLock.prototype.request = function (type) { window.e2eWakeLocks += 1; return request.call(this, type); }; } \
+    window.e2eVisibility = hidden => { \
+      if (hidden) { Object.defineProperty(document, 'hidden', {value: true, configurable: true}); \
+        Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true}); } \
+      else { delete document.hidden; delete document.visibilityState; } \
+      document.dispatchEvent(new Event('visibilitychange')); };";
+
+async fn keys_pip_wake(stage: &mut Stage) -> Result<()> {
+    let a = stage.open_browser("a-desktop").await?;
+    let b = stage.open_phone("b-phone").await?;
+    a.before_page_scripts(WAKE_LOCK_PROBE).await?;
+    in_a_call(stage, &a, &b).await?;
+
+    // F: the whole call section goes full screen; F again, or Escape, leaves it.
+    for leave in [fantoccini::key::Key::Escape.into(), 'F'] {
+        a.press_key('f').await?;
+        js_is(&a, "document.fullscreenElement && document.fullscreenElement.id", json!("call")).await?;
+        a.wait_for_attr("fullscreen", "aria-pressed", "true", STATE_LIMIT).await?;
+        // On the page's background, not the browser's black backdrop: the text under the stage
+        // (the verification code, the chat) keeps its contrast.
+        let background = "getComputedStyle(document.getElementById('call')).backgroundColor";
+        js_is(&a, &format!("{background} === getComputedStyle(document.body).backgroundColor"), json!(true)).await?;
+        a.screenshot("a-desktop-full-screen").await?;
+        a.press_key(leave).await?;
+        js_is(&a, "document.fullscreenElement", Value::Null).await?;
+        a.wait_for_attr("fullscreen", "aria-pressed", "false", STATE_LIMIT).await?;
+    }
+
+    // C on the phone: the chat sheet opens with the focus in its input, where "c" is a letter;
+    // Escape closes it; C opens it again and, once the focus is out of the input, closes it.
+    body_attr(&b, "data-chat", "closed").await?;
+    b.press_key('c').await?;
+    body_attr(&b, "data-chat", "open").await?;
+    js_is(&b, "document.activeElement.id", json!("chat-input")).await?;
+    b.press_key('c').await?;
+    js_is(&b, "document.getElementById('chat-input').value", json!("c")).await?;
+    body_attr(&b, "data-chat", "open").await?;
+    b.screenshot("b-phone-chat-by-key").await?;
+    b.press_key(fantoccini::key::Key::Escape.into()).await?;
+    body_attr(&b, "data-chat", "closed").await?;
+    js_is(&b, "document.activeElement.id", json!("chat-toggle")).await?;
+    b.press_key('C').await?;
+    body_attr(&b, "data-chat", "open").await?;
+    b.js("document.activeElement.blur(); return null;", vec![]).await?;
+    b.press_key('c').await?;
+    body_attr(&b, "data-chat", "closed").await?;
+    shows(&b, "chat-panel", None).await?;
+
+    picture_in_picture(&a).await?;
+
+    // The wake lock: asked for once in the call; let go while the page is hidden; asked for
+    // again when it shows, since the browser drops a lock when its page is hidden.
+    body_attr(&a, "data-wake-lock", "held").await?;
+    js_is(&a, "window.e2eWakeLocks", json!(1)).await?;
+    a.js("window.e2eVisibility(true); return null;", vec![]).await?;
+    body_attr(&a, "data-wake-lock", "released").await?;
+    js_is(&a, "window.e2eWakeLocks", json!(1)).await?;
+    a.js("window.e2eVisibility(false); return null;", vec![]).await?;
+    js_is(&a, "window.e2eWakeLocks", json!(2)).await?;
+    body_attr(&a, "data-wake-lock", "held").await?;
+    connected_with_media(&[&a, &b], STATE_LIMIT).await
+}
+
+/// The picture-in-picture button opens the other person's video in the browser's floating
+/// window and closes it again. Headless Chromium has the API; were it refused, the button must
+/// not claim it open and the call must go on.
+async fn picture_in_picture(a: &Browser) -> Result<()> {
+    let enabled = a.js("return document.pictureInPictureEnabled === true;", vec![]).await?;
+    println!("A: document.pictureInPictureEnabled {enabled}");
+    if enabled != json!(true) {
+        // The button is only offered where the browser has the feature.
+        return shows(a, "picture-in-picture", None).await;
+    }
+    a.click("picture-in-picture").await?;
+    let what = "A: picture in picture opened or refused";
+    let opened = poll(what, STATE_LIMIT, POLL, || async {
+        let element = a.js("return document.pictureInPictureElement && document.pictureInPictureElement.id;", vec![]);
+        let pressed = a.attr("picture-in-picture", "aria-pressed").await?;
+        match (element.await?, pressed.as_deref()) {
+            (Value::String(id), Some("true")) if id == "remote-video" => Ok(Probe::Ready(true)),
+            (Value::Null, Some("false")) if a.console_log().await?.iter().any(|l| l.contains("picture in picture")) => {
+                Ok(Probe::Ready(false))
+            }
+            (element, pressed) => Ok(Probe::NotYet(format!("element {element}, aria-pressed {pressed:?}"))),
+        }
+    })
+    .await?;
+    println!("A: picture in picture {}", if opened { "opened" } else { "refused" });
+    a.screenshot("a-desktop-picture-in-picture").await?;
+    if opened {
+        a.click("picture-in-picture").await?;
+        js_is(a, "document.pictureInPictureElement", Value::Null).await?;
+        a.wait_for_attr("picture-in-picture", "aria-pressed", "false", STATE_LIMIT).await?;
+    }
+    let state = a.state().await?;
+    check(state == "connected", || format!("A: state `{state}` after picture in picture"))
 }
