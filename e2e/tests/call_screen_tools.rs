@@ -199,6 +199,23 @@ async fn keys_pip_wake(stage: &mut Stage) -> Result<()> {
         a.wait_for_attr("fullscreen", "aria-pressed", "false", STATE_LIMIT).await?;
     }
 
+    // The same on the phone, where the stage and the controls fill the screen.
+    b.press_key('f').await?;
+    js_is(&b, "document.fullscreenElement && document.fullscreenElement.id", json!("call")).await?;
+    b.screenshot("b-phone-full-screen").await?;
+    b.press_key(fantoccini::key::Key::Escape.into()).await?;
+    js_is(&b, "document.fullscreenElement", Value::Null).await?;
+
+    // C on the desktop: the chat panel beside the stage closes and opens again, focus in it.
+    body_attr(&a, "data-chat", "open").await?;
+    a.press_key('c').await?;
+    body_attr(&a, "data-chat", "closed").await?;
+    shows(&a, "chat-panel", None).await?;
+    a.screenshot("a-desktop-chat-closed-by-key").await?;
+    a.press_key('C').await?;
+    body_attr(&a, "data-chat", "open").await?;
+    js_is(&a, "document.activeElement.id", json!("chat-input")).await?;
+
     // C on the phone: the chat sheet opens with the focus in its input, where "c" is a letter;
     // Escape closes it; C opens it again and, once the focus is out of the input, closes it.
     body_attr(&b, "data-chat", "closed").await?;
