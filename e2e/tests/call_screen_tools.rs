@@ -155,7 +155,23 @@ async fn invite_copy(stage: &mut Stage) -> Result<()> {
         let state = browser.state().await?;
         check(state == "connected", || format!("{}: state `{state}` after copying", browser.name()))?;
     }
-    Ok(())
+    invite_copy_refused(&a, &link).await
+}
+
+/// When the browser refuses the clipboard, the panel's button does not claim success and the
+/// link in the panel is selected, so the person can copy it by hand.
+async fn invite_copy_refused(a: &Browser, link: &str) -> Result<()> {
+    a.write_clipboard(NOT_COPIED).await?;
+    a.set_permission("clipboard-write", "denied").await?;
+    a.click("invite-button").await?;
+    shows(a, "invite-copy", Some("Copy link")).await?;
+    js_is(a, "window.getSelection().toString() === ''", json!(true)).await?;
+    a.click("invite-copy").await?;
+    js_is(a, "window.getSelection().toString()", json!(link)).await?;
+    a.wait_for_text("invite-copy", "Copy link", STATE_LIMIT).await?;
+    let held = a.read_clipboard().await?;
+    check(held == NOT_COPIED, || format!("a refused copy still changed the clipboard to {held:?}"))?;
+    a.screenshot("a-desktop-invite-copy-refused").await.map(drop)
 }
 
 #[tokio::test]
