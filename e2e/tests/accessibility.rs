@@ -1,8 +1,8 @@
 //! Accessibility audits at desktop and phone size: axe-core in the page on every screen of a
-//! call (landing, waiting, pre-join, connected on both sides, ended), which must report no
-//! violation, and Lighthouse's accessibility score of `/` and `/?room=…`, which must be
-//! [`MIN_LIGHTHOUSE_SCORE`]. Both tools are pinned npm packages `cargo xtask` installs
-//! (xtask/src/audit.rs).
+//! call (landing, waiting, pre-join, connected on both sides, the Invite panel open, a shared
+//! screen on both sides, ended), which must report no violation, and Lighthouse's
+//! accessibility score of `/` and `/?room=…`, which must be [`MIN_LIGHTHOUSE_SCORE`]. Both
+//! tools are pinned npm packages `cargo xtask` installs (xtask/src/audit.rs).
 
 // This scenario uses a part of the harness; the rest is compiled for nothing here.
 #[allow(dead_code)]
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use harness::browser::page_tools::Violation;
-use harness::{check, press_start_call, Browser, Context as _, Failure, Result, Stage};
+use harness::{check, poll, press_start_call, Browser, Context as _, Failure, Probe, Result, Stage};
 
 const STATE_LIMIT: Duration = Duration::from_secs(15);
 
@@ -49,6 +49,7 @@ async fn axe_scenario(stage: &mut Stage) -> Result<()> {
         }
         found.extend(audit(starter, "connected").await?);
         found.extend(audit(joiner, "connected").await?);
+        found.extend(call_panels(starter, joiner).await?);
         starter.click("hang-up").await?;
         starter.wait_for_state("ended", STATE_LIMIT).await?;
         found.extend(audit(starter, "ended").await?);
@@ -56,6 +57,31 @@ async fn axe_scenario(stage: &mut Stage) -> Result<()> {
         found.extend(audit(joiner, "peer-left").await?);
     }
     check(found.is_empty(), || format!("axe violations: {found:#?}"))
+}
+
+/// The call screen's panels and notes beyond the plain call: the Invite panel open (its
+/// link, Copy, QR code), and a shared screen said on both tiles.
+async fn call_panels(starter: &Browser, joiner: &Browser) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    starter.click("invite-button").await?;
+    starter.wait_for_attr("invite-button", "aria-expanded", "true", STATE_LIMIT).await?;
+    found.extend(audit(starter, "invite-open").await?);
+    starter.click("invite-button").await?;
+    starter.wait_for_attr("invite-button", "aria-expanded", "false", STATE_LIMIT).await?;
+
+    joiner.click("share-screen").await?;
+    joiner.wait_for_attr("share-screen", "aria-pressed", "true", STATE_LIMIT).await?;
+    let what = format!("{}: the other person shares their screen", starter.name());
+    poll(&what, STATE_LIMIT, Duration::from_millis(100), || async {
+        let sharing = starter.attr_of_body("data-peer-screen").await?;
+        Ok(if sharing.as_deref() == Some("true") { Probe::Ready(()) } else { Probe::NotYet(format!("{sharing:?}")) })
+    })
+    .await?;
+    found.extend(audit(starter, "peer-sharing").await?);
+    found.extend(audit(joiner, "sharing").await?);
+    joiner.click("share-screen").await?;
+    joiner.wait_for_attr("share-screen", "aria-pressed", "false", STATE_LIMIT).await?;
+    Ok(found)
 }
 
 /// Runs axe, prints what it found, saves a screenshot; returns the violations.

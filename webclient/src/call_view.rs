@@ -312,6 +312,17 @@ impl CallView {
         }
     }
 
+    /// Leaves full screen if the page is in it; whether it was. Chromium leaves it on Escape by
+    /// itself, before the page sees the key, but only where its window handles the key (not
+    /// headless, not for a key sent through DevTools): the page's Escape does it everywhere.
+    pub fn leave_fullscreen(&self) -> bool {
+        let full = self.document.fullscreen_element().is_some();
+        if full {
+            self.document.exit_fullscreen();
+        }
+        full
+    }
+
     pub fn fullscreen_changed(&self) {
         pressed(&self.fullscreen, self.document.fullscreen_element().is_some());
     }

@@ -12,7 +12,7 @@ use web_sys::{
     HtmlVideoElement, MediaStream,
 };
 
-use crate::browser::{element, sleep, window};
+use crate::browser::{element, get, sleep, window};
 use crate::devices::{options, Device, Kind};
 use crate::error::WebError;
 use crate::event::{Event, Sender};
@@ -223,6 +223,23 @@ impl JoinView {
         let open = open.unwrap_or(self.invite_panel.hidden());
         self.invite_panel.set_hidden(!open);
         let _ = self.invite.set_attribute("aria-expanded", if open { "true" } else { "false" });
+    }
+
+    /// Selects the Invite panel's link, if the panel is open, for copying by hand when the
+    /// clipboard was refused (mid-call the lobby's `#call-link` is hidden). `getSelection`
+    /// through `Reflect`, like the share sheet: no web-sys feature for one call.
+    pub fn select_invite_link(&self) {
+        if self.invite_panel.hidden() {
+            return;
+        }
+        let Ok(window) = window() else { return };
+        let method = |target: &wasm_bindgen::JsValue, name| {
+            get(target, name).and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok())
+        };
+        let selection = method(&window, "getSelection").and_then(|f| f.call0(&window).ok());
+        if let Some((selection, select)) = selection.and_then(|s| method(&s, "selectAllChildren").map(|f| (s, f))) {
+            let _ = select.call1(&selection, &self.link_texts[1]);
+        }
     }
 
     /// The next steps a screen offers beside its own buttons (see [`crate::next_step`]).

@@ -10,7 +10,7 @@ pub enum Shortcut {
     Fullscreen,
     /// Show or hide the list of shortcuts.
     Help,
-    /// Close what is open (the list, the chat sheet).
+    /// Close what is open (the list, full screen, the chat sheet).
     Close,
 }
 
@@ -21,7 +21,7 @@ pub const LIST: [(&str, &str); 6] = [
     ("C", "Open or close the chat"),
     ("F", "Full screen"),
     ("?", "Show these shortcuts"),
-    ("Esc", "Close this list or the chat"),
+    ("Esc", "Close this list or the chat; leave full screen"),
 ];
 
 /// A key press as the page sees it (`KeyboardEvent`).

@@ -33,7 +33,8 @@ pub struct Ui {
     message: HtmlElement,
     share: HtmlElement,
     link: HtmlInputElement,
-    copy: HtmlButtonElement,
+    /// "Copy link" under the link while waiting, and in the Invite panel during the call.
+    copy: [HtmlButtonElement; 2],
     rejoin: HtmlButtonElement,
     retry: HtmlButtonElement,
     details: HtmlElement,
@@ -68,7 +69,7 @@ impl Ui {
             message: element(&document, "message")?,
             share: element(&document, "share")?,
             link: element(&document, "call-link")?,
-            copy: get_button("copy-link")?,
+            copy: [get_button("copy-link")?, get_button("invite-copy")?],
             rejoin: get_button("rejoin")?,
             retry: get_button("retry-button")?,
             details: element(&document, "error-details")?,
@@ -99,7 +100,8 @@ impl Ui {
         };
         let mut listeners = vec![
             on(&start, "click", || Event::StartCall),
-            on(&ui.copy, "click", || Event::CopyLink),
+            on(&ui.copy[0], "click", || Event::CopyLink),
+            on(&ui.copy[1], "click", || Event::CopyLink),
             on(&ui.rejoin, "click", || Event::Rejoin),
             on(&ui.retry, "click", || Event::Retry),
             on(&check, "click", || Event::OpenCheck),
@@ -292,9 +294,11 @@ impl Ui {
         self.stats.set_text_content(Some(&summary.line()));
     }
 
-    /// The copy button's label: "Copied" right after a copy, else "Copy link".
+    /// The copy buttons' label: "Copied" right after a copy, else "Copy link".
     pub fn show_copied(&self, copied: bool) {
-        self.copy.set_text_content(Some(if copied { "Copied" } else { "Copy link" }));
+        for copy in &self.copy {
+            copy.set_text_content(Some(if copied { "Copied" } else { "Copy link" }));
+        }
     }
 
     pub fn select_link(&self) {

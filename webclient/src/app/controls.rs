@@ -151,7 +151,9 @@ impl App {
             self.copies += 1;
             after(COPIED_SHOWN_MS, &self.tx, Event::CopiedShown(self.copies));
         } else {
-            self.ui.select_link(); // the person can copy by hand
+            // The person can copy by hand.
+            self.ui.select_link();
+            self.view.select_invite_link();
         }
     }
 }

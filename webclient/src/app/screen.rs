@@ -274,7 +274,8 @@ impl App {
             ScreenEvent::Help => self.call_screen.view.toggle_shortcuts(),
             ScreenEvent::Escape => {
                 let screen = &self.call_screen;
-                if !screen.view.close_shortcuts() && screen.chat_open && screen.view.is_narrow() {
+                let closed = screen.view.close_shortcuts() || screen.view.leave_fullscreen();
+                if !closed && screen.chat_open && screen.view.is_narrow() {
                     self.set_chat_open(false);
                 }
             }
