@@ -14,6 +14,18 @@
 //! buffer for the socket ([`Receiver::settle`]), so neither the queue nor the write buffer of a
 //! reader that reads nothing can hold more than its allowance, and all of them together no more
 //! than the budget. A message that does not fit is refused like one to a full queue.
+//!
+//! Most messages need not wake the connection's task at all: when the connection is idle (nothing
+//! queued, nothing of its own pending, not handling input), [`Sender::try_send_now`] writes the
+//! message straight into its socket from the sender's task, under this queue's lock, so the write
+//! is ordered with everything queued before and after it ([`gate`] is the rule). A relayed signal
+//! then costs the server one read and one write and no second task's wake-up.
+//!
+//! - [`gate`]: who may write next — idle, writing directly, queued — pure and tested;
+//! - [`direct`]: the sender's write into the socket.
+
+mod direct;
+mod gate;
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -21,8 +33,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use prometheus_client::registry::Registry;
+use tokio::net::TcpStream;
 
 use super::close_code::CloseCode;
+use super::codec::Writer;
+use super::metrics::WsMetrics;
+use direct::{Socket, Written};
+use gate::{Gate, Route};
 
 /// Something another task wants sent on this connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +83,18 @@ pub fn channel(capacity: usize) -> (Sender, Receiver) {
 /// A queue of at most `capacity` messages and `max_bytes` bytes (queued or still in the
 /// connection's write buffer), charged to `budget`; and the receiver's end of it.
 pub fn bounded(capacity: usize, max_bytes: usize, budget: Arc<Budget>) -> (Sender, Receiver) {
-    let state = State { queue: VecDeque::new(), charged: 0, waker: None, closed: false, overrun: false };
+    let state = State {
+        queue: VecDeque::new(),
+        charged: 0,
+        waker: None,
+        closed: false,
+        overrun: false,
+        gate: Gate::new(),
+        socket: None,
+        rest: None,
+    };
     let shared = Arc::new(Shared { state: Mutex::new(state), capacity, max_bytes, budget });
-    (Sender { shared: shared.clone() }, Receiver { shared, handed_out: 0 })
+    (Sender { shared: shared.clone() }, Receiver { shared, handed_out: 0, holds: true })
 }
 
 struct Shared {
@@ -90,6 +116,13 @@ struct State {
     /// A message did not fit in the connection's byte allowance: its reader is too slow, and the
     /// connection is to end ([`Receiver::next`] says so).
     overrun: bool,
+    /// Who writes to the socket next: a sender directly, or the connection's task.
+    gate: Gate,
+    /// The connection's socket, for direct writes; attached while its task serves it.
+    socket: Option<Socket>,
+    /// The bytes of a direct write the socket did not take, and what the message was charged:
+    /// the first thing the connection's task writes.
+    rest: Option<(Vec<u8>, usize)>,
 }
 
 impl Shared {
@@ -124,30 +157,53 @@ impl std::fmt::Debug for Sender {
 impl Sender {
     /// Queues `message` unless the queue is full or its receiver is gone.
     pub fn try_send(&self, message: Outbound) -> Result<(), SendError> {
+        self.send(message, false)
+    }
+
+    /// Sends `text` as [`Sender::try_send`] does, but writes it straight into the connection's
+    /// socket when the connection is idle and its socket takes it now; the connection's task is
+    /// then not woken. Refused for the same reasons, with the same byte charge while it waits.
+    pub fn try_send_now(&self, text: String) -> Result<(), SendError> {
+        self.send(Outbound::Text(text), true)
+    }
+
+    fn send(&self, message: Outbound, direct: bool) -> Result<(), SendError> {
         let waker = {
             let mut state = self.shared.lock();
-            if state.closed {
-                return Err(SendError::Closed);
-            }
-            if state.queue.len() >= self.shared.capacity {
-                return Err(SendError::Full);
-            }
             let cost = message.cost();
-            if cost > self.shared.max_bytes.saturating_sub(state.charged) {
-                // This reader holds its whole allowance unread: it ends, and gives it back.
-                state.overrun = true;
-                let waker = state.waker.take();
+            if let Err(refused) = self.admit(&mut state, cost) {
+                let waker = if state.overrun { state.waker.take() } else { None };
                 drop(state);
                 if let Some(waker) = waker {
                     waker.wake();
                 }
-                return Err(SendError::Full);
+                return Err(refused);
             }
-            if !self.shared.budget.try_take(cost) {
-                return Err(SendError::Full);
+            let state = &mut *state;
+            match (&message, &state.socket) {
+                (Outbound::Text(text), Some(socket)) if direct && state.gate.offer() == Route::Direct => {
+                    match direct::write_text(socket, text) {
+                        Written::Whole => {
+                            state.gate.written(true);
+                            state.charged -= cost;
+                            self.shared.budget.give(cost);
+                            return Ok(());
+                        }
+                        Written::Part(rest) => {
+                            state.gate.written(false);
+                            state.rest = Some((rest, cost));
+                        }
+                        Written::Nothing => {
+                            state.gate.written(false);
+                            state.queue.push_back(message);
+                        }
+                    }
+                }
+                _ => {
+                    state.gate.queued();
+                    state.queue.push_back(message);
+                }
             }
-            state.charged += cost;
-            state.queue.push_back(message);
             state.waker.take()
         };
         // Woken outside the lock, so the woken task never finds it held.
@@ -156,6 +212,36 @@ impl Sender {
         }
         Ok(())
     }
+
+    /// Charges a message of `cost` bytes to the connection and the budget, unless the queue is
+    /// full, the connection gone or the bytes are not there (which, for the connection's own
+    /// allowance, marks it overrun).
+    fn admit(&self, state: &mut State, cost: usize) -> Result<(), SendError> {
+        if state.closed {
+            return Err(SendError::Closed);
+        }
+        if state.queue.len() >= self.shared.capacity {
+            return Err(SendError::Full);
+        }
+        if cost > self.shared.max_bytes.saturating_sub(state.charged) {
+            // This reader holds its whole allowance unread: it ends, and gives it back.
+            state.overrun = true;
+            return Err(SendError::Full);
+        }
+        if !self.shared.budget.try_take(cost) {
+            return Err(SendError::Full);
+        }
+        state.charged += cost;
+        Ok(())
+    }
+}
+
+/// What the connection's task takes from its queue.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Taken {
+    Message(Outbound),
+    /// The rest of a frame a sender began writing directly: raw bytes, to be written first.
+    Rest(Vec<u8>),
 }
 
 /// The connection's end of its queue. Dropping it closes the queue, drops what is in it and gives
@@ -164,33 +250,27 @@ pub struct Receiver {
     shared: Arc<Shared>,
     /// Bytes of messages taken off the queue and still charged: they may be in the write buffer.
     handed_out: usize,
+    /// Whether this task may hold the socket (the gate is or may be [`Gate::Queued`]): set when
+    /// it claims or takes anything, cleared when it lets the socket go. Saves a lock per claim.
+    holds: bool,
 }
 
 impl Receiver {
     /// The next message, waiting for one.
+    #[cfg(test)]
     pub async fn recv(&mut self) -> Outbound {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        loop {
+            if let Some(Taken::Message(message)) = self.next(true).await {
+                return message;
+            }
+        }
     }
 
-    /// The next message when `take` (the connection has room for one), waiting for one; `None`
-    /// — whether or not `take` — once a message overran the connection's byte allowance: the
-    /// connection's reader is too slow, and the connection should end.
-    pub async fn next(&mut self, take: bool) -> Option<Outbound> {
-        poll_fn(|cx| {
-            if self.shared.lock().overrun {
-                return Poll::Ready(None);
-            }
-            if take {
-                return self.poll_recv(cx).map(Some);
-            }
-            let mut state = self.shared.lock();
-            match &mut state.waker {
-                Some(waker) => waker.clone_from(cx.waker()),
-                none => *none = Some(cx.waker().clone()),
-            }
-            Poll::Pending
-        })
-        .await
+    /// The next message (or the rest of a direct write) when `take` (the connection has room
+    /// for one), waiting for one; `None` — whether or not `take` — once a message overran the
+    /// connection's byte allowance: the connection's reader is too slow, and it should end.
+    pub async fn next(&mut self, take: bool) -> Option<Taken> {
+        poll_fn(|cx| self.poll_next(cx, take)).await
     }
 
     /// The next message if one is queued.
@@ -200,28 +280,80 @@ impl Receiver {
         if state.queue.is_empty() && state.queue.capacity() > KEEP_CAPACITY {
             state.queue.shrink_to(KEEP_CAPACITY);
         }
-        self.handed_out += message.as_ref().map_or(0, Outbound::cost);
+        if let Some(message) = &message {
+            self.handed_out += message.cost();
+            self.holds = true;
+        }
         message
+    }
+
+    /// Direct writes reach `stream` from now on, counted in `metrics`, whenever the connection
+    /// lets its socket go ([`Receiver::settle`] with nothing pending).
+    pub fn attach(&mut self, stream: Arc<TcpStream>, metrics: Arc<WsMetrics>) {
+        self.shared.lock().socket = Some(Socket { stream, metrics });
+    }
+
+    /// No more direct writes: the connection is closing. Holds the socket for good and lets go
+    /// of the sender's handle on it.
+    pub fn detach(&mut self, writer: &mut Writer) {
+        self.claim(writer);
+        self.shared.lock().socket = None;
+    }
+
+    /// The connection's task is about to write something of its own (answers to input, a ping,
+    /// its close): from now on senders queue behind it. The rest of a direct write the socket
+    /// did not take whole goes into `writer` first.
+    pub fn claim(&mut self, writer: &mut Writer) {
+        if self.holds {
+            return;
+        }
+        let mut state = self.shared.lock();
+        state.gate.claim();
+        self.holds = true;
+        if let Some((rest, cost)) = state.rest.take() {
+            writer.raw(&rest);
+            self.handed_out += cost;
+        }
     }
 
     /// The connection's write buffer holds `pending` bytes: messages taken off the queue beyond
     /// that have been written to the socket, and their bytes are given back. (Of the bytes handed
-    /// out, at most `pending` can still be in the buffer.)
+    /// out, at most `pending` can still be in the buffer.) With nothing pending and nothing
+    /// queued, the socket is let go: the next message may be written directly.
     pub fn settle(&mut self, pending: usize) {
         let written = self.handed_out.saturating_sub(pending);
-        if written == 0 {
+        let let_go = pending == 0 && self.holds;
+        if written == 0 && !let_go {
             return;
         }
         self.handed_out -= written;
-        self.shared.lock().charged -= written;
+        let mut state = self.shared.lock();
+        state.charged -= written;
+        if let_go && state.rest.is_none() && !state.overrun && state.socket.is_some() {
+            let queue_empty = state.queue.is_empty();
+            state.gate.release(queue_empty);
+            self.holds = state.gate != Gate::Idle;
+        }
+        drop(state);
         self.shared.budget.give(written);
     }
 
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Outbound> {
+    fn poll_next(&mut self, cx: &mut Context<'_>, take: bool) -> Poll<Option<Taken>> {
         let mut state = self.shared.lock();
-        if let Some(message) = state.queue.pop_front() {
-            self.handed_out += message.cost();
-            return Poll::Ready(message);
+        if state.overrun {
+            return Poll::Ready(None);
+        }
+        if let Some((rest, cost)) = state.rest.take() {
+            self.handed_out += cost;
+            self.holds = true;
+            return Poll::Ready(Some(Taken::Rest(rest)));
+        }
+        if take {
+            if let Some(message) = state.queue.pop_front() {
+                self.handed_out += message.cost();
+                self.holds = true;
+                return Poll::Ready(Some(Taken::Message(message)));
+            }
         }
         match &mut state.waker {
             Some(waker) => waker.clone_from(cx.waker()),
@@ -237,6 +369,8 @@ impl Drop for Receiver {
         state.closed = true;
         state.queue = VecDeque::new();
         state.waker = None;
+        state.socket = None;
+        state.rest = None;
         self.shared.budget.give(std::mem::take(&mut state.charged));
     }
 }
@@ -314,7 +448,7 @@ mod tests {
         let (tx, mut rx) = bounded(100, 1_500, Budget::new(usize::MAX));
         tx.try_send(text(&"x".repeat(1000))).unwrap();
         let got = tokio::time::timeout(Duration::from_secs(5), rx.next(true)).await;
-        assert!(matches!(got, Ok(Some(Outbound::Text(_)))));
+        assert!(matches!(got, Ok(Some(Taken::Message(Outbound::Text(_))))));
         // Still in the write buffer (not settled): the next one does not fit.
         assert_eq!(tx.try_send(text(&"y".repeat(1000))), Err(SendError::Full));
         let got = tokio::time::timeout(Duration::from_secs(5), rx.next(false)).await;
