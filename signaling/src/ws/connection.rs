@@ -263,7 +263,8 @@ impl WebSocket {
     }
 
     /// Takes the socket from direct writers (what the input answers must not be overtaken), then
-    /// reads what is there.
+    /// reads what is there. What the input sends others directly leaves when the batch is done,
+    /// one write per recipient.
     fn read_with_claim<H: Handler>(
         &mut self,
         handler: &mut H,
@@ -272,7 +273,7 @@ impl WebSocket {
         if let Some(rx) = outbound.as_mut() {
             rx.claim(&mut self.writer);
         }
-        self.read_available(handler)
+        outbox::deferring(|| self.read_available(handler))
     }
 
     /// Reads until the socket would block (bounded per wake-up) and processes each chunk.

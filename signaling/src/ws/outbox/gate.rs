@@ -1,21 +1,24 @@
-//! Who writes to a connection's socket next: the rule that lets another task write a message
+//! Who writes to a connection's socket next: the rule that lets other tasks write messages
 //! straight into an idle connection's socket (no wake-up of the connection's task) without ever
 //! changing the order the connection's messages reach the wire.
 //!
 //! The connection's task holds the socket ([`Gate::Queued`]) whenever anything could come before
 //! a new message: messages in its queue, bytes of its own not yet written, or input it is handling
-//! (which may answer). Only when it gives the socket up with nothing pending ([`Gate::Idle`]) may
-//! one sender write ([`Gate::Direct`]); whatever comes meanwhile queues behind that write, and a
-//! write the socket does not take whole hands the socket, and the rest of its bytes, back to the
-//! task. Pure: the caller keeps the gate under the queue's lock and does the I/O.
+//! (which may answer). Only when it gives the socket up with nothing pending ([`Gate::Idle`]) do
+//! senders write: their frames go into one pending buffer ([`Gate::Direct`]) that a sender writes
+//! out with one write — at once, or at the end of the batch of input its own task is handling, so
+//! several messages to one recipient cost one write. Whatever the socket does not take, and
+//! anything sent after, goes to the connection's task, which writes the pending bytes first; so
+//! does a claim by the task while frames are pending. Pure: the caller keeps the gate and the
+//! pending bytes under the queue's lock and does the I/O.
 
 /// The state of one connection's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
-    /// Nothing queued, nothing of the task's own pending, the task not handling input: the next
-    /// message may go straight into the socket.
+    /// Nothing queued or pending, nothing of the task's own to write, the task not handling
+    /// input: the next message may go straight to the socket.
     Idle,
-    /// A sender is writing one message into the socket; everything else queues behind it.
+    /// Senders' frames are pending, to be written into the socket by a sender.
     Direct,
     /// The connection's task holds the socket: senders queue and the task writes in order.
     Queued,
@@ -24,7 +27,7 @@ pub enum Gate {
 /// Where a sender's message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// Write it into the socket now, then report with [`Gate::written`].
+    /// Append it to the pending frames, written by a sender (report with [`Gate::written`]).
     Direct,
     /// Queue it for the connection's task (and wake the task).
     Queue,
@@ -39,22 +42,22 @@ impl Gate {
     /// A sender has a message that may be written directly.
     pub fn offer(&mut self) -> Route {
         match self {
-            Gate::Idle => {
+            Gate::Idle | Gate::Direct => {
                 *self = Gate::Direct;
                 Route::Direct
             }
-            Gate::Direct | Gate::Queued => Route::Queue,
+            Gate::Queued => Route::Queue,
         }
     }
 
-    /// A message was queued (one that must not be written directly, or one the socket would not
-    /// take now): the task holds the socket from here on.
+    /// A message was queued (one that must not be written directly): the task holds the socket
+    /// from here on, and writes any pending frames first.
     pub fn queued(&mut self) {
         *self = Gate::Queued;
     }
 
-    /// The direct write ended; `whole`: the socket took every byte. Otherwise the rest of the
-    /// message is the first thing the task must write. Returns whether the task must be woken.
+    /// A sender wrote the pending frames; `whole`: the socket took every byte. Otherwise the rest
+    /// is the first thing the task must write. Returns whether the task must be woken.
     pub fn written(&mut self, whole: bool) -> bool {
         if whole && *self == Gate::Direct {
             *self = Gate::Idle;
@@ -64,16 +67,17 @@ impl Gate {
         true
     }
 
-    /// The task is about to produce output of its own (answers, a ping, its close frame): senders
-    /// queue from now on, so nothing overtakes what it writes.
+    /// The task is about to produce output of its own (answers, a ping, its close frame), or
+    /// takes the pending frames to write them itself: senders queue from now on, so nothing
+    /// overtakes what it writes.
     pub fn claim(&mut self) {
         *self = Gate::Queued;
     }
 
-    /// The task has written everything it had; `queue_empty`: nothing waits in its queue. Only
-    /// then does the socket become free for a direct write.
-    pub fn release(&mut self, queue_empty: bool) {
-        if *self == Gate::Queued && queue_empty {
+    /// The task has written everything it had; `nothing_waiting`: nothing is queued or pending
+    /// for it. Only then does the socket become free for direct writes.
+    pub fn release(&mut self, nothing_waiting: bool) {
+        if *self == Gate::Queued && nothing_waiting {
             *self = Gate::Idle;
         }
     }
@@ -101,7 +105,7 @@ mod tests {
         assert_eq!(gate, Gate::Queued, "a message is still queued");
         gate.release(true);
         assert_eq!(gate.offer(), Route::Direct);
-        assert_eq!(gate.offer(), Route::Queue, "one direct writer at a time");
+        assert_eq!(gate.offer(), Route::Direct, "appended to the frames pending");
         assert!(!gate.written(true));
         assert_eq!(gate, Gate::Idle);
     }
@@ -136,8 +140,11 @@ mod tests {
     /// One step of a connection's life, as the server interleaves them.
     #[derive(Debug, Clone)]
     enum Step {
-        /// A sender's message; `takes`: how many of its bytes (out of 2) the socket takes now.
-        Send { takes: u8 },
+        /// A sender's message, written to the pending frames when the gate allows.
+        Send,
+        /// A sender writes the pending frames out; the socket takes `takes` of their bytes (at
+        /// most).
+        Write { takes: u8 },
         /// A sender's message that always queues (a close, or the Redis engine's deliveries).
         SendQueued,
         /// The task handles input and answers it.
@@ -150,7 +157,8 @@ mod tests {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            (0u8..=2).prop_map(|takes| Step::Send { takes }),
+            Just(Step::Send),
+            (0u8..=6).prop_map(|takes| Step::Write { takes }),
             Just(Step::SendQueued),
             Just(Step::Answer),
             Just(Step::Take),
@@ -165,6 +173,8 @@ mod tests {
     #[derive(Default)]
     struct Model {
         gate: Gate,
+        /// Frames senders appended, not yet written.
+        pending: Vec<Byte>,
         queue: VecDeque<u32>,
         buffer: Vec<Byte>,
         wire: Vec<Byte>,
@@ -176,24 +186,19 @@ mod tests {
     impl Model {
         fn run(&mut self, step: &Step) {
             match *step {
-                Step::Send { takes } => {
+                Step::Send => {
                     let id = self.fresh(false);
                     match self.gate.offer() {
-                        Route::Direct => {
-                            let bytes = [(id, 0), (id, 1)];
-                            let taken = usize::from(takes);
-                            self.wire.extend_from_slice(&bytes[..taken]);
-                            if taken == 0 {
-                                // Nothing written: queued like any other.
-                                self.queue.push_back(id);
-                                self.gate.queued();
-                            } else if self.gate.written(taken == 2) {
-                                // The rest is the first thing the task writes (its buffer was
-                                // empty: the gate was idle).
-                                self.buffer.extend_from_slice(&bytes[taken..]);
-                            }
-                        }
+                        Route::Direct => self.pending.extend([(id, 0), (id, 1)]),
                         Route::Queue => self.queue.push_back(id),
+                    }
+                }
+                Step::Write { takes } => {
+                    if self.gate == Gate::Direct {
+                        let taken = usize::from(takes).min(self.pending.len());
+                        self.wire.extend(self.pending.drain(..taken));
+                        // What is left stays pending: the task's first bytes.
+                        self.gate.written(self.pending.is_empty());
                     }
                 }
                 Step::SendQueued => {
@@ -203,11 +208,15 @@ mod tests {
                 }
                 Step::Answer => {
                     self.gate.claim();
+                    self.buffer.append(&mut self.pending);
                     let id = self.fresh(true);
                     self.buffer.extend([(id, 0), (id, 1)]);
                 }
                 Step::Take => {
-                    if let Some(id) = self.queue.pop_front() {
+                    if !self.pending.is_empty() {
+                        self.gate.claim();
+                        self.buffer.append(&mut self.pending);
+                    } else if let Some(id) = self.queue.pop_front() {
                         assert_eq!(self.gate, Gate::Queued, "a queued message means the task holds the socket");
                         self.buffer.extend([(id, 0), (id, 1)]);
                     }
@@ -215,12 +224,16 @@ mod tests {
                 Step::Flush => {
                     if self.gate == Gate::Queued {
                         self.wire.append(&mut self.buffer);
-                        self.gate.release(self.queue.is_empty());
+                        self.gate.release(self.queue.is_empty() && self.pending.is_empty());
                     }
                 }
             }
             if self.gate == Gate::Idle {
                 assert!(self.queue.is_empty() && self.buffer.is_empty(), "idle with output pending");
+                assert!(self.pending.is_empty(), "idle with frames pending");
+            }
+            if self.gate != Gate::Direct && !self.pending.is_empty() {
+                assert_eq!(self.gate, Gate::Queued, "pending frames left to the task");
             }
         }
 
@@ -232,7 +245,7 @@ mod tests {
 
         /// Drains everything as the task would, then reads the wire back as messages.
         fn finish(mut self) -> (Vec<u32>, Vec<(u32, bool)>) {
-            while !self.queue.is_empty() || !self.buffer.is_empty() {
+            while !self.queue.is_empty() || !self.buffer.is_empty() || !self.pending.is_empty() {
                 self.run(&Step::Take);
                 self.run(&Step::Flush);
             }
@@ -248,8 +261,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
 
-        /// Whatever the interleaving of senders, direct writes the socket takes whole, in part or
-        /// not at all, answers and the task's writes: every message reaches the wire once and
+        /// Whatever the interleaving of senders, writes of the pending frames the socket takes
+        /// whole, in part or not at all, answers and the task's writes: every message reaches the wire once and
         /// whole; senders' messages in the order they were sent, answers in the order they were
         /// made, and nothing sent after an answer ahead of it. (An answer may pass a message
         /// still queued when it was made, as it always could: the task answers before it takes

@@ -18,12 +18,16 @@
 //! Most messages need not wake the connection's task at all: when the connection is idle (nothing
 //! queued, nothing of its own pending, not handling input), [`Sender::try_send_now`] writes the
 //! message straight into its socket from the sender's task, under this queue's lock, so the write
-//! is ordered with everything queued before and after it ([`gate`] is the rule). A relayed signal
-//! then costs the server one read and one write and no second task's wake-up.
+//! is ordered with everything queued before and after it ([`gate`] is the rule). Inside
+//! [`deferring`] (a connection handling a batch of input) the frames wait in the recipient's
+//! pending buffer until the batch ends, so several messages to one recipient cost one write. A
+//! relayed signal then costs the server one read and one write and no second task's wake-up.
 //!
 //! - [`gate`]: who may write next — idle, writing directly, queued — pure and tested;
-//! - [`direct`]: the sender's write into the socket.
+//! - [`direct`]: the sender's write into the socket;
+//! - [`batch`]: direct writes deferred to the end of a batch of input.
 
+mod batch;
 mod direct;
 mod gate;
 
@@ -38,7 +42,8 @@ use tokio::net::TcpStream;
 use super::close_code::CloseCode;
 use super::codec::Writer;
 use super::metrics::WsMetrics;
-use direct::{Socket, Written};
+pub use batch::deferring;
+use direct::Socket;
 use gate::{Gate, Route};
 
 /// Something another task wants sent on this connection.
@@ -91,7 +96,8 @@ pub fn bounded(capacity: usize, max_bytes: usize, budget: Arc<Budget>) -> (Sende
         overrun: false,
         gate: Gate::new(),
         socket: None,
-        rest: None,
+        pending: Vec::new(),
+        pending_cost: 0,
     };
     let shared = Arc::new(Shared { state: Mutex::new(state), capacity, max_bytes, budget });
     (Sender { shared: shared.clone() }, Receiver { shared, handed_out: 0, holds: true })
@@ -120,10 +126,16 @@ struct State {
     gate: Gate,
     /// The connection's socket, for direct writes; attached while its task serves it.
     socket: Option<Socket>,
-    /// The bytes of a direct write the socket did not take, and what the message was charged:
-    /// the first thing the connection's task writes.
-    rest: Option<(Vec<u8>, usize)>,
+    /// Frames for direct writing not yet written (all of them, or the rest the socket did not
+    /// take): written by a sender while the gate is `Direct`, else the first thing the
+    /// connection's task writes.
+    pending: Vec<u8>,
+    /// What the messages in `pending` were charged.
+    pending_cost: usize,
 }
+
+/// A pending buffer larger than this is given back once written (a burst's), not kept.
+const KEEP_PENDING: usize = 4096;
 
 impl Shared {
     /// Nothing panics while holding the lock, so a poisoned lock still holds a consistent queue.
@@ -182,35 +194,58 @@ impl Sender {
             let state = &mut *state;
             match (&message, &state.socket) {
                 (Outbound::Text(text), Some(socket)) if direct && state.gate.offer() == Route::Direct => {
-                    match direct::write_text(socket, text) {
-                        Written::Whole => {
-                            state.gate.written(true);
-                            state.charged -= cost;
-                            self.shared.budget.give(cost);
-                            return Ok(());
-                        }
-                        Written::Part(rest) => {
-                            state.gate.written(false);
-                            state.rest = Some((rest, cost));
-                        }
-                        Written::Nothing => {
-                            state.gate.written(false);
-                            state.queue.push_back(message);
-                        }
+                    direct::append_text(&mut state.pending, text);
+                    state.pending_cost += cost;
+                    socket.metrics.messages_out.inc();
+                    if batch::defer(self) {
+                        return Ok(());
                     }
+                    self.write_pending(state)
                 }
                 _ => {
                     state.gate.queued();
                     state.queue.push_back(message);
+                    state.waker.take()
                 }
             }
-            state.waker.take()
         };
         // Woken outside the lock, so the woken task never finds it held.
         if let Some(waker) = waker {
             waker.wake();
         }
         Ok(())
+    }
+
+    /// Writes the frames pending for direct writing, if the gate still says a sender should.
+    fn flush(&self) {
+        let waker = self.write_pending(&mut self.shared.lock());
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// One write of the pending frames; what the socket does not take goes to the connection's
+    /// task, which is then to be woken (the waker returned).
+    fn write_pending(&self, state: &mut State) -> Option<Waker> {
+        if state.gate != Gate::Direct || state.pending.is_empty() {
+            return None;
+        }
+        let taken = state.socket.as_ref().map_or(0, |socket| direct::write_now(socket, &state.pending));
+        if taken < state.pending.len() {
+            state.pending.drain(..taken);
+            state.gate.written(false);
+            return state.waker.take();
+        }
+        state.gate.written(true);
+        if state.pending.capacity() > KEEP_PENDING {
+            state.pending = Vec::new();
+        } else {
+            state.pending.clear();
+        }
+        let cost = std::mem::take(&mut state.pending_cost);
+        state.charged -= cost;
+        self.shared.budget.give(cost);
+        None
     }
 
     /// Charges a message of `cost` bytes to the connection and the budget, unless the queue is
@@ -240,7 +275,8 @@ impl Sender {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Taken {
     Message(Outbound),
-    /// The rest of a frame a sender began writing directly: raw bytes, to be written first.
+    /// Frames senders left for direct writing (or the rest of them the socket did not take):
+    /// raw bytes, to be written first.
     Rest(Vec<u8>),
 }
 
@@ -310,9 +346,9 @@ impl Receiver {
         let mut state = self.shared.lock();
         state.gate.claim();
         self.holds = true;
-        if let Some((rest, cost)) = state.rest.take() {
-            writer.raw(&rest);
-            self.handed_out += cost;
+        if !state.pending.is_empty() {
+            writer.raw(&state.pending);
+            take_pending(&mut state, &mut self.handed_out);
         }
     }
 
@@ -329,9 +365,9 @@ impl Receiver {
         self.handed_out -= written;
         let mut state = self.shared.lock();
         state.charged -= written;
-        if let_go && state.rest.is_none() && !state.overrun && state.socket.is_some() {
-            let queue_empty = state.queue.is_empty();
-            state.gate.release(queue_empty);
+        if let_go && !state.overrun && state.socket.is_some() {
+            let nothing_waiting = state.queue.is_empty() && state.pending.is_empty();
+            state.gate.release(nothing_waiting);
             self.holds = state.gate != Gate::Idle;
         }
         drop(state);
@@ -343,10 +379,9 @@ impl Receiver {
         if state.overrun {
             return Poll::Ready(None);
         }
-        if let Some((rest, cost)) = state.rest.take() {
-            self.handed_out += cost;
+        if !state.pending.is_empty() {
             self.holds = true;
-            return Poll::Ready(Some(Taken::Rest(rest)));
+            return Poll::Ready(Some(Taken::Rest(take_pending(&mut state, &mut self.handed_out))));
         }
         if take {
             if let Some(message) = state.queue.pop_front() {
@@ -363,6 +398,14 @@ impl Receiver {
     }
 }
 
+/// The pending frames become the connection's task's to write (it holds the socket from now on);
+/// their charge goes with them into `handed_out`.
+fn take_pending(state: &mut State, handed_out: &mut usize) -> Vec<u8> {
+    state.gate.claim();
+    *handed_out += std::mem::take(&mut state.pending_cost);
+    std::mem::take(&mut state.pending)
+}
+
 impl Drop for Receiver {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
@@ -370,7 +413,7 @@ impl Drop for Receiver {
         state.queue = VecDeque::new();
         state.waker = None;
         state.socket = None;
-        state.rest = None;
+        state.pending = Vec::new();
         self.shared.budget.give(std::mem::take(&mut state.charged));
     }
 }

@@ -239,3 +239,33 @@ async fn a_direct_write_the_socket_takes_in_part_hands_its_rest_to_the_task_firs
     assert_eq!(frames, sent + 1, "each frame once and whole");
     assert_eq!(last, b"after");
 }
+
+#[tokio::test]
+async fn in_a_batch_a_recipient_s_frames_leave_together_at_its_end_or_with_its_task() {
+    let budget = Budget::new(usize::MAX);
+    let (tx, mut rx) = bounded(8, 1 << 20, budget.clone());
+    let (server, mut client) = socket_pair().await;
+    rx.attach(server, Arc::default());
+    rx.settle(0);
+
+    deferring(|| {
+        assert_eq!(tx.try_send_now("a".into()), Ok(()));
+        assert_eq!(tx.try_send_now("b".into()), Ok(()));
+        let state = rx.shared.lock();
+        assert_eq!((state.gate, state.pending.len()), (Gate::Direct, 6), "pending until the batch ends");
+        assert!(budget.used() > 0, "charged while pending");
+    });
+    assert_eq!(read_exactly(&mut client, 6).await, b"\x81\x01a\x81\x01b");
+    assert_eq!((rx.shared.lock().gate, budget.used()), (Gate::Idle, 0));
+
+    // The task claims the socket while frames are pending: it writes them, before its own.
+    let mut writer = Writer::default();
+    deferring(|| {
+        assert_eq!(tx.try_send_now("c".into()), Ok(()));
+        rx.claim(&mut writer);
+        assert_eq!(tx.try_send_now("d".into()), Ok(()), "queued: the task holds the socket");
+    });
+    assert_eq!(writer.pending(), b"\x81\x01c");
+    assert_eq!(rx.try_recv(), Some(text("d")));
+    assert_eq!(rx.shared.lock().gate, Gate::Queued);
+}
