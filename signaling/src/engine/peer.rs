@@ -85,7 +85,18 @@ impl PeerHandle {
     /// (`slow_consumer`), one full in messages by its own send timeout. Returns whether
     /// it was queued (a closed queue is a connection ending: its seat follows).
     pub fn send_text(&self, json: String, metrics: &RoomMetrics) -> bool {
-        match self.tx.try_send(Outbound::Text(json)) {
+        Self::sent(self.tx.try_send(Outbound::Text(json)), metrics)
+    }
+
+    /// As [`PeerHandle::send_text`], but written straight into the connection's socket from this
+    /// task when the connection is idle (see `outbox`): no wake-up of its task. For messages sent
+    /// at once from the sender's own task (the in-memory engine).
+    pub fn send_text_now(&self, json: String, metrics: &RoomMetrics) -> bool {
+        Self::sent(self.tx.try_send_now(json), metrics)
+    }
+
+    fn sent(result: Result<(), SendError>, metrics: &RoomMetrics) -> bool {
+        match result {
             Ok(()) => true,
             Err(SendError::Full) => {
                 metrics.relay_dropped.inc();

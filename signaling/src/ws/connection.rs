@@ -5,6 +5,8 @@
 //! pongs) is written in one batch right after it. One `select!` loop waits for readability,
 //! writability (only while bytes are pending), outbound messages from other tasks, the keepalive
 //! timer and shutdown; none of them can block another, so a stalled peer stalls only itself.
+//! While the task has nothing to write and is not handling input, other tasks write into its
+//! socket themselves (see `outbox`); it takes the socket back before it handles input or pings.
 
 use std::io;
 use std::ops::ControlFlow;
@@ -24,7 +26,7 @@ use super::config::WsConfig;
 use super::error::ProtocolError;
 use super::frame::OpCode;
 use super::metrics::WsMetrics;
-use super::outbox::{self, Outbound};
+use super::outbox::{self, Outbound, Taken};
 use super::protocol::{Incoming, Reader};
 use crate::read_buffer;
 
@@ -103,7 +105,9 @@ impl Ended {
 
 /// An accepted WebSocket: the socket plus its protocol state.
 pub struct WebSocket {
-    stream: TcpStream,
+    /// Shared with the outbox while the session runs: other tasks write into an idle
+    /// connection's socket directly (see `outbox`).
+    stream: Arc<TcpStream>,
     reader: Reader,
     writer: Writer,
     /// Bytes the client sent after its handshake request, before our `101` went out.
@@ -127,7 +131,7 @@ impl WebSocket {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let reader = Reader::with_budget(config.max_message_size, inbound);
-        WebSocket { stream, reader, writer, early, config, metrics, shutdown }
+        WebSocket { stream: Arc::new(stream), reader, writer, early, config, metrics, shutdown }
     }
 
     /// Lowers this connection's message limit to what its service can use (see
@@ -149,7 +153,14 @@ impl WebSocket {
     /// handshake has already shut down its sending side).
     pub async fn run<H: Handler>(&mut self, handler: &mut H, mut outbound: Option<&mut outbox::Receiver>) -> Ended {
         self.metrics.opened();
+        if let Some(rx) = outbound.as_mut() {
+            rx.attach(self.stream.clone(), self.metrics.clone());
+        }
         let ended = self.serve(handler, &mut outbound).await;
+        // From here the task alone writes: its close frame must be the last thing sent.
+        if let Some(rx) = outbound.as_mut() {
+            rx.detach(&mut self.writer);
+        }
         self.finish(&ended).await;
         let (code, initiator) = ended.close_metric();
         self.metrics.ended(code, initiator, ended.label());
@@ -214,12 +225,13 @@ impl WebSocket {
                 Wake::Overrun => return Ended::SlowConsumer,
                 Wake::Io(Ok(())) => {}
                 Wake::Io(Err(e)) | Wake::Readable(Err(e)) => return Ended::Io(e.kind()),
-                Wake::Readable(Ok(())) => match self.read_available(handler) {
+                Wake::Readable(Ok(())) => match self.read_with_claim(handler, outbound) {
                     Ok(true) => last_rx = Instant::now(),
                     Ok(false) => {}
                     Err(ended) => return ended,
                 },
-                Wake::Outbound(message) => {
+                Wake::Outbound(Taken::Rest(bytes)) => self.writer.raw(&bytes),
+                Wake::Outbound(Taken::Message(message)) => {
                     if let Some(ended) = self.queue_outbound(message, outbound) {
                         return ended;
                     }
@@ -234,6 +246,9 @@ impl WebSocket {
                         return Ended::SlowConsumer;
                     }
                     if now >= last_rx.max(last_ping) + cfg.ping_interval {
+                        if let Some(rx) = outbound.as_mut() {
+                            rx.claim(&mut self.writer);
+                        }
                         self.writer.frame(OpCode::Ping, b"");
                         last_ping = now;
                     }
@@ -245,6 +260,20 @@ impl WebSocket {
                 }
             }
         }
+    }
+
+    /// Takes the socket from direct writers (what the input answers must not be overtaken), then
+    /// reads what is there. What the input sends others directly leaves when the batch is done,
+    /// one write per recipient.
+    fn read_with_claim<H: Handler>(
+        &mut self,
+        handler: &mut H,
+        outbound: &mut Option<&mut outbox::Receiver>,
+    ) -> Result<bool, Ended> {
+        if let Some(rx) = outbound.as_mut() {
+            rx.claim(&mut self.writer);
+        }
+        outbox::deferring(|| self.read_available(handler))
     }
 
     /// Reads until the socket would block (bounded per wake-up) and processes each chunk.
@@ -394,13 +423,13 @@ impl WebSocket {
         let linger = async {
             if !wait_for_peer {
                 self.try_flush()?;
-                return self.stream.shutdown().await;
+                return shutdown_write(&mut self.stream).await;
             }
             while !self.writer.is_empty() {
                 self.stream.writable().await?;
                 self.try_flush()?;
             }
-            self.stream.shutdown().await?;
+            shutdown_write(&mut self.stream).await?;
             if matches!(ended, Ended::PeerClosed(_)) {
                 // The peer spoke last and sends nothing more (§5.5.1): nothing to wait for.
                 return Ok(());
@@ -450,13 +479,23 @@ enum Wake {
     Shutdown,
     Io(io::Result<()>),
     Readable(io::Result<()>),
-    Outbound(Outbound),
+    Outbound(Taken),
     /// The outbox overran its byte allowance.
     Overrun,
     Timer,
 }
 
-async fn next(outbound: &mut Option<&mut outbox::Receiver>, take: bool) -> Option<Outbound> {
+/// Closes our sending side (§7.1.1: the server closes TCP first). After the outbox's `detach`
+/// the connection is the socket's only owner.
+async fn shutdown_write(stream: &mut Arc<TcpStream>) -> io::Result<()> {
+    match Arc::get_mut(stream) {
+        Some(stream) => stream.shutdown().await,
+        // Not reached after `detach`; were it, the socket still closes when its last handle drops.
+        None => Ok(()),
+    }
+}
+
+async fn next(outbound: &mut Option<&mut outbox::Receiver>, take: bool) -> Option<Taken> {
     match outbound {
         Some(rx) => rx.next(take).await,
         None => std::future::pending().await,

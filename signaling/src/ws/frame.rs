@@ -112,23 +112,50 @@ impl FrameHeader {
 
     /// Appends this header in wire format, using the shortest length encoding (§5.2 MUST).
     pub fn write(&self, out: &mut Vec<u8>) {
-        out.push(u8::from(self.fin) << 7 | (self.rsv & 0x7) << 4 | self.opcode.bits());
+        out.extend_from_slice(self.encode().as_slice());
+    }
+
+    /// This header in wire format, on the stack: for a frame written from two slices (header,
+    /// payload) without copying the payload.
+    pub fn encode(&self) -> EncodedHeader {
+        let mut bytes = [0u8; MAX_HEADER_LEN];
+        bytes[0] = u8::from(self.fin) << 7 | (self.rsv & 0x7) << 4 | self.opcode.bits();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        match self.payload_len {
+        let mut len = match self.payload_len {
             // The match arms bound the value, so the casts below cannot truncate.
-            n @ 0..=125 => out.push(mask_bit | n as u8),
+            n @ 0..=125 => {
+                bytes[1] = mask_bit | n as u8;
+                2
+            }
             n @ 126..=0xFFFF => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
+                bytes[1] = mask_bit | 126;
+                bytes[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+                4
             }
             n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&n.to_be_bytes());
+                bytes[1] = mask_bit | 127;
+                bytes[2..10].copy_from_slice(&n.to_be_bytes());
+                10
             }
-        }
+        };
         if let Some(key) = self.mask {
-            out.extend_from_slice(&key);
+            bytes[len..len + 4].copy_from_slice(&key);
+            len += 4;
         }
+        EncodedHeader { bytes, len }
+    }
+}
+
+/// A frame header in wire format: at most [`MAX_HEADER_LEN`] bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodedHeader {
+    bytes: [u8; MAX_HEADER_LEN],
+    len: usize,
+}
+
+impl EncodedHeader {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 

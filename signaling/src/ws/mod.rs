@@ -12,10 +12,12 @@
 //! - [`connection`]: the async driver over a `TcpStream`;
 //! - [`metrics`]: the families this layer counts (sessions, messages, bytes, closes);
 //! - [`budget`]: a process-wide allowance of bytes (inbound assembly, outbound queues);
-//! - [`outbox`]: the bounded queue through which other tasks reach a connection;
+//! - [`outbox`]: the bounded queue through which other tasks reach a connection, or its socket
+//!   directly while it is idle;
 //! - [`error`]: protocol violations and their close codes.
 //!
-//! Everything but `connection` is sans-IO: bytes in, decisions out.
+//! Everything but `connection` (and `outbox`'s one non-blocking write for a sender) is sans-IO:
+//! bytes in, decisions out.
 
 pub mod budget;
 mod close;

@@ -142,8 +142,9 @@ impl Rooms {
         self.send_json(to, message.to_json())
     }
 
+    /// Written into an idle recipient's socket from this task, else queued to it.
     fn send_json(&self, to: &PeerHandle, json: String) -> bool {
-        to.send_text(json, &self.metrics)
+        to.send_text_now(json, &self.metrics)
     }
 
     /// (rooms, seats) across all shards.
