@@ -31,10 +31,19 @@ impl Verdict {
 }
 
 fn ratio(results: &Results, must: bool, metric: Metric, other: Server, limit: f64) -> Verdict {
+    ratio_of(results, must, metric, Server::Ours, other, limit)
+}
+
+/// `server`'s median / `other`'s, against `limit`.
+fn ratio_of(results: &Results, must: bool, metric: Metric, server: Server, other: Server, limit: f64) -> Verdict {
     let unit = metric.unit();
-    let target = format!("{} ≤ {limit:.1}× {}", metric.label(), other.name());
-    let (ours, theirs) = (results.median(metric, Server::Ours), results.median(metric, other));
-    match (ours, theirs, results.ratio(metric, Server::Ours, other)) {
+    let target = if server == Server::Ours {
+        format!("{} ≤ {limit:.1}× {}", metric.label(), other.name())
+    } else {
+        format!("{}: {} ≤ {limit:.1}× {}", metric.label(), server.name(), other.name())
+    };
+    let (ours, theirs) = (results.median(metric, server), results.median(metric, other));
+    match (ours, theirs, results.ratio(metric, server, other)) {
         (Some(a), Some(b), Some(r)) => Verdict {
             must,
             target,
@@ -106,14 +115,17 @@ pub fn check(results: &Results) -> Vec<Verdict> {
 }
 
 /// The hot-path goals: the relay at one message per wake-up (paced) against fastwebsockets and
-/// the physical floor (`ref-rawtcp --frames`), and the join burst's tail.
-fn hot_path(results: &Results) -> [Verdict; 4] {
+/// the physical floor (`ref-rawtcp --frames`), the join burst's tail, and a relay through Redis
+/// (signaling + redis-server CPU, one node and two) against ours with rooms in memory.
+fn hot_path(results: &Results) -> [Verdict; 6] {
     use Metric::*;
     [
         ratio(results, false, PacedSmallCpu, Server::Fastwebsockets, 0.8),
         ratio(results, false, PacedSmallCpu, Server::RawFrames, 1.5),
         ratio(results, false, ClosedSmallCpu, Server::RawFrames, 1.5),
         ratio(results, false, JoinBurstP99, Server::Fastwebsockets, 0.9),
+        ratio_of(results, false, ClosedSmallTotalCpu, Server::OursRedis, Server::Ours, 1.5),
+        ratio_of(results, false, ClosedSmallTotalCpu, Server::OursRedisPair, Server::Ours, 1.5),
     ]
 }
 
@@ -141,11 +153,18 @@ mod tests {
         results.add(Metric::PacedSmallCpu, Server::Ours, 15.0);
         results.add(Metric::PacedSmallCpu, Server::RawFrames, 10.0);
         results.add(Metric::PacedSmallCpu, Server::Fastwebsockets, 20.0);
-        let [fws, floor, closed, _] = hot_path(&results);
+        let [fws, floor, closed, _, redis, _] = hot_path(&results);
         assert_eq!((fws.pass, fws.must), (Some(true), false), "15/20 is within 0.8");
         assert_eq!(floor.pass, Some(true), "15/10 is exactly 1.5");
         assert!(floor.target.contains("raw TCP frames"), "{}", floor.target);
         assert_eq!(closed.pass, None);
+        assert_eq!(redis.pass, None);
+        results.add(Metric::ClosedSmallTotalCpu, Server::Ours, 4.0);
+        results.add(Metric::ClosedSmallTotalCpu, Server::OursRedis, 8.0);
+        results.add(Metric::ClosedSmallTotalCpu, Server::OursRedisPair, 6.0);
+        let [.., one, two] = hot_path(&results);
+        assert_eq!((one.pass, two.pass), (Some(false), Some(true)), "8/4 is over 1.5, 6/4 is 1.5");
+        assert!(one.target.contains(Server::OursRedis.name()), "{}", one.target);
         results.add(Metric::PacedSmallCpu, Server::Ours, 16.0);
         results.add(Metric::PacedSmallCpu, Server::Ours, 17.0);
         assert_eq!(hot_path(&results)[1].pass, Some(false), "the median, 16, is over 1.5× 10");
