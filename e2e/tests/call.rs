@@ -10,8 +10,8 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use harness::{
-    check, connected_with_media, frames_advancing, poll, press_start_call, Browser, Context as _, Failure, Probe,
-    Result, Stage, MEDIA_LIMIT,
+    check, connected_with_media, frames_advancing, poll, start_waiting, Browser, Context as _, Failure, Probe, Result,
+    Stage, MEDIA_LIMIT,
 };
 
 /// A state change driven by signaling on loopback: well under a second normally.
@@ -212,9 +212,7 @@ async fn join_by_link(a: &Browser, b: &Browser, link: &str, time: &Timeline) -> 
 /// A opens `/` and starts a call; returns the link to share once A waits for the other person.
 async fn start_call(a: &Browser, base_url: &str) -> Result<String> {
     a.goto(base_url).await?;
-    press_start_call(a, STATE_LIMIT).await?;
-    a.wait_for_state("waiting", STATE_LIMIT).await?;
-    let link = a.call_link(STATE_LIMIT).await?;
+    let link = start_waiting(a, STATE_LIMIT).await?;
     check(link.starts_with(base_url) && link.contains("room="), || {
         format!("#call-link {link:?} is not a link to {base_url}?room=…")
     })?;

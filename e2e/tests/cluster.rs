@@ -25,8 +25,8 @@ use serde_json::Value;
 
 use harness::server::Signaling;
 use harness::{
-    check, connected_with_media, frames_advancing, poll, press_start_call, Browser, Context as _, Failure, Probe,
-    Result, Stage, MEDIA_LIMIT,
+    check, connected_with_media, frames_advancing, poll, start_waiting, Browser, Context as _, Failure, Probe, Result,
+    Stage, MEDIA_LIMIT,
 };
 use redis::{Redis, Seat};
 
@@ -405,9 +405,7 @@ async fn check_seats(redis: &Redis, room: &str, expected: &[(&str, &str)]) -> Re
 async fn start_call(a: &Browser, base_url: &str) -> Result<String> {
     a.goto(base_url).await?;
     record_states(a).await?;
-    press_start_call(a, STATE_LIMIT).await?;
-    a.wait_for_state("waiting", STATE_LIMIT).await?;
-    let link = a.call_link(STATE_LIMIT).await?;
+    let link = start_waiting(a, STATE_LIMIT).await?;
     check(link.starts_with(base_url) && link.contains("room=") && !link.contains("signaling="), || {
         format!("#call-link {link:?} is not a plain link to {base_url}?room=…")
     })?;

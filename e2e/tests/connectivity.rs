@@ -17,7 +17,7 @@ use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use harness::{check, poll, press_start_call, Browser, Context as _, Failure, Probe, Result, Stage};
+use harness::{check, poll, press_start_call, start_waiting, Browser, Context as _, Failure, Probe, Result, Stage};
 use serde_json::{json, Value};
 use shared::{ClientMessage, FailureReason, PeerId, RoomId, ServerMessage, Signal};
 use stack::coturn::{run_secret, Coturn, Ports};
@@ -161,9 +161,7 @@ async fn no_path(stage: &mut Stage) -> Result<()> {
     let a = stage.open_browser("a").await?;
     let b = stage.open_browser("b").await?;
     a.goto(&format!("{}?ice=relay", stage.server.base_url())).await?;
-    press_start_call(&a, STATE_LIMIT).await?;
-    a.wait_for_state("waiting", STATE_LIMIT).await?;
-    let link = a.call_link(STATE_LIMIT).await?;
+    let link = start_waiting(&a, STATE_LIMIT).await?;
     check(link.contains("ice=relay"), || format!("the link {link:?} lost ice=relay"))?;
 
     let opened = Instant::now();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use harness::browser::controls::{Picture, TrackState};
 use harness::{
-    check, connected_with_media, frames_advancing, poll, press_start_call, Browser, Probe, Result, Stage, MEDIA_LIMIT,
+    check, connected_with_media, frames_advancing, poll, start_waiting, Browser, Probe, Result, Stage, MEDIA_LIMIT,
 };
 
 /// A state change driven by signaling on loopback: well under a second normally.
@@ -333,9 +333,7 @@ async fn copy_refused(a: &Browser, link: &str) -> Result<()> {
 /// A opens `/` and starts a call; returns the link to share (`#call-link`) once A waits.
 async fn start_call(a: &Browser, base_url: &str) -> Result<String> {
     a.goto(base_url).await?;
-    press_start_call(a, STATE_LIMIT).await?;
-    a.wait_for_state("waiting", STATE_LIMIT).await?;
-    let link = a.call_link(STATE_LIMIT).await?;
+    let link = start_waiting(a, STATE_LIMIT).await?;
     let room = link.strip_prefix(base_url).and_then(|query| query.strip_prefix("?room="));
     check(room.is_some_and(|room| room.len() == 16), || {
         format!("#call-link {link:?} is not {base_url}?room=<16-character id>")

@@ -13,7 +13,9 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{check, connected_with_media, frames_advancing, poll, press_start_call, Browser, Probe, Result, Stage};
+use harness::{
+    check, connected_with_media, frames_advancing, poll, press_start_call, start_waiting, Browser, Probe, Result, Stage,
+};
 use serde_json::{json, Value};
 
 /// A state change driven by signaling on loopback: well under a second normally.
@@ -406,7 +408,5 @@ async fn phone_and_refusal(stage: &mut Stage) -> Result<()> {
 /// A opens `/` and starts a call; returns the link once A waits for the other person.
 async fn start_call(a: &Browser, base_url: &str) -> Result<String> {
     a.goto(base_url).await?;
-    press_start_call(a, STATE_LIMIT).await?;
-    a.wait_for_state("waiting", STATE_LIMIT).await?;
-    a.call_link(STATE_LIMIT).await
+    start_waiting(a, STATE_LIMIT).await
 }

@@ -76,6 +76,14 @@ pub async fn press_start_call(a: &Browser, limit: Duration) -> Result<()> {
     .await
 }
 
+/// From the start page: presses Start a call, waits until the page waits for the other person,
+/// and returns the link it shows to share.
+pub async fn start_waiting(a: &Browser, limit: Duration) -> Result<String> {
+    press_start_call(a, limit).await?;
+    a.wait_for_state("waiting", limit).await?;
+    a.call_link(limit).await
+}
+
 /// Adds what we were doing to any displayable error.
 pub trait Context<T> {
     fn context(self, what: impl fmt::Display) -> Result<T>;
