@@ -338,7 +338,12 @@ impl Lab {
             "--turn-secret".to_owned(),
             secret.clone(),
         ];
-        self.network.spawn(&public, &signaling, &[("RUST_LOG", "info"), ("NO_COLOR", "1")], &self.log("signaling"))?;
+        self.network.spawn(
+            &public,
+            &signaling,
+            &[("RUST_LOG", "info,signaling::peers=debug"), ("NO_COLOR", "1")],
+            &self.log("signaling"),
+        )?;
 
         let signaling_addr = SocketAddr::from((PUBLIC_ADDR, SIGNALING_PORT));
         self.network.probe(&public, signaling_addr, START_LIMIT).await.context("the signaling server")?;

@@ -27,7 +27,8 @@ const TAIL_LINES: usize = 200;
 const HTTP_LIMIT: Duration = Duration::from_secs(5);
 /// Nothing we fetch this way (a page, the wasm, metrics) comes near this.
 const MAX_RESPONSE: usize = 16 << 20;
-/// The server's `RUST_LOG` (default `info`), e.g. `debug` to chase a flaky run.
+/// The server's `RUST_LOG` (default `info` with the per-peer lines, which tests read), e.g.
+/// `debug` to chase a flaky run.
 const LOG_FILTER_VAR: &str = "CONNECT_SIGNALING_LOG";
 
 pub struct Signaling {
@@ -137,7 +138,7 @@ impl Signaling {
             .arg("--web-root")
             .arg(&self.web_root)
             .args(&self.extra_args)
-            .env("RUST_LOG", std::env::var(LOG_FILTER_VAR).unwrap_or_else(|_| "info".to_owned()))
+            .env("RUST_LOG", std::env::var(LOG_FILTER_VAR).unwrap_or_else(|_| "info,signaling::peers=debug".to_owned()))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

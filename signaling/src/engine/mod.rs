@@ -24,6 +24,7 @@ pub mod config;
 pub mod memory;
 pub(crate) mod metrics;
 pub mod peer;
+pub mod peer_log;
 pub mod redis;
 
 /// Where an engine puts the answers due at once to a connection's request: the session's

@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 use registry::{JoinError, Rooms};
 
 use super::peer::{ConnId, PeerHandle};
+use super::peer_log::PEER_LOG;
 use super::{joined_message, EngineConn, Flow, Replies, RoomEngine};
 use crate::engine::config::RoomsConfig;
 use crate::ws::CloseCode;
@@ -87,7 +88,7 @@ impl EngineConn for MemoryConn {
             }
         };
         self.handle.seated(&room, &joined.peer, !joined.resumed && joined.peers.is_empty());
-        info!(%room, peer = joined.peer.as_str(), resumed = joined.resumed, peers = joined.peers.len(), "joined");
+        debug!(target: PEER_LOG, %room, peer = joined.peer.as_str(), resumed = joined.resumed, peers = joined.peers.len(), "joined");
         let message = joined_message(&self.rooms.config, room.clone(), joined.peer.clone(), joined.peers, joined.token);
         reply.text(&message.to_json());
         self.seat = Some(Seat { room, peer: joined.peer });
@@ -113,7 +114,7 @@ impl EngineConn for MemoryConn {
     fn leave(&mut self, reply: &mut impl Replies) {
         match self.seat.take() {
             Some(seat) => {
-                info!(room = %seat.room, peer = seat.peer.as_str(), "left");
+                debug!(target: PEER_LOG, room = %seat.room, peer = seat.peer.as_str(), "left");
                 self.rooms.leave(&seat.room, &seat.peer, self.conn);
             }
             None => self.error(reply, ErrorCode::NotInRoom, "not in a room".into()),
@@ -136,7 +137,7 @@ impl EngineConn for MemoryConn {
     /// network blip must not hand the seat to someone else.
     async fn end(self, reason: &'static str) {
         if let Some(seat) = self.seat {
-            info!(room = %seat.room, peer = seat.peer.as_str(), reason, "connection ended");
+            debug!(target: PEER_LOG, room = %seat.room, peer = seat.peer.as_str(), reason, "connection ended");
             self.rooms.disconnect(seat.room, seat.peer, self.conn);
         }
     }

@@ -11,6 +11,7 @@ use super::{millis, room_key, unix_millis, Conn, Landed, Plan, Seat, Worker, UNR
 use crate::engine::joined_message;
 use crate::engine::peer::ConnId;
 use crate::engine::peer::CLOSE_REPLACED;
+use crate::engine::peer_log::PEER_LOG;
 use crate::engine::redis::inbox;
 use crate::engine::redis::places::Places;
 use crate::engine::redis::request::{Op, Request};
@@ -137,7 +138,7 @@ impl Worker {
                 let Some(seat) = self.detach(conn) else {
                     return steps.push(Step::Answer(conn, self.error(ErrorCode::NotInRoom, "not in a room".into())));
                 };
-                info!(room = %seat.room, peer = seat.peer.as_str(), "left");
+                debug!(target: PEER_LOG, room = %seat.room, peer = seat.peer.as_str(), "left");
                 self.remove(pipe, &seat, conn, false, steps);
             }
             Op::End { reason } => self.plan_end(conn, reason, pipe, steps),
@@ -206,7 +207,7 @@ impl Worker {
             self.conns.remove(&conn);
             return;
         };
-        info!(room = %seat.room, peer = seat.peer.as_str(), reason, "connection ended");
+        debug!(target: PEER_LOG, room = %seat.room, peer = seat.peer.as_str(), reason, "connection ended");
         if self.rooms.resume_grace.is_zero() {
             if let Some(seat) = self.detach(conn) {
                 self.remove(pipe, &seat, conn, false, steps);
@@ -322,7 +323,7 @@ impl Worker {
         if let Some(handle) = self.conns.get(&conn).and_then(|c| c.handle.as_ref()) {
             handle.seated(&room, &peer, !resumed && peers.is_empty());
         }
-        info!(%room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
+        debug!(target: PEER_LOG, %room, peer = peer.as_str(), resumed, peers = peers.len(), "joined");
         let message = joined_message(&self.rooms, room.clone(), peer.clone(), peers, token.clone());
         self.send(conn, message.to_json());
         self.release(conn, held, Some(&peer));
