@@ -12,7 +12,9 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{check, connected_with_media, poll, press_start_call, start_waiting, Browser, Probe, Result, Stage};
+use harness::{
+    check, connected_with_media, poll, press_start_call, start_and_join, start_waiting, Browser, Probe, Result, Stage,
+};
 use serde_json::{json, Value};
 
 /// A state change driven by signaling or the data channel on loopback: well under a second.
@@ -99,9 +101,7 @@ async fn set_name(browser: &Browser, name: &str) -> Result<()> {
 async fn in_a_call(stage: &mut Stage, a: &Browser, b: &Browser) -> Result<()> {
     a.goto(&stage.server.base_url()).await?;
     set_name(a, "Ada").await?;
-    let link = start_waiting(a, STATE_LIMIT).await?;
-    b.join_by_link(&link, STATE_LIMIT).await?;
-    connected_with_media(&[a, b], STATE_LIMIT).await
+    start_and_join(a, b, STATE_LIMIT).await
 }
 
 #[tokio::test]
@@ -503,10 +503,8 @@ where
 {
     a.goto(&stage.server.base_url()).await?;
     set_name(a, "Ada").await?;
-    press_start_call(a, STATE_LIMIT).await?;
-    a.wait_for_state("waiting", STATE_LIMIT).await?;
+    let link = start_waiting(a, STATE_LIMIT).await?;
     while_waiting(a.clone()).await?;
-    let link = a.call_link(STATE_LIMIT).await?;
     b.join_by_link(&link, STATE_LIMIT).await?;
     connected_with_media(&[a, b], STATE_LIMIT).await
 }

@@ -12,7 +12,7 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{check, connected_with_media, poll, start_waiting, Browser, Probe, Result, Stage};
+use harness::{check, connected_with_media, poll, start_and_join, Browser, Probe, Result, Stage};
 use serde_json::{json, Value};
 
 /// A state change driven by signaling or the data channel on loopback: well under a second.
@@ -65,9 +65,7 @@ async fn body_attr(browser: &Browser, name: &str, expected: &str) -> Result<()> 
 /// A (desktop) starts a call; B opens its link; both connected with media.
 async fn in_a_call(stage: &mut Stage, a: &Browser, b: &Browser) -> Result<()> {
     a.goto(&stage.server.base_url()).await?;
-    let link = start_waiting(a, STATE_LIMIT).await?;
-    b.join_by_link(&link, STATE_LIMIT).await?;
-    connected_with_media(&[a, b], STATE_LIMIT).await
+    start_and_join(a, b, STATE_LIMIT).await
 }
 
 #[tokio::test]

@@ -124,17 +124,19 @@ async fn prejoin(stage: &mut Stage) -> Result<()> {
 }
 
 /// Ends B's camera track as an unplugged camera does and fires `devicechange`.
-const JS_UNPLUG_CAMERA: &str = "const s = document.getElementById('local-video').srcObject;     const t = s && s.getVideoTracks()[0]; if (!t) return null; t.stop();     navigator.mediaDevices.dispatchEvent(new Event('devicechange')); return t.id;";
+const JS_UNPLUG_CAMERA: &str = "const s = document.getElementById('local-video').srcObject; \
+    const t = s && s.getVideoTracks()[0]; if (!t) return null; t.stop(); \
+    navigator.mediaDevices.dispatchEvent(new Event('devicechange')); return t.id;";
 
 /// B's camera goes away mid-call (its track ends, the browser fires `devicechange`): B takes the
 /// chosen camera again and sends it on the same sender, so A keeps receiving the same video
 /// track, with pictures moving, and nothing is renegotiated.
 async fn camera_unplugged(a: &Browser, b: &Browser) -> Result<()> {
-    let received_before = video_track(a, "remote-video").await?;
+    let received_before = track(a, "remote-video", "video").await?;
     let unplugged = b.js(JS_UNPLUG_CAMERA, vec![]).await?;
     check(unplugged.is_string(), || "b: no camera track to unplug".to_owned())?;
     poll("b: a new camera track is sent", STATE_LIMIT, Duration::from_millis(100), || async {
-        let sent = video_track(b, "local-video").await?;
+        let sent = track(b, "local-video", "video").await?;
         Ok(if sent["id"] != unplugged && sent["state"] == "live" {
             Probe::Ready(())
         } else {
@@ -142,24 +144,10 @@ async fn camera_unplugged(a: &Browser, b: &Browser) -> Result<()> {
         })
     })
     .await?;
-    for browser in [a, b] {
-        let state = browser.state().await?;
-        check(state == "connected", || format!("{}: state `{state}` after the camera came back", browser.name()))?;
-    }
-    frames_advancing(&[a, b]).await?;
-    let received_after = video_track(a, "remote-video").await?;
-    check(received_after["id"] == received_before["id"] && received_after["state"] == "live", || {
-        format!("A's received video changed from {received_before} to {received_after}: renegotiated?")
-    })?;
-    println!("b's camera came back after an unplug; A kept video track {}", received_after["id"]);
+    let kept = call_kept(a, b, "video", &received_before, "after the camera came back").await?;
+    println!("b's camera came back after an unplug; A kept video track {kept}");
     b.screenshot("b-camera-back-after-unplug").await?;
     Ok(())
-}
-
-async fn video_track(browser: &Browser, video: &str) -> Result<Value> {
-    let tracks = browser.js(JS_TRACKS, vec![json!(video)]).await?;
-    let track = tracks.as_array().and_then(|t| t.iter().find(|t| t["kind"] == "video").cloned());
-    track.ok_or_else(|| harness::Failure::new(format!("{}: #{video} has no video track: {tracks}", browser.name())))
 }
 
 /// B chooses another microphone mid-call: B's outgoing audio track is the new device's, A's
@@ -173,32 +161,41 @@ async fn switch_microphone(a: &Browser, b: &Browser, lists: &Value) -> Result<()
         return Err(harness::Failure::new(format!("only one microphone to choose from: {options:?}")));
     };
     let (id, label) = (other["id"].as_str().unwrap_or_default(), other["label"].as_str().unwrap_or_default());
-    let received_before = audio_track(a, "remote-video").await?;
+    let received_before = track(a, "remote-video", "audio").await?;
     b.click("device-settings").await.ok(); // opens the menu (a <details>), as a person would
     b.js(JS_CHOOSE, vec![json!("mic-select"), json!(id)]).await?;
     poll("b: the new microphone is sent", STATE_LIMIT, Duration::from_millis(100), || async {
-        let sent = audio_track(b, "local-video").await?;
+        let sent = track(b, "local-video", "audio").await?;
         Ok(if sent["label"] == label { Probe::Ready(()) } else { Probe::NotYet(sent.to_string()) })
     })
     .await?;
     println!("b switched its microphone to {label:?}");
-    for browser in [a, b] {
-        let state = browser.state().await?;
-        check(state == "connected", || format!("{}: state `{state}` after the switch", browser.name()))?;
-    }
-    frames_advancing(&[a, b]).await?;
-    let received_after = audio_track(a, "remote-video").await?;
-    check(received_after["id"] == received_before["id"] && received_after["state"] == "live", || {
-        format!("A's received audio changed from {received_before} to {received_after}: renegotiated?")
-    })?;
+    call_kept(a, b, "audio", &received_before, "after the switch").await?;
     b.screenshot("b-device-menu-after-switch").await?;
     Ok(())
 }
 
-async fn audio_track(browser: &Browser, video: &str) -> Result<Value> {
+/// After B changed a device (`after`): both still connected, pictures moving both ways, and A
+/// still receives the same live `kind` track as `before` (replaced on B's sender, not
+/// renegotiated into a new transceiver). Returns the track's id.
+async fn call_kept(a: &Browser, b: &Browser, kind: &str, before: &Value, after: &str) -> Result<Value> {
+    for browser in [a, b] {
+        let state = browser.state().await?;
+        check(state == "connected", || format!("{}: state `{state}` {after}", browser.name()))?;
+    }
+    frames_advancing(&[a, b]).await?;
+    let received = track(a, "remote-video", kind).await?;
+    check(received["id"] == before["id"] && received["state"] == "live", || {
+        format!("A's received {kind} changed from {before} to {received}: renegotiated?")
+    })?;
+    Ok(received["id"].clone())
+}
+
+/// The `kind` track (`audio` or `video`) a video element shows.
+async fn track(browser: &Browser, video: &str, kind: &str) -> Result<Value> {
     let tracks = browser.js(JS_TRACKS, vec![json!(video)]).await?;
-    let audio = tracks.as_array().and_then(|t| t.iter().find(|t| t["kind"] == "audio").cloned());
-    audio.ok_or_else(|| harness::Failure::new(format!("{}: #{video} has no audio track: {tracks}", browser.name())))
+    let found = tracks.as_array().and_then(|t| t.iter().find(|t| t["kind"] == kind).cloned());
+    found.ok_or_else(|| harness::Failure::new(format!("{}: #{video} has no {kind} track: {tracks}", browser.name())))
 }
 
 #[tokio::test]

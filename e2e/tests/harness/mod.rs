@@ -84,6 +84,14 @@ pub async fn start_waiting(a: &Browser, limit: Duration) -> Result<String> {
     a.call_link(limit).await
 }
 
+/// From the start page: A starts a call, B opens its link, and both are connected with media.
+#[allow(dead_code, reason = "each test binary compiles the harness; call_screen.rs and call_screen_tools.rs use this")]
+pub async fn start_and_join(a: &Browser, b: &Browser, limit: Duration) -> Result<()> {
+    let link = start_waiting(a, limit).await?;
+    b.join_by_link(&link, limit).await?;
+    connected_with_media(&[a, b], limit).await
+}
+
 /// Adds what we were doing to any displayable error.
 pub trait Context<T> {
     fn context(self, what: impl fmt::Display) -> Result<T>;
