@@ -54,7 +54,7 @@ pub struct Summary {
 
 impl Summary {
     /// Frames per second to the nearest whole number: pages show no fractions, and integer
-    /// formatting keeps float formatting (~8 KB gzipped) out of the bundle.
+    /// formatting needs none of the float formatting machinery in the bundle.
     pub fn whole_fps(&self) -> Option<u32> {
         self.fps.map(|f| f.round() as u32)
     }

@@ -123,15 +123,15 @@ impl Ui {
     }
 
     /// Shows the state: `data-call-state`, which section is visible, the notice and the link.
-    /// The app runs: the page's loading screen (index.html's `data-boot`) gives way now, before
-    /// the first screen is drawn, not at trunk's start event (which comes after it), so a
-    /// screen's next step is visible when it takes focus.
     /// The page's loader found the browser lacking (no WebRTC: the wasm itself loaded) and says
     /// so; the app must leave that message up and start nothing.
     pub fn unsupported(&self) -> bool {
         self.body.get_attribute("data-boot").as_deref() == Some("unsupported")
     }
 
+    /// The app runs: the page's loading screen (index.html's `data-boot`) gives way now, before
+    /// the first screen is drawn, not at trunk's start event (which comes after it), so a
+    /// screen's next step is visible when it takes focus.
     pub fn take_down_loading_screen(&self) {
         let _ = self.body.remove_attribute("data-boot");
         if let Some(boot) = self.document.get_element_by_id("boot") {
