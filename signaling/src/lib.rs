@@ -34,6 +34,8 @@ pub mod http;
 pub mod http1;
 pub mod ice;
 mod listed;
+#[cfg(test)]
+mod log_capture;
 pub mod metrics;
 pub mod node;
 pub mod rate;

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use crate::relay::{parse_incoming, Incoming};
 use shared::{ErrorCode, PeerId, ServerMessage};
 use tokio::time::Instant;
-use tracing::{debug, field, info_span, warn, Instrument as _};
+use tracing::{debug, enabled, warn, Level};
 
 use crate::address::{Refusal, Slot};
 use crate::engine::config::RoomsConfig;
@@ -73,25 +73,18 @@ impl<E: RoomEngine> RoomService<E> {
         // `PeerHandle::send_text`) instead of growing memory without limit.
         let config = self.engine.config();
         let (tx, mut rx) = outbox::bounded(config.outbound_queue, config.outbound_bytes, self.budget.clone());
-        // Everything logged for this connection, here, in the engine and in the WebSocket layer,
-        // carries its peer and room once it has a seat.
-        let span = info_span!("session", peer = field::Empty, room = field::Empty);
-        let mut handle = PeerHandle::new(tx, span.clone());
+        let mut handle = PeerHandle::new(tx);
         if let Some(slot) = &slot {
             handle.charge_new_rooms(slot.new_rooms());
         }
-        let seated_as = handle.seated_as();
+        let seat = handle.seated_as();
         let mut session = Session::new(self.engine.open(handle), config);
         session.slot = slot;
-        session.turn.seated_as = seated_as;
-        async {
-            let ended = ws.run(&mut session, Some(&mut rx)).await;
-            // The slot (and the seat it counts) goes with the session, though the engine may keep
-            // the seat for a resume: a resume is a new connection, counted again.
-            session.conn.end(ended.label()).await;
-        }
-        .instrument(span)
-        .await;
+        session.seat = seat;
+        let ended = ws.run(&mut session, Some(&mut rx)).await;
+        // The slot (and the seat it counts) goes with the session, though the engine may keep
+        // the seat for a resume: a resume is a new connection, counted again.
+        session.conn.end(ended.label()).await;
     }
 }
 
@@ -108,7 +101,10 @@ struct Session<C> {
     max_signal_size: usize,
     /// For `ice_config`, the pre-call check's request: a copy of a few short strings per session.
     ice: IceConfig,
-    /// Whose TURN credentials `ice_config` mints.
+    /// The seat the engine gave the connection: its TURN identity once seated, and named in
+    /// what the session logs.
+    seat: SeatedAs,
+    /// Whose TURN credentials `ice_config` mints before a seat.
     turn: TurnIdentity,
     /// The session asked to close and the close is on its way behind earlier answers: the
     /// messages ignored since, and the close itself if too many come before it.
@@ -124,6 +120,7 @@ impl<C> Session<C> {
             bucket: TokenBucket::new(config.rate, Instant::now()),
             max_signal_size: config.max_signal_size,
             ice: config.ice.clone(),
+            seat: SeatedAs::default(),
             turn: TurnIdentity::default(),
             hanging_up: None,
             slot: None,
@@ -151,13 +148,15 @@ impl<C: EngineConn> Handler for Session<C> {
                 let wait = self.bucket.retry_after().as_millis() + 1;
                 let message =
                     ServerMessage::error_with(ErrorCode::RateLimited, format!("too many messages; retry in {wait} ms"));
-                debug!(code = "rate_limited", "error sent");
+                if enabled!(Level::DEBUG) {
+                    self.seat.span().in_scope(|| debug!(code = "rate_limited", "error sent"));
+                }
                 // At once, on every engine: the warning a flood's close must follow.
                 self.conn.refuse(&message, reply);
                 return ControlFlow::Continue(());
             }
             Verdict::Flood => {
-                warn!("message flood; closing");
+                self.seat.span().in_scope(|| warn!("message flood; closing"));
                 let close = (CloseCode::POLICY_VIOLATION, "message flood");
                 let flow = self.conn.hang_up(close.0, close.1, reply);
                 self.hanging_up = flow.is_continue().then_some((0, close));
@@ -224,13 +223,12 @@ fn join_refusal(refusal: Refusal) -> (ErrorCode, String) {
 /// under the same id instead of opening a new quota each time.
 #[derive(Debug, Default)]
 struct TurnIdentity {
-    seated_as: SeatedAs,
     unseated: Option<PeerId>,
 }
 
 impl TurnIdentity {
-    fn id(&mut self) -> Result<PeerId, getrandom::Error> {
-        if let Some(peer) = self.seated_as.get() {
+    fn id(&mut self, seat: &SeatedAs) -> Result<PeerId, getrandom::Error> {
+        if let Some(peer) = seat.get() {
             return Ok(peer);
         }
         if let Some(id) = &self.unseated {
@@ -246,10 +244,10 @@ impl<C: EngineConn> Session<C> {
     /// The ICE servers `joined` would carry, for the pre-call check (before a join) and for the
     /// page's renewal before its credentials expire, under the connection's one TURN identity.
     fn ice_config(&mut self, reply: &mut Writer) {
-        let message = match self.turn.id() {
+        let message = match self.turn.id(&self.seat) {
             Ok(id) => ServerMessage::IceConfig { ice_servers: self.ice.servers_for(&id, SystemTime::now()) },
             Err(e) => {
-                warn!(error = %e, "no random source for an ice_config answer");
+                self.seat.span().in_scope(|| warn!(error = %e, "no random source for an ice_config answer"));
                 ServerMessage::error(ErrorCode::Unavailable)
             }
         };
@@ -259,7 +257,9 @@ impl<C: EngineConn> Session<C> {
     fn error(&mut self, reply: &mut Writer, code: ErrorCode, message: String) {
         // `?`: the message may quote what a client sent (newlines included); Debug escapes it, so it
         // stays inside this one log line.
-        debug!(code = code.as_str(), ?message, "error sent");
+        if enabled!(Level::DEBUG) {
+            self.seat.span().in_scope(|| debug!(code = code.as_str(), ?message, "error sent"));
+        }
         self.conn.reply(&ServerMessage::Error { code, message }, reply);
     }
 }
@@ -397,6 +397,23 @@ mod tests {
         assert_eq!(send(&mut s, leave), ControlFlow::Break((CloseCode::POLICY_VIOLATION, "message flood")));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_s_warning_names_the_seat() {
+        let rate = RateConfig { per_sec: 1.0, burst: 1.0, flood_after: 0 };
+        let mut s = session(rate, 1024);
+        let (tx, _rx) = outbox::channel(1);
+        let handle = PeerHandle::new(tx);
+        s.seat = handle.seated_as();
+        handle.seated(&shared::RoomId::try_from("r").unwrap(), &shared::PeerId::new("AAAAAAAAAAAAAAAA"), false);
+        let leave = Message::Text(r#"{"type":"leave"}"#);
+        let logged = crate::log_capture::logged(|| {
+            assert!(send(&mut s, leave).is_continue());
+            assert!(send(&mut s, leave).is_break());
+        });
+        let flood = logged.lines().find(|line| line.contains("message flood; closing")).unwrap_or_default();
+        assert!(flood.contains(" WARN session{peer=AAAAAAAAAAAAAAAA room=r}: "), "{logged}");
+    }
+
     /// The TURN usernames of the `ice_config` answers `s` gives to `count` requests.
     fn turn_usernames(s: &mut Session<Recorder>, count: usize) -> Vec<String> {
         (0..count)
@@ -427,8 +444,8 @@ mod tests {
         assert_eq!(id(&before[0]).len(), 16, "96 random bits");
         // The engine seats the connection: renewals name the seat's peer id, as `joined` did.
         let (tx, _rx) = outbox::channel(1);
-        let handle = PeerHandle::new(tx, tracing::Span::none());
-        s.turn.seated_as = handle.seated_as();
+        let handle = PeerHandle::new(tx);
+        s.seat = handle.seated_as();
         handle.seated(&shared::RoomId::try_from("r").unwrap(), &shared::PeerId::new("AAAAAAAAAAAAAAAA"), false);
         let seated = turn_usernames(&mut s, 2);
         assert!(seated.iter().all(|u| id(u) == "AAAAAAAAAAAAAAAA"), "{seated:?}");

@@ -164,7 +164,7 @@ mod tests {
 
     fn open(rooms: &Arc<Rooms>) -> (MemoryConn, Receiver) {
         let (tx, rx) = outbox::channel(16);
-        (rooms.open(PeerHandle::new(tx, tracing::Span::none())), rx)
+        (rooms.open(PeerHandle::new(tx)), rx)
     }
 
     fn parsed(json: &str) -> ServerMessage {
@@ -299,37 +299,18 @@ mod tests {
         assert_eq!(rooms.metrics().resumes.get(), 1);
     }
 
-    /// Everything formatted by the subscriber, for tests of what the logs say.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn once_seated_a_connection_s_logs_name_its_peer_and_room() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
-        tracing::subscriber::with_default(subscriber, || {
-            let (rooms, _metrics) = engine(Duration::ZERO);
-            let span = tracing::info_span!("session", peer = tracing::field::Empty, room = tracing::field::Empty);
-            let (tx, _rx) = outbox::channel(4);
-            let mut conn = rooms.open(PeerHandle::new(tx, span.clone()));
-            let peer = span.in_scope(|| join(&mut conn, "named").0);
-            span.in_scope(|| tracing::warn!("message flood; closing"));
-            let text = String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
-                .into_owned();
-            let flood = text.lines().find(|l| l.contains("message flood")).unwrap_or_default();
-            assert!(flood.contains(&format!("session{{peer={} room=named}}", peer.as_str())), "{text}");
-        });
+        let (rooms, _metrics) = engine(Duration::ZERO);
+        let (tx, _rx) = outbox::channel(4);
+        let handle = PeerHandle::new(tx);
+        let seat = handle.seated_as();
+        let mut conn = rooms.open(handle);
+        let before = crate::log_capture::logged(|| seat.span().in_scope(|| tracing::warn!("message flood; closing")));
+        assert!(before.contains(" WARN session: "), "unseated, the span is bare: {before}");
+        let peer = join(&mut conn, "named").0;
+        let text = crate::log_capture::logged(|| seat.span().in_scope(|| tracing::warn!("message flood; closing")));
+        let named = format!(" WARN session{{peer={} room=named}}: ", peer.as_str());
+        assert!(text.contains(&named), "{text}");
     }
 }

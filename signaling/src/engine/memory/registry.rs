@@ -175,7 +175,7 @@ mod tests {
 
     fn handle() -> (PeerHandle, Receiver) {
         let (tx, rx) = outbox::channel(8);
-        (PeerHandle::new(tx, tracing::Span::none()), rx)
+        (PeerHandle::new(tx), rx)
     }
 
     fn room(id: &str) -> RoomId {
