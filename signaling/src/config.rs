@@ -261,12 +261,12 @@ impl Args {
                 burst: f64::from(self.rate_limit_burst),
                 ..defaults.rate
             },
-            ice: IceConfig {
+            ice: Arc::new(IceConfig {
                 stun_urls: list(&self.stun_urls),
                 turn_urls,
                 turn_secret,
                 turn_ttl: Duration::from_secs(self.turn_ttl_secs),
-            },
+            }),
             ..defaults
         })
     }

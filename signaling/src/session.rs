@@ -99,8 +99,8 @@ struct Session<C> {
     conn: C,
     bucket: TokenBucket,
     max_signal_size: usize,
-    /// For `ice_config`, the pre-call check's request: a copy of a few short strings per session.
-    ice: IceConfig,
+    /// For `ice_config`, the pre-call check's request.
+    ice: Arc<IceConfig>,
     /// The seat the engine gave the connection: its TURN identity once seated, and named in
     /// what the session logs.
     seat: SeatedAs,
@@ -437,7 +437,7 @@ mod tests {
             turn_ttl: Duration::from_secs(900),
             ..IceConfig::default()
         };
-        let mut s = Session::new(Recorder::default(), &RoomsConfig { ice, ..RoomsConfig::default() });
+        let mut s = Session::new(Recorder::default(), &RoomsConfig { ice: ice.into(), ..RoomsConfig::default() });
         let id = |username: &String| username.split_once(':').expect("<expiry>:<id>").1.to_owned();
         let before = turn_usernames(&mut s, 3);
         assert!(before.iter().all(|u| id(u) == id(&before[0])), "one id before a join: {before:?}");

@@ -547,7 +547,7 @@ async fn joined_lists_the_stun_server_and_a_turn_server_with_fresh_credentials()
         turn_secret: Some("connect-test-secret".into()),
         turn_ttl: ttl,
     };
-    let server = start(RoomsConfig { ice, ..RoomsConfig::default() }).await;
+    let server = start(RoomsConfig { ice: ice.into(), ..RoomsConfig::default() }).await;
     let (a, ja, b, jb) = pair(&server, "ice").await;
 
     for joined in [&ja, &jb] {
@@ -579,7 +579,7 @@ async fn ice_config_answers_the_ice_servers_without_joining() {
         turn_secret: Some("connect-test-secret".into()),
         turn_ttl: Duration::from_secs(3600),
     };
-    let server = start(RoomsConfig { ice, ..RoomsConfig::default() }).await;
+    let server = start(RoomsConfig { ice: ice.into(), ..RoomsConfig::default() }).await;
     let mut client = server.client().await;
     client.send(&ClientMessage::IceConfig).await;
     let ServerMessage::IceConfig { ice_servers } = client.recv().await else { panic!("expected ice_config") };
@@ -613,7 +613,7 @@ async fn one_connection_keeps_one_turn_identity_across_renewals_and_its_seat() {
         turn_ttl: Duration::from_secs(600),
         ..IceConfig::default()
     };
-    let server = start(RoomsConfig { ice, ..RoomsConfig::default() }).await;
+    let server = start(RoomsConfig { ice: ice.into(), ..RoomsConfig::default() }).await;
     async fn turn_id(client: &mut Client) -> String {
         client.send(&ClientMessage::IceConfig).await;
         let ServerMessage::IceConfig { ice_servers } = client.recv().await else { panic!("expected ice_config") };

@@ -1,6 +1,7 @@
 //! The room engines' settings: the rules of rooms and of the signaling protocol, their defaults
 //! and why. Both engines read the same [`RoomsConfig`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ice::{IceConfig, DEFAULT_TURN_TTL};
@@ -37,7 +38,8 @@ pub struct RoomsConfig {
     /// Bytes all connections' queues may hold together: the process-wide bound for many slow
     /// readers at once (64 MiB: 256 connections each at its allowance).
     pub outbound_total_bytes: usize,
-    pub ice: IceConfig,
+    /// Shared by every session (each answers `ice_config` from it), not copied into each.
+    pub ice: Arc<IceConfig>,
 }
 
 impl Default for RoomsConfig {
@@ -50,7 +52,7 @@ impl Default for RoomsConfig {
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
             outbound_bytes: DEFAULT_OUTBOUND_BYTES,
             outbound_total_bytes: DEFAULT_OUTBOUND_TOTAL_BYTES,
-            ice: IceConfig { turn_ttl: DEFAULT_TURN_TTL, ..IceConfig::default() },
+            ice: Arc::new(IceConfig { turn_ttl: DEFAULT_TURN_TTL, ..IceConfig::default() }),
         }
     }
 }
