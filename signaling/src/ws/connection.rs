@@ -2,15 +2,18 @@
 //!
 //! Reads go into the worker thread's [`read_buffer`](crate::read_buffer), borrowed by a synchronous
 //! function and never held across an `.await`, so an idle connection's task holds no read buffer. Everything a read produces (replies,
-//! pongs) is written in one batch right after it. One `select!` loop waits for readability,
+//! pongs) is written in one batch right after it. One loop waits for readability,
 //! writability (only while bytes are pending), outbound messages from other tasks, the keepalive
-//! timer and shutdown; none of them can block another, so a stalled peer stalls only itself.
+//! timer and shutdown, polled together; none of them can block another, so a stalled peer stalls
+//! only itself.
 //! While the task has nothing to write and is not handling input, other tasks write into its
 //! socket themselves (see `outbox`); it takes the socket back before it handles input or pings.
 
+use std::future::{poll_fn, Future as _};
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt as _, Interest};
@@ -208,17 +211,34 @@ impl WebSocket {
             // messages; the peer's TCP window (or the senders' bounded outbox) fills instead.
             // The outbox is watched even without room: it may say this reader is too slow.
             let has_room = self.writer.len() < self.config.max_outbound_bytes;
-            let wake = tokio::select! {
-                biased;
-                _ = &mut stop => Wake::Shutdown,
-                ready = self.stream.writable(), if !self.writer.is_empty() => Wake::Io(ready),
-                ready = self.stream.readable(), if has_room => Wake::Readable(ready),
-                message = next(outbound, has_room), if outbound.is_some() => match message {
-                    Some(message) => Wake::Outbound(message),
-                    None => Wake::Overrun,
-                },
-                () = &mut timer => Wake::Timer,
-            };
+            let wants_write = !self.writer.is_empty();
+            // Polled in this order, first ready wins. The socket's readiness is polled, not
+            // awaited through `readable()`/`writable()` futures: those live in the task's future
+            // (304 bytes for the pair, in every idle connection), the polls keep one waker each
+            // in the socket's registration. Nothing else waits on this socket's readiness
+            // (direct writers only `try_write`), so the single waker slot is enough.
+            let wake = poll_fn(|cx| {
+                if stop.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Wake::Shutdown);
+                }
+                if wants_write {
+                    if let Poll::Ready(ready) = self.stream.poll_write_ready(cx) {
+                        return Poll::Ready(Wake::Io(ready));
+                    }
+                }
+                if has_room {
+                    if let Poll::Ready(ready) = self.stream.poll_read_ready(cx) {
+                        return Poll::Ready(Wake::Readable(ready));
+                    }
+                }
+                if let Some(rx) = outbound.as_mut() {
+                    if let Poll::Ready(message) = rx.poll_next(cx, has_room) {
+                        return Poll::Ready(message.map_or(Wake::Overrun, Wake::Outbound));
+                    }
+                }
+                timer.as_mut().poll(cx).map(|()| Wake::Timer)
+            })
+            .await;
             match wake {
                 Wake::Shutdown => return Ended::Closed(CloseCode::GOING_AWAY, "server shutting down"),
                 // Others' messages to it overran its byte allowance: it is not reading.
@@ -492,12 +512,5 @@ async fn shutdown_write(stream: &mut Arc<TcpStream>) -> io::Result<()> {
         Some(stream) => stream.shutdown().await,
         // Not reached after `detach`; were it, the socket still closes when its last handle drops.
         None => Ok(()),
-    }
-}
-
-async fn next(outbound: &mut Option<&mut outbox::Receiver>, take: bool) -> Option<Taken> {
-    match outbound {
-        Some(rx) => rx.next(take).await,
-        None => std::future::pending().await,
     }
 }

@@ -374,7 +374,8 @@ impl Receiver {
         self.shared.budget.give(written);
     }
 
-    fn poll_next(&mut self, cx: &mut Context<'_>, take: bool) -> Poll<Option<Taken>> {
+    /// [`Receiver::next`] as a poll, for a task that waits on several things in one `poll_fn`.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>, take: bool) -> Poll<Option<Taken>> {
         let mut state = self.shared.lock();
         if state.overrun {
             return Poll::Ready(None);
