@@ -21,7 +21,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use super::budget::Budget;
 use super::close::close_payload;
 use super::close_code::CloseCode;
-use super::codec::Writer;
+use super::codec::{Sink, Writer};
 use super::config::WsConfig;
 use super::error::ProtocolError;
 use super::frame::OpCode;
@@ -153,10 +153,13 @@ impl WebSocket {
     /// handshake has already shut down its sending side).
     pub async fn run<H: Handler>(&mut self, handler: &mut H, mut outbound: Option<&mut outbox::Receiver>) -> Ended {
         self.metrics.opened();
-        if let Some(rx) = outbound.as_mut() {
-            rx.attach(self.stream.clone(), self.metrics.clone());
+        match outbound.as_mut() {
+            Some(rx) => rx.attach(self.stream.clone(), self.metrics.clone()),
+            // No other task can write to this socket: a large reply may go straight to it.
+            None => self.writer.write_through(Box::new(Through(self.stream.clone(), self.metrics.clone()))),
         }
         let ended = self.serve(handler, &mut outbound).await;
+        self.writer.stop_write_through();
         // From here the task alone writes: its close frame must be the last thing sent.
         if let Some(rx) = outbound.as_mut() {
             rx.detach(&mut self.writer);
@@ -465,6 +468,18 @@ impl WebSocket {
             _ = linger => {}
             () = sleep_until(deadline) => {}
         }
+    }
+}
+
+/// The socket as the writer's [`Sink`], for a session without an outbox (nothing else writes).
+#[derive(Debug)]
+struct Through(Arc<TcpStream>, Arc<WsMetrics>);
+
+impl Sink for Through {
+    fn try_write(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.0.try_write_vectored(parts)?;
+        self.1.bytes_out.inc_by(n as u64);
+        Ok(n)
     }
 }
 
