@@ -2,7 +2,9 @@
 //!
 //! Reads go into the worker thread's [`read_buffer`](crate::read_buffer), borrowed by a synchronous
 //! function and never held across an `.await`, so an idle connection's task holds no read buffer. Everything a read produces (replies,
-//! pongs) is written in one batch right after it. One `select!` loop waits for readability,
+//! pongs) is written in one batch right after it; in a session without an outbox, a large reply
+//! with nothing pending ahead of it goes to the socket as it is made, from the read buffer with
+//! no copy (see `codec::Sink`). One `select!` loop waits for readability,
 //! writability (only while bytes are pending), outbound messages from other tasks, the keepalive
 //! timer and shutdown; none of them can block another, so a stalled peer stalls only itself.
 //! While the task has nothing to write and is not handling input, other tasks write into its
