@@ -182,8 +182,8 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     let shift = offset % 4;
     let key = [key[shift], key[(shift + 1) % 4], key[(shift + 2) % 4], key[(shift + 3) % 4]];
     let mut pattern = [0u8; MASK_BLOCK];
-    for (i, byte) in pattern.iter_mut().enumerate() {
-        *byte = key[i % 4];
+    for word in pattern.chunks_exact_mut(4) {
+        word.copy_from_slice(&key);
     }
     let mut blocks = data.chunks_exact_mut(MASK_BLOCK);
     for block in &mut blocks {
