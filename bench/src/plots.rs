@@ -1,5 +1,6 @@
 //! The report's plots as SVG (plotters' SVG backend only: no fonts, no native libraries):
-//! latency percentiles per server, memory per connection per server, relay CPU per message.
+//! latency percentiles per server, memory per connection per server, relay and echo CPU per
+//! message.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{BenchError, Result};
 use crate::results::{Distribution, Metric, Results};
-use crate::server::{Server, ROOM_SERVERS};
+use crate::server::{Server, ECHO_SERVERS, ROOM_SERVERS};
 
 const SIZE: (u32, u32) = (820, 460);
 /// Percentiles plotted, as "nines" (−log10(1 − p)): 50, 75, 90, 95, 99, 99.5, 99.9.
@@ -21,7 +22,7 @@ fn colour(server: Server) -> RGBColor {
         Server::OursRedis => RGBColor(255, 127, 14),
         Server::OursRedisPair => RGBColor(148, 103, 189),
         Server::Tungstenite => RGBColor(31, 119, 180),
-        Server::Fastwebsockets => RGBColor(44, 160, 44),
+        Server::Fastwebsockets | Server::FastwebsocketsEcho => RGBColor(44, 160, 44),
         Server::RawTcp | Server::RawEcho => RGBColor(110, 110, 110),
         Server::RawFrames => RGBColor(30, 30, 30),
     }
@@ -91,10 +92,17 @@ pub fn latency(path: &Path, title: &str, y_desc: &str, results: &Results, distri
     root.present().map_err(|e| failed(title, e))
 }
 
-/// Grouped bars, one group per room server, one bar per metric; a log scale when the values
-/// span more than a factor of 20 (tungstenite's memory next to raw TCP's).
-pub fn bars(path: &Path, title: &str, y_desc: &str, results: &Results, metrics: &[(Metric, &str)]) -> Result<()> {
-    let values: Vec<Vec<f64>> = ROOM_SERVERS
+/// Grouped bars, one group per server of `servers`, one bar per metric; a log scale when the
+/// values span more than a factor of 20 (tungstenite's memory next to raw TCP's).
+pub fn bars(
+    path: &Path,
+    title: &str,
+    y_desc: &str,
+    results: &Results,
+    servers: &[Server],
+    metrics: &[(Metric, &str)],
+) -> Result<()> {
+    let values: Vec<Vec<f64>> = servers
         .iter()
         .map(|&server| metrics.iter().map(|&(metric, _)| results.median(metric, server).unwrap_or(0.0)).collect())
         .collect();
@@ -103,7 +111,8 @@ pub fn bars(path: &Path, title: &str, y_desc: &str, results: &Results, metrics: 
     let high = if high > 0.0 { high * 1.15 } else { 1.0 };
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| failed(title, e))?;
-    let x_range = -0.5..ROOM_SERVERS.len() as f64 - 0.5;
+    let x_range = -0.5..servers.len() as f64 - 0.5;
+    let label = |x: &f64| server_label(servers, *x);
     let width = 0.8 / metrics.len() as f64;
     let mut builder = ChartBuilder::on(&root);
     builder.caption(title, ("sans-serif", 18)).margin(12).x_label_area_size(40).y_label_area_size(60);
@@ -114,35 +123,35 @@ pub fn bars(path: &Path, title: &str, y_desc: &str, results: &Results, metrics: 
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(2 * ROOM_SERVERS.len() + 1)
-            .x_label_formatter(&server_label)
+            .x_labels(2 * servers.len() + 1)
+            .x_label_formatter(&label)
             .x_desc(format!("{legend} (dark); log scale"))
             .y_desc(y_desc)
             .draw()
             .map_err(|e| failed(title, e))?;
-        chart.draw_series(bar_rectangles(&values, width, floor)).map_err(|e| failed(title, e))?;
+        chart.draw_series(bar_rectangles(servers, &values, width, floor)).map_err(|e| failed(title, e))?;
         chart.draw_series(bar_labels(&values, width)).map_err(|e| failed(title, e))?;
     } else {
         let mut chart = builder.build_cartesian_2d(x_range, 0.0..high).map_err(|e| failed(title, e))?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(2 * ROOM_SERVERS.len() + 1)
-            .x_label_formatter(&server_label)
+            .x_labels(2 * servers.len() + 1)
+            .x_label_formatter(&label)
             .x_desc(format!("{legend} (dark)"))
             .y_desc(y_desc)
             .draw()
             .map_err(|e| failed(title, e))?;
-        chart.draw_series(bar_rectangles(&values, width, 0.0)).map_err(|e| failed(title, e))?;
+        chart.draw_series(bar_rectangles(servers, &values, width, 0.0)).map_err(|e| failed(title, e))?;
         chart.draw_series(bar_labels(&values, width)).map_err(|e| failed(title, e))?;
     }
     root.present().map_err(|e| failed(title, e))
 }
 
-/// The room server whose group of bars is centred on `x`, or nothing between groups.
-fn server_label(x: &f64) -> String {
+/// The server whose group of bars is centred on `x`, or nothing between groups.
+fn server_label(servers: &[Server], x: f64) -> String {
     let i = x.round();
-    match ROOM_SERVERS.get(i as usize) {
+    match servers.get(i as usize) {
         Some(server) if (x - i).abs() < 0.01 && i >= 0.0 => server.name().to_owned(),
         _ => String::new(),
     }
@@ -150,12 +159,12 @@ fn server_label(x: &f64) -> String {
 
 /// One rectangle per value: group `i` (a server) at x = i, its bars side by side, the first
 /// metric lighter than the second.
-fn bar_rectangles(values: &[Vec<f64>], width: f64, floor: f64) -> Vec<Rectangle<(f64, f64)>> {
+fn bar_rectangles(servers: &[Server], values: &[Vec<f64>], width: f64, floor: f64) -> Vec<Rectangle<(f64, f64)>> {
     let mut bars = Vec::new();
     for (i, row) in values.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
             let x0 = i as f64 - 0.4 + j as f64 * width;
-            let shade = colour(ROOM_SERVERS[i]).mix(if j == 0 { 0.55 } else { 1.0 });
+            let shade = colour(servers[i]).mix(if j == 0 { 0.55 } else { 1.0 });
             bars.push(Rectangle::new([(x0, floor), (x0 + width * 0.92, v.max(floor))], shade.filled()));
         }
     }
@@ -191,12 +200,16 @@ pub fn write_all(dir: &Path, results: &Results) -> Result<Vec<(String, String)>>
     }
     let memory = [(Metric::RssConnected, "per connected peer"), (Metric::RssJoined, "per joined peer")];
     let title = "Server memory (RSS) per connection";
-    bars(&dir.join("memory.svg"), title, "KB per connection", results, &memory)?;
+    bars(&dir.join("memory.svg"), title, "KB per connection", results, &ROOM_SERVERS, &memory)?;
     written.push((title.to_owned(), "memory.svg".to_owned()));
     let cpu = [(Metric::ClosedSmallCpu, "256 B"), (Metric::ClosedLargeCpu, "4 KiB")];
     let title = "Server CPU per relayed message, closed loop";
-    bars(&dir.join("cpu.svg"), title, "µs per message", results, &cpu)?;
+    bars(&dir.join("cpu.svg"), title, "µs per message", results, &ROOM_SERVERS, &cpu)?;
     written.push((title.to_owned(), "cpu.svg".to_owned()));
+    let echo = [(Metric::EchoSmallCpu, "64 B"), (Metric::EchoLargeCpu, "32 KiB")];
+    let title = "Server CPU per echoed message";
+    bars(&dir.join("cpu-echo.svg"), title, "µs per message", results, &ECHO_SERVERS, &echo)?;
+    written.push((title.to_owned(), "cpu-echo.svg".to_owned()));
     Ok(written)
 }
 
@@ -221,13 +234,22 @@ mod tests {
             results.add(Metric::ClosedSmallCpu, server, 7.0 + i as f64);
             results.add(Metric::ClosedLargeCpu, server, 15.0 + i as f64);
         }
+        for (i, server) in ECHO_SERVERS.into_iter().enumerate() {
+            results.add(Metric::EchoSmallCpu, server, 3.0 + i as f64);
+            results.add(Metric::EchoLargeCpu, server, 17.0 - i as f64);
+        }
         let dir = std::env::temp_dir().join(format!("bench-plots-{}", std::process::id()));
         let written = write_all(&dir, &results).unwrap();
-        assert_eq!(written.len(), 5);
+        assert_eq!(written.len(), 6);
         for (_, file) in written {
             let svg = std::fs::read_to_string(dir.join(&file)).unwrap();
             assert!(svg.starts_with("<svg") && svg.contains("fastwebsockets"), "{file}");
         }
+        let echo = std::fs::read_to_string(dir.join("cpu-echo.svg")).unwrap();
+        for server in ECHO_SERVERS {
+            assert!(echo.contains(server.name()), "{} in the echo plot", server.name());
+        }
+        assert!(echo.contains(">\n17\n<") && echo.contains(">\n3.0\n<"), "the bars carry their values");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -110,7 +110,7 @@ fn write_method(out: &mut String, cx: &Context<'_>) -> std::fmt::Result {
         format!("Relay: {} rooms × 2 peers, both directions at once. Closed loop: {} messages of 256 B and {} of 4 KiB in all, at most {} in flight per direction. Paced: {:.0} messages/s in all for {:.0} s, {} runs per repetition, each on a fresh server. Server CPU per message is the on-CPU time of all its threads (`/proc/PID/task/*/schedstat`, first field) over the measured window, divided by the messages relayed.", s.rooms, s.closed_small, s.closed_large, s.window, s.paced_per_sec, s.paced_secs, s.paced_rounds),
         format!("Join: `join` → `joined` on already-open connections, in pairs; {} one at a time, then bursts: {} connections opened first, then one task writes every join back to back while an idle reader per connection waits for its `joined`; a join's latency runs from the start of its write to the read of its answer, so it is the server's queueing under the burst. A burst's tail varies from one burst to the next on the same server (how the server's scheduler meets ten thousand sockets ready at once), so each repetition runs {} bursts on fresh connections to the same server and each burst is a sample.", s.join_sequential, s.join_burst, s.bursts),
         format!("Memory: VmRSS of the server with {} idle connections (handshake done) minus the fresh server's, divided by {}; then again after all have joined rooms in pairs. The server is first left to go idle (under 1% CPU). 1 KB = 1024 B.", s.idle, s.idle),
-        format!("Echo: our `echo` example (binary WebSocket messages) against `ref-rawtcp --echo`; {} connections, one message in flight each; {} messages of 64 B and {} of 32 KiB.", s.echo_connections, s.echo_small, s.echo_large),
+        format!("Echo: our `echo` example (binary WebSocket messages, the server's WebSocket layer and nothing else) against `ref-fastwebsockets --echo` (upgraded through hyper, then fastwebsockets' own echo example: a `FragmentCollector` reading whole messages, each written straight back, pings and the close handshake answered by the library, outside tokio's cooperative budget as that example runs it; a payload over 1 KiB leaves in one vectored write) and `ref-rawtcp --echo` (bytes read into a 64 KiB buffer and written back: the floor); {} connections, one message in flight each; {} messages of 64 B and {} of 32 KiB.", s.echo_connections, s.echo_small, s.echo_large),
         format!("Browser: the e2e call test (`cargo test -p e2e --test call -- --ignored {}`) against the release server, inside `unshare --net` with only loopback, as the `browser` step of `cargo xtask test` runs it; it prints the time from opening the room link to the first decoded remote frame. Median of {} calls. Bundle: the `.wasm` and `.js` files of `dist/` (`cargo xtask web`, trunk release build), raw and gzip -9.", crate::browser::CALL_TEST, s.browser_runs),
         redis_method(cx),
         "Profiling a server: start it by hand under `valgrind --tool=callgrind` (e.g. `target/release/signaling --listen 127.0.0.1:9700 --rate-limit-per-sec 1000000 --rate-limit-burst 1000000`), run one scenario against it with `target/release/bench load 127.0.0.1:9700 PID relay-256-closed` (`--tcp` for `ref-rawtcp`, `--frames` for `ref-rawtcp --frames`; through Redis, `--redis-pid=PID` and `--second-node=ADDR,PID`), stop it with SIGINT and read the output with `callgrind_annotate`.".to_owned(),
@@ -167,19 +167,24 @@ fn write_figures(out: &mut String, results: &Results, sizes: &Sizes) -> std::fmt
         }
         writeln!(out)?;
     }
-    writeln!(out, "\n| figure | unit | echo example (ours) | raw TCP echo | ours/raw |")?;
-    writeln!(out, "|---|---|--:|--:|--:|")?;
+    let [ours, fws, raw] = ECHO_SERVERS;
+    writeln!(
+        out,
+        "\n| figure | unit | {} | {} | {} | ours/fastwebsockets | ours/raw |",
+        ours.name(),
+        fws.name(),
+        raw.name()
+    )?;
+    writeln!(out, "|---|---|--:|--:|--:|--:|--:|")?;
     for metric in ECHO_METRICS {
-        let [ours, raw] = ECHO_SERVERS;
-        let ratio = ratio_cell(results, metric, ours, raw);
-        writeln!(
-            out,
-            "| {} | {} | {} | {} | {ratio} |",
-            metric.label(),
-            metric.unit().label(),
-            cell(results, metric, ours),
-            cell(results, metric, raw)
-        )?;
+        write!(out, "| {} | {} |", metric.label(), metric.unit().label())?;
+        for server in ECHO_SERVERS {
+            write!(out, " {} |", cell(results, metric, server))?;
+        }
+        for other in [fws, raw] {
+            write!(out, " {} |", ratio_cell(results, metric, ours, other))?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }
@@ -304,5 +309,38 @@ mod tests {
         assert!(report.contains("version 7.0.15"));
         assert!(report
             .contains("| relay 256 B, closed loop: redis-server CPU per message (µs) | ours, Redis, 1 node | 9.00 |"));
+    }
+
+    #[test]
+    fn the_echo_table_puts_ours_beside_fastwebsockets_and_the_floor() {
+        let mut results = Results::default();
+        results.add(Metric::EchoLargeCpu, Server::OursEcho, 30.0);
+        results.add(Metric::EchoLargeCpu, Server::FastwebsocketsEcho, 25.0);
+        results.add(Metric::EchoLargeCpu, Server::RawEcho, 12.0);
+        let sizes = Sizes::for_mode(Mode::Quick);
+        let machine = Machine::default();
+        let cx = Context {
+            mode: Mode::Quick,
+            sizes: &sizes,
+            command: "cargo xtask bench --quick",
+            machine: &machine,
+            revision: "abc1234",
+            load_after: "0 0 0",
+            pinned: true,
+            minutes: 1.0,
+            plots: &[],
+        };
+        let report = render(&results, &cx);
+        let head = report.lines().find(|l| l.starts_with("| figure | unit | echo example (ours)")).expect("a head");
+        assert!(head.contains("| fastwebsockets echo | raw TCP echo | ours/fastwebsockets | ours/raw |"), "{head}");
+        let row = report.lines().find(|l| l.starts_with("| echo 32 KiB: server CPU per message | µs |")).unwrap();
+        assert_eq!(
+            row.split('|').map(str::trim).skip(3).collect::<Vec<_>>()[..5],
+            ["30.0", "25.0", "12.0", "1.20×", "2.50×"]
+        );
+        let small = report.lines().find(|l| l.starts_with("| echo 64 B: server CPU per message | µs |")).unwrap();
+        assert!(small.ends_with("| — | — | — | — | — |"), "{small}");
+        assert!(report.contains("| echo 32 KiB: server CPU per message (µs) | fastwebsockets echo | 25.0 |"));
+        assert!(report.contains("`ref-fastwebsockets --echo`"));
     }
 }

@@ -14,12 +14,14 @@ pub struct ServeArgs {
     pub mode: Mode,
 }
 
-/// What a reference server serves. Only `ref-rawtcp` knows the modes past [`Mode::Rooms`].
+/// What a reference server serves. `ref-rawtcp` knows every mode, `ref-fastwebsockets`
+/// [`Mode::Rooms`] and [`Mode::Echo`], `ref-tungstenite` only [`Mode::Rooms`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// The room protocol (the default).
     Rooms,
-    /// `--echo`: bytes echoed back, the floor of the echo benchmark.
+    /// `--echo`: every message echoed back (by `ref-rawtcp`: bytes, the floor of the echo
+    /// benchmark; by `ref-fastwebsockets`: WebSocket messages, its reference).
     Echo,
     /// `--frames`: length-prefixed frames, relayed unread once seated, the floor of the relay.
     Frames,

@@ -31,6 +31,8 @@ pub enum Server {
     RawFrames,
     /// The `echo` example of the signaling crate.
     OursEcho,
+    /// `ref-fastwebsockets --echo`: the WebSocket reference of the echo benchmark.
+    FastwebsocketsEcho,
     /// `ref-rawtcp --echo`.
     RawEcho,
     /// Our `signaling` with `--redis-url`: one node.
@@ -42,7 +44,8 @@ pub enum Server {
 /// The room servers, in the order every repetition runs them.
 pub const ROOM_SERVERS: [Server; 5] =
     [Server::Ours, Server::Tungstenite, Server::Fastwebsockets, Server::RawTcp, Server::RawFrames];
-pub const ECHO_SERVERS: [Server; 2] = [Server::OursEcho, Server::RawEcho];
+/// The echo servers: ours, the WebSocket reference, the floor.
+pub const ECHO_SERVERS: [Server; 3] = [Server::OursEcho, Server::FastwebsocketsEcho, Server::RawEcho];
 /// Ours through Redis, after the room servers in the scenarios that run through Redis.
 pub const REDIS_SERVERS: [Server; 2] = [Server::OursRedis, Server::OursRedisPair];
 
@@ -55,6 +58,7 @@ impl Server {
             Server::RawTcp => "raw TCP",
             Server::RawFrames => "raw TCP frames",
             Server::OursEcho => "echo example (ours)",
+            Server::FastwebsocketsEcho => "fastwebsockets echo",
             Server::RawEcho => "raw TCP echo",
             Server::OursRedis => "ours, Redis, 1 node",
             Server::OursRedisPair => "ours, Redis, 2 nodes",
@@ -70,6 +74,7 @@ impl Server {
             Server::RawTcp => "rawtcp",
             Server::RawFrames => "rawtcp-frames",
             Server::OursEcho => "ours-echo",
+            Server::FastwebsocketsEcho => "fastwebsockets-echo",
             Server::RawEcho => "rawtcp-echo",
             Server::OursRedis => "ours-redis",
             Server::OursRedisPair => "ours-redis-2",
@@ -117,7 +122,7 @@ impl Launcher {
         let name = match server {
             Server::Ours | Server::OursRedis | Server::OursRedisPair => "signaling",
             Server::Tungstenite => "ref-tungstenite",
-            Server::Fastwebsockets => "ref-fastwebsockets",
+            Server::Fastwebsockets | Server::FastwebsocketsEcho => "ref-fastwebsockets",
             Server::RawTcp | Server::RawEcho | Server::RawFrames => "ref-rawtcp",
             Server::OursEcho => "examples/echo",
         };
@@ -143,7 +148,7 @@ impl Launcher {
             Server::OursEcho => {
                 command.arg("127.0.0.1:0");
             }
-            Server::RawEcho => {
+            Server::RawEcho | Server::FastwebsocketsEcho => {
                 command.args(["--echo", "127.0.0.1:0"]);
             }
             Server::RawFrames => {
@@ -372,5 +377,9 @@ mod tests {
         assert_eq!(redis[..3], ["-c", "0", "/r/signaling"], "the nodes run as deployed, pinned");
         let unpinned = Launcher { pin: None, ..launcher };
         assert_eq!(unpinned.command(Server::RawEcho, 1).get_program(), "/r/ref-rawtcp");
+        let echo = unpinned.command(Server::FastwebsocketsEcho, 1);
+        assert_eq!(echo.get_program(), "/r/ref-fastwebsockets");
+        assert_eq!(echo.get_args().collect::<Vec<_>>(), ["--echo", "127.0.0.1:0"]);
+        assert_eq!(Server::FastwebsocketsEcho.transport(), Transport::WebSocket);
     }
 }

@@ -50,3 +50,36 @@ async fn frames_pipelined_behind_the_handshake_are_not_lost() {
     drop(stream);
     server.shutdown().await;
 }
+
+/// A large reply leaves straight from the read buffer (write-through); a client that reads
+/// nothing for a while fills its socket, so those writes go through in part and the rest waits
+/// in the write buffer, and the server stops reading once that is full. Every message still
+/// comes back whole and in order.
+#[tokio::test]
+async fn large_echoes_to_a_client_that_reads_late_come_back_whole_and_in_order() {
+    const COUNT: usize = 32;
+    const SIZE: usize = 512 * 1024;
+    let message = |n: usize| Message::binary((0..SIZE).map(|i| (i * 7 + n) as u8).collect::<Vec<u8>>());
+    let server = start_echo(ServerConfig::default()).await;
+    let (ws, _) = tokio_tungstenite::connect_async(server.url("/ws")).await.unwrap();
+    let (mut tx, mut rx) = ws.split();
+    let (sent, all_sent) = tokio::sync::oneshot::channel();
+    let sender = tokio::spawn(async move {
+        for n in 0..COUNT {
+            tx.send(message(n)).await.unwrap();
+        }
+        let _ = sent.send(());
+        tx
+    });
+    // Read nothing until the sender is through, or held up by the server's backpressure: 16 MiB
+    // of echoes is more than the sockets between us hold (loopback buffers grow to a few MiB).
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(300), all_sent).await;
+    for n in 0..COUNT {
+        let got = tokio::time::timeout(WAIT, rx.next()).await.expect("an echo in time").unwrap().unwrap();
+        assert!(got == message(n), "message {n} came back changed or out of order");
+    }
+    let mut ws = sender.await.unwrap().reunite(rx).unwrap();
+    ws.close(None).await.unwrap();
+    server.wait_for_metric(&format!("signaling_messages_out_total {COUNT}\n")).await;
+    server.shutdown().await;
+}

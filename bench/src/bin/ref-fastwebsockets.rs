@@ -2,14 +2,17 @@
 //! `upgrade` feature documents. Its `read_frame` is not cancel-safe, so it cannot share a
 //! `select!` with the outbound queue: as in its split echo example, the connection reads in one
 //! task and a second task owns the write half and drains the queue.
+//!
+//! With `--echo`, the echo benchmark's WebSocket reference instead: every message goes straight
+//! back, written as fastwebsockets' own echo example does it (see [`echo`]).
 
 use std::convert::Infallible;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use bench::rooms::{Rooms, Session, QUEUE};
-use bench::serve::{self, ServeArgs};
-use fastwebsockets::{upgrade, FragmentCollectorRead, Frame, OpCode, Payload, WebSocket};
+use bench::serve::{self, Mode, ServeArgs};
+use fastwebsockets::{upgrade, FragmentCollector, FragmentCollectorRead, Frame, OpCode, Payload, WebSocket};
 use http_body_util::Empty;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -35,6 +38,14 @@ type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = ServeArgs::from_env();
+    let service = match args.mode {
+        Mode::Rooms => Service::Rooms(Arc::new(Rooms::default())),
+        Mode::Echo => Service::Echo,
+        Mode::Frames => {
+            eprintln!("ref-fastwebsockets: --frames is ref-rawtcp's mode (a floor without WebSocket)");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match serve::bind(args.addr).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -42,26 +53,33 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rooms = Arc::new(Rooms::default());
     loop {
         let stream = serve::accept(&listener).await;
-        let rooms = rooms.clone();
+        let service = service.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| handshake(request, rooms.clone()));
+            let service = service_fn(move |request| handshake(request, service.clone()));
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades().await;
         });
     }
 }
 
-async fn handshake(
-    mut request: Request<Incoming>,
-    rooms: Arc<Rooms<Outbound>>,
-) -> Result<Response<Empty<Bytes>>, Infallible> {
+/// What an upgraded connection serves: the room protocol, or `--echo`.
+#[derive(Clone)]
+enum Service {
+    Rooms(Arc<Rooms<Outbound>>),
+    Echo,
+}
+
+async fn handshake(mut request: Request<Incoming>, service: Service) -> Result<Response<Empty<Bytes>>, Infallible> {
     match upgrade::upgrade(&mut request) {
         Ok((response, upgraded)) => {
             tokio::spawn(async move {
-                if let Ok(ws) = upgraded.await {
-                    connection(ws, rooms).await;
+                let Ok(ws) = upgraded.await else { return };
+                match service {
+                    Service::Rooms(rooms) => connection(ws, rooms).await,
+                    // As in fastwebsockets' echo example: outside tokio's cooperative budget,
+                    // so a connection with bytes waiting is never made to yield between frames.
+                    Service::Echo => tokio::task::unconstrained(echo(ws)).await,
                 }
             });
             Ok(response)
@@ -116,4 +134,24 @@ async fn connection(ws: WebSocket<Upgraded>, rooms: Arc<Rooms<Outbound>>) {
     drop(tx);
     drop(send_control);
     let _ = writer.await;
+}
+
+/// `--echo`, the way fastwebsockets' documentation and its `echo_server` example use it: a
+/// `FragmentCollector` hands out whole messages (one frame as it came, fragments joined), each
+/// written straight back. The library answers pings and the close handshake itself (`auto_pong`
+/// and `auto_close` are on by default), validates UTF-8 of text, unmasks in its read buffer, and
+/// writes a payload over 1 KiB with one vectored write (header and payload, no copy).
+async fn echo(ws: WebSocket<Upgraded>) {
+    let mut ws = FragmentCollector::new(ws);
+    loop {
+        let Ok(frame) = ws.read_frame().await else { break };
+        let written = match frame.opcode {
+            OpCode::Close => break,
+            OpCode::Text | OpCode::Binary => ws.write_frame(frame).await,
+            _ => Ok(()),
+        };
+        if written.is_err() {
+            break;
+        }
+    }
 }

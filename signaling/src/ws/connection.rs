@@ -1,11 +1,13 @@
 //! The only async part of the WebSocket layer: one task drives socket, reader, writer and timers.
 //!
-//! Reads go into the worker thread's [`read_buffer`](crate::read_buffer), borrowed by a synchronous
-//! function and never held across an `.await`, so an idle connection's task holds no read buffer. Everything a read produces (replies,
-//! pongs) is written in one batch right after it. One loop waits for readability,
-//! writability (only while bytes are pending), outbound messages from other tasks, the keepalive
-//! timer and shutdown, polled together; none of them can block another, so a stalled peer stalls
-//! only itself.
+//! Reads go into the worker thread's [`read_buffer`](crate::read_buffer), borrowed by a
+//! synchronous function and never held across an `.await`, so an idle connection's task holds no
+//! read buffer. Everything a read produces (replies, pongs) is written in one batch right after
+//! it; in a session without an outbox, a large reply with nothing pending ahead of it goes to the
+//! socket as it is made, from the read buffer with no copy (see `codec::Sink`). One loop waits for
+//! readability, writability (only while bytes are pending), outbound messages from other tasks,
+//! the keepalive timer and shutdown, polled together; none of them can block another, so a
+//! stalled peer stalls only itself.
 //! While the task has nothing to write and is not handling input, other tasks write into its
 //! socket themselves (see `outbox`); it takes the socket back before it handles input or pings.
 
@@ -24,7 +26,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use super::budget::Budget;
 use super::close::close_payload;
 use super::close_code::CloseCode;
-use super::codec::Writer;
+use super::codec::{Sink, Writer};
 use super::config::WsConfig;
 use super::error::ProtocolError;
 use super::frame::OpCode;
@@ -156,10 +158,13 @@ impl WebSocket {
     /// handshake has already shut down its sending side).
     pub async fn run<H: Handler>(&mut self, handler: &mut H, mut outbound: Option<&mut outbox::Receiver>) -> Ended {
         self.metrics.opened();
-        if let Some(rx) = outbound.as_mut() {
-            rx.attach(self.stream.clone(), self.metrics.clone());
+        match outbound.as_mut() {
+            Some(rx) => rx.attach(self.stream.clone(), self.metrics.clone()),
+            // No other task can write to this socket: a large reply may go straight to it.
+            None => self.writer.write_through(Box::new(Through(self.stream.clone(), self.metrics.clone()))),
         }
         let ended = self.serve(handler, &mut outbound).await;
+        self.writer.stop_write_through();
         // From here the task alone writes: its close frame must be the last thing sent.
         if let Some(rx) = outbound.as_mut() {
             rx.detach(&mut self.writer);
@@ -485,6 +490,18 @@ impl WebSocket {
             _ = linger => {}
             () = sleep_until(deadline) => {}
         }
+    }
+}
+
+/// The socket as the writer's [`Sink`], for a session without an outbox (nothing else writes).
+#[derive(Debug)]
+struct Through(Arc<TcpStream>, Arc<WsMetrics>);
+
+impl Sink for Through {
+    fn try_write(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.0.try_write_vectored(parts)?;
+        self.1.bytes_out.inc_by(n as u64);
+        Ok(n)
     }
 }
 

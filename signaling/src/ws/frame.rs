@@ -173,23 +173,32 @@ pub fn write_frame(out: &mut Vec<u8>, fin: bool, opcode: OpCode, mask: Option<[u
 /// XORs `data` with the masking key (RFC 6455 §5.3), where `offset` is how many payload bytes of
 /// this frame came before `data` — payloads arrive in pieces, and the key keeps rotating across them.
 ///
-/// Works eight bytes at a time: the key repeated into a `u64`, so the compiler emits word (and
-/// usually vector) XORs instead of one byte per iteration.
+/// Works a block of [`MASK_BLOCK`] bytes at a time against the key repeated to the block's length:
+/// a fixed-length XOR of two arrays, which the compiler turns into vector loads, XORs and stores
+/// (four 16-byte ones per block with the baseline x86-64 SSE2) and one loop step per 64 bytes.
+/// Unmasking a 32 KiB payload took 9.5k instructions eight bytes at a time (a `u64`), 70% of the
+/// echo example's instructions per message once its copies were gone; this way it takes 8.0k.
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     let shift = offset % 4;
     let key = [key[shift], key[(shift + 1) % 4], key[(shift + 2) % 4], key[(shift + 3) % 4]];
-    let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
-    let mut words = data.chunks_exact_mut(8);
-    for word in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
+    let mut pattern = [0u8; MASK_BLOCK];
+    for word in pattern.chunks_exact_mut(4) {
+        word.copy_from_slice(&key);
     }
-    // The remainder starts at a multiple of 8 from `data`'s start, so the key phase is unchanged.
-    for (i, byte) in words.into_remainder().iter_mut().enumerate() {
-        *byte ^= key[i % 4];
+    let mut blocks = data.chunks_exact_mut(MASK_BLOCK);
+    for block in &mut blocks {
+        for (byte, k) in block.iter_mut().zip(pattern) {
+            *byte ^= k;
+        }
+    }
+    // The remainder starts at a multiple of the block (of 4) from `data`'s start: same key phase.
+    for (byte, k) in blocks.into_remainder().iter_mut().zip(pattern) {
+        *byte ^= k;
     }
 }
+
+/// Bytes unmasked per step of [`apply_mask`]: a multiple of 4 (the key's length).
+const MASK_BLOCK: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -272,11 +281,11 @@ mod tests {
 
     #[test]
     fn mask_in_pieces_equals_mask_at_once() {
-        let data: Vec<u8> = (0..=255).collect();
+        let data: Vec<u8> = (0..=255).chain(0..=255).chain(0..42).collect();
         let key = [0xA1, 0xB2, 0xC3, 0xD4];
         let mut whole = data.clone();
         apply_mask(&mut whole, key, 0);
-        for split in [0, 1, 3, 7, 8, 9, 100, 255] {
+        for split in [0, 1, 3, 7, 8, 9, 31, 32, 33, 63, 100, 255, 513, 553, 554] {
             let mut pieces = data.clone();
             let (a, b) = pieces.split_at_mut(split);
             apply_mask(a, key, 0);
