@@ -42,6 +42,7 @@ mod inbox;
 mod metrics;
 mod places;
 mod request;
+mod resp;
 mod scripts;
 mod worker;
 

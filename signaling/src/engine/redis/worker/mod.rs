@@ -43,6 +43,7 @@ mod batch;
 mod heartbeat;
 mod link;
 mod relay;
+mod subscription;
 
 use batch::Step;
 pub(super) use link::counts;
