@@ -7,7 +7,7 @@
 //! seat (it left, went away, was replaced) instead of handing it to whoever holds the connection:
 //! the sender's cache of where peers sit is a hint, the receiving node's own state is the truth.
 
-use std::fmt::Write as _;
+use std::io;
 
 use crate::engine::peer::ConnId;
 
@@ -76,11 +76,51 @@ fn words(body: &str) -> Option<[&str; 4]> {
 }
 
 /// The envelope of a relayed signal for `to`, held by connection `at` of the node it goes to.
+#[cfg(test)]
 pub fn signal(at: ConnId, from_node: &str, from_conn: ConnId, from: &str, to: &str, json: &str) -> String {
-    let mut out = String::with_capacity(json.len() + from_node.len() + from.len() + to.len() + 32);
-    // Writing into a String cannot fail.
-    let _ = write!(out, "{at} S{from_node} {from_conn} {from} {to} {json}");
-    out
+    let mut out = Vec::with_capacity(json.len() + from_node.len() + from.len() + to.len() + 48);
+    // Writing into a Vec cannot fail.
+    let _ = write_signal(&mut out, at, from_node, from_conn, from, to, &[json]);
+    // Made of `str`s and ASCII only.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`signal`] written where it goes, the message given in pieces (see
+/// `relay::relayed_signal_parts`): a relay's one copy of the signal on its way to Redis.
+pub fn write_signal(
+    out: &mut impl io::Write,
+    at: ConnId,
+    from_node: &str,
+    from_conn: ConnId,
+    from: &str,
+    to: &str,
+    json: &[&str],
+) -> io::Result<()> {
+    let mut digits = [0; 20];
+    out.write_all(decimal(at, &mut digits))?;
+    out.write_all(b" S")?;
+    out.write_all(from_node.as_bytes())?;
+    out.write_all(b" ")?;
+    out.write_all(decimal(from_conn, &mut digits))?;
+    for word in [from, to] {
+        out.write_all(b" ")?;
+        out.write_all(word.as_bytes())?;
+    }
+    out.write_all(b" ")?;
+    json.iter().try_for_each(|part| out.write_all(part.as_bytes()))
+}
+
+/// `n` in decimal, in `digits`, without the formatting machinery (a relay writes two).
+fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[at..];
+        }
+    }
 }
 
 /// The answer to a [`Signal`] whose seat was not where it went, for the sender's node.
@@ -107,6 +147,14 @@ mod tests {
             Some(Inbox::Signal(Signal { conn: 9, from_node: "nodeB_-", from_conn: 31, from: "pA", to: "pB", json }))
         );
         assert_eq!(parse(undelivered(31, "pB").as_bytes()), Some(Inbox::Undelivered { conn: 31, peer: "pB" }));
+    }
+
+    #[test]
+    fn decimals() {
+        let mut digits = [0; 20];
+        for n in [0, 7, 10, 31, 1_000_000, u64::MAX] {
+            assert_eq!(decimal(n, &mut digits), n.to_string().as_bytes());
+        }
     }
 
     #[test]

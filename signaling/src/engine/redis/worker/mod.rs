@@ -259,7 +259,7 @@ impl Worker {
             Some(Inbox::Placed { conn, peer, node, at, json }) => {
                 let limit = self.rooms.capacity.saturating_sub(1);
                 if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
-                    seat.places.learned(peer, Place { node: node.into(), conn: at }, limit);
+                    seat.places.learned(peer, Place::new(node, at), limit);
                 }
                 if !json.is_empty() {
                     self.deliver_text(conn, json);

@@ -2,7 +2,7 @@
 //! through the relay script (which says where it sits); landed; and, on the receiving side, each
 //! signal checked against the seat it names before it is delivered (see `inbox` and `places`).
 
-use redis::{Pipeline, Value};
+use redis::{Cmd, Pipeline, RedisWrite, ToRedisArgs, Value};
 use shared::{ErrorCode, PeerId};
 use tracing::{debug, info};
 
@@ -14,7 +14,7 @@ use crate::engine::redis::metrics::PublishFailure;
 use crate::engine::redis::places::Place;
 use crate::engine::redis::request::{Op, Request};
 use crate::engine::redis::scripts::{self, RelayReply, Script};
-use crate::relay::{relayed_signal_json, RawValue};
+use crate::relay::{relayed_signal_json, relayed_signal_parts, RawValue};
 
 /// Bounced signals waiting for the next batch ([`inbox::undelivered`] to the sender's node). A
 /// flood of stale signals beyond it loses only the senders' `unknown_peer` answers.
@@ -42,9 +42,12 @@ impl Worker {
         // recipient, the relay is one PUBLISH, checked by the recipient's node.
         let place = seat.places.get(to.as_str()).filter(|_| !via_script);
         if let (Some(place), Some(pipe)) = (place, pipe.as_deref_mut()) {
-            let json = relayed_signal_json(&seat.peer, &data);
-            let envelope = inbox::signal(place.conn, &self.node, conn, seat.peer.as_str(), to.as_str(), &json);
-            pipe.cmd("PUBLISH").arg(format!("{}{}", scripts::INBOX_PREFIX, place.node)).arg(envelope);
+            let envelope =
+                SignalEnvelope { at: place.conn, node: &self.node, conn, from: &seat.peer, to: &to, data: &data };
+            // Sized once: the signal is written once, straight into the command.
+            let mut publish = Cmd::with_capacity(3, "PUBLISH".len() + place.channel.len() + envelope.len());
+            publish.arg("PUBLISH").arg(&*place.channel).arg(envelope);
+            pipe.add_command(publish);
             let cross = place.node != self.node;
             return steps.push(Step::Publish { conn, to, cross, data });
         }
@@ -73,7 +76,7 @@ impl Worker {
                 self.metrics.rooms.signals_relayed.inc();
                 let limit = self.rooms.capacity.saturating_sub(1);
                 if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
-                    seat.places.answered(to.as_str(), Place { node: node.into(), conn: at }, limit);
+                    seat.places.answered(to.as_str(), Place::new(&node, at), limit);
                 }
                 return;
             }
@@ -193,6 +196,60 @@ impl Worker {
     }
 }
 
+/// A relayed signal's inbox envelope as a `PUBLISH` argument: written into the command in
+/// pieces, without the message or the envelope put together in a `String` first.
+struct SignalEnvelope<'a> {
+    /// The recipient's connection, on its node.
+    at: ConnId,
+    node: &'a str,
+    conn: ConnId,
+    from: &'a PeerId,
+    to: &'a PeerId,
+    data: &'a RawValue,
+}
+
+impl SignalEnvelope<'_> {
+    /// Its length at most (the numbers counted at their longest).
+    fn len(&self) -> usize {
+        self.node.len() + self.from.as_str().len() + self.to.as_str().len() + self.data.get().len() + 96
+    }
+}
+
+impl ToRedisArgs for SignalEnvelope<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let (from, to) = (self.from.as_str(), self.to.as_str());
+        let mut arg = out.writer_for_next_arg();
+        // A command's buffer takes every write.
+        let _ = match relayed_signal_parts(self.from, self.data) {
+            Some(json) => inbox::write_signal(&mut arg, self.at, self.node, self.conn, from, to, &json),
+            None => {
+                let json = relayed_signal_json(self.from, self.data);
+                inbox::write_signal(&mut arg, self.at, self.node, self.conn, from, to, &[&json])
+            }
+        };
+    }
+}
+
 fn is_relay_to(request: &Request, peer: &PeerId) -> bool {
     matches!(&request.op, Op::Relay { to, .. } if to == peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_written_into_the_command_is_the_inbox_envelope() {
+        let data = crate::relay::signal_payload(r#"{"data":{"kind":"candidate","candidate":"c 1 udp"}}"#).unwrap();
+        let to = PeerId::new("pB");
+        for from in [PeerId::new("pA_-9"), PeerId::new("a\"b")] {
+            let envelope = SignalEnvelope { at: 9, node: "nodeB", conn: 31, from: &from, to: &to, data };
+            let expected = inbox::signal(9, "nodeB", 31, from.as_str(), "pB", &relayed_signal_json(&from, data));
+            assert!(expected.len() <= envelope.len(), "sized for it");
+            let mut cmd = Cmd::new();
+            cmd.arg(envelope);
+            let args: Vec<_> = cmd.args_iter().collect();
+            assert_eq!(args, [redis::Arg::Simple(expected.as_bytes())]);
+        }
+    }
 }
