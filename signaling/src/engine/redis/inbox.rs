@@ -43,7 +43,7 @@ pub struct Signal<'a> {
 
 pub fn parse(payload: &[u8]) -> Option<Inbox<'_>> {
     let text = std::str::from_utf8(payload).ok()?;
-    let (conn, rest) = text.split_once(' ')?;
+    let (conn, rest) = split_word(text)?;
     let conn: ConnId = conn.parse().ok()?;
     let (kind, body) = rest.split_at_checked(1)?;
     match kind {
@@ -54,12 +54,12 @@ pub fn parse(payload: &[u8]) -> Option<Inbox<'_>> {
             Some(Inbox::Placed { conn, peer, node, at: at.parse().ok()?, json })
         }
         "L" => {
-            let (peer, json) = body.split_once(' ')?;
+            let (peer, json) = split_word(body)?;
             (!peer.is_empty()).then_some(Inbox::Left { conn, peer, json })
         }
         "S" => {
             let [from_node, from_conn, from, rest] = words(body)?;
-            let (to, json) = rest.split_once(' ')?;
+            let (to, json) = split_word(rest)?;
             let from_conn = from_conn.parse().ok()?;
             (!to.is_empty()).then_some(Inbox::Signal(Signal { conn, from_node, from_conn, from, to, json }))
         }
@@ -70,9 +70,19 @@ pub fn parse(payload: &[u8]) -> Option<Inbox<'_>> {
 
 /// Three space-separated non-empty words and the rest after the third space.
 fn words(body: &str) -> Option<[&str; 4]> {
-    let mut parts = body.splitn(4, ' ');
-    let out = [parts.next()?, parts.next()?, parts.next()?, parts.next()?];
+    let (first, rest) = split_word(body)?;
+    let (second, rest) = split_word(rest)?;
+    let (third, rest) = split_word(rest)?;
+    let out = [first, second, third, rest];
     out[..3].iter().all(|w| !w.is_empty()).then_some(out)
+}
+
+/// The text before the first space and the text after it. Words are short: a byte loop finds
+/// the space sooner than a general search sets itself up (every relayed signal is split so).
+fn split_word(text: &str) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == b' ')?;
+    // A space is one byte, so both sides are at char boundaries.
+    Some((text.get(..at)?, text.get(at + 1..)?))
 }
 
 /// The envelope of a relayed signal for `to`, held by connection `at` of the node it goes to.

@@ -102,9 +102,33 @@ fn item(buf: &[u8], at: usize, bulk_max: usize) -> Result<Option<(Item<'_>, usiz
 /// The decimal number from `at` to its CRLF, and where the next element starts.
 fn number(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, RespError> {
     let Some(end) = line_end(buf, at)? else { return Ok(None) };
-    let digits = std::str::from_utf8(&buf[at..end]).map_err(|_| RespError::BadNumber)?;
-    let n = digits.parse().map_err(|_| RespError::BadNumber)?;
+    let n = decimal(&buf[at..end]).ok_or(RespError::BadNumber)?;
     Ok(Some((n, end + 2)))
+}
+
+/// An optionally negative decimal; `None` if it is empty, has anything but digits or overflows.
+/// By hand: two of these per message, where `str::parse` first validates UTF-8.
+fn decimal(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > NUMBER_MAX {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    // Accumulated negative, so that i64::MIN fits.
+    if negative {
+        Some(n)
+    } else {
+        n.checked_neg()
+    }
 }
 
 /// Where the CRLF of the line starting at `at` is; an error if it is longer than a number can be
@@ -186,6 +210,28 @@ mod tests {
         assert_eq!(frame(b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n#1\r\n", MAX), Err(RespError::Unexpected(b'#')));
         assert_eq!(frame(b"*3\rx", MAX), Err(RespError::BadTerminator));
         assert_eq!(frame(&[b'*'; 600], MAX), Err(RespError::BadTerminator));
+    }
+
+    #[test]
+    fn numbers_are_what_str_parse_says() {
+        for text in [
+            "0",
+            "7",
+            "-1",
+            "65",
+            "+1",
+            "",
+            "-",
+            "1x",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "00012",
+            "１",
+        ] {
+            assert_eq!(decimal(text.as_bytes()), text.parse::<i64>().ok().filter(|_| !text.starts_with('+')), "{text}");
+        }
     }
 
     #[test]

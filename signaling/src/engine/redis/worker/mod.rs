@@ -40,12 +40,14 @@ use crate::engine::redis::metrics::{EngineMetrics, PublishFailure};
 use crate::engine::redis::request::Request;
 
 mod batch;
+mod conn_map;
 mod heartbeat;
 mod link;
 mod relay;
 mod subscription;
 
 use batch::Step;
+use conn_map::ConnMap;
 pub(super) use link::counts;
 use link::{link_event, Link, LinkEvent, BACKOFF_MIN};
 
@@ -138,7 +140,7 @@ pub(super) struct Worker {
     rx_closed: bool,
     /// Requests taken from the queue, not yet sent: at most one batch.
     pending: VecDeque<Request>,
-    conns: HashMap<ConnId, Conn>,
+    conns: ConnMap<Conn>,
     /// This node's seats per room: what the heartbeat refreshes and checks.
     seats: HashMap<RoomId, Vec<ConnId>>,
     /// The number of seats in `seats`, kept as they come and go (a gauge read at every wake-up).
@@ -171,7 +173,7 @@ impl Worker {
             rx: setup.rx,
             rx_closed: false,
             pending: VecDeque::new(),
-            conns: HashMap::new(),
+            conns: ConnMap::default(),
             seats: HashMap::new(),
             seat_count: 0,
             expiries: BTreeSet::new(),

@@ -123,8 +123,13 @@ impl Worker {
                 // An earlier one to the same peer reached nobody and this one did (the node lost
                 // and regained its subscription between them): retrying the earlier one would
                 // put it behind this one, so it is refused instead.
-                let (lost, kept) = self.retries.drain(..).partition(|r| r.conn == conn && is_relay_to(r, &to));
-                self.retries = kept;
+                let lost = if self.retries.is_empty() {
+                    Vec::new()
+                } else {
+                    let (lost, kept) = self.retries.drain(..).partition(|r| r.conn == conn && is_relay_to(r, &to));
+                    self.retries = kept;
+                    lost
+                };
                 for _ in lost {
                     self.metrics.redis.publish_failed(PublishFailure::NodeGone);
                     let text = self.error(ErrorCode::UnknownPeer, unknown_peer(to.as_str()));
