@@ -13,7 +13,8 @@
 //! after it returns.
 //!
 //! Here: the state, the loop and delivery. [`batch`]: requests to commands and answers;
-//! [`heartbeat`]: liveness, repair and the grace timers; [`link`]: the connections to Redis;
+//! [`heartbeat`]: liveness, repair and the grace timers; [`link`]: the connections to Redis
+//! ([`subscription`]: the inbox one); [`conn_map`]: the connections by number;
 //! [`relay`]: relays sent to where the recipient sits, and checked where they land.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
