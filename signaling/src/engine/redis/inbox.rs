@@ -133,6 +133,56 @@ fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     }
 }
 
+/// The first byte of a batch: several envelopes in one `PUBLISH` (never a digit, which every
+/// single envelope starts with).
+pub const BATCH: u8 = b'*';
+
+/// The digits of an envelope's length in a batch, zero-padded: the length is known only once the
+/// envelope is written after it.
+const BATCH_LEN_DIGITS: usize = 10;
+
+/// Starts a batch in `out` (empty).
+pub fn start_batch(out: &mut Vec<u8>) {
+    out.push(BATCH);
+}
+
+/// Appends one envelope to the batch in `out`, written by `write`: each is preceded by its length.
+pub fn add_to_batch(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    out.extend_from_slice(&[b'0'; BATCH_LEN_DIGITS]);
+    write(out);
+    let len = out.len() - at - BATCH_LEN_DIGITS;
+    let mut digits = [0; 20];
+    let digits = decimal(len as u64, &mut digits);
+    out[at + BATCH_LEN_DIGITS - digits.len()..at + BATCH_LEN_DIGITS].copy_from_slice(digits);
+}
+
+/// The envelopes of a batch, in order; `None` for a single envelope (not a batch). A malformed
+/// rest ends the iteration with one `Err`.
+pub fn batch(payload: &[u8]) -> Option<impl Iterator<Item = Result<&[u8], ()>>> {
+    let mut rest = payload.strip_prefix(&[BATCH])?;
+    let mut failed = false;
+    Some(std::iter::from_fn(move || {
+        if rest.is_empty() || failed {
+            return None;
+        }
+        let envelope = rest.split_at_checked(BATCH_LEN_DIGITS).and_then(|(len, after)| {
+            let len: usize = std::str::from_utf8(len).ok()?.parse().ok()?;
+            after.split_at_checked(len)
+        });
+        match envelope {
+            Some((envelope, after)) => {
+                rest = after;
+                Some(Ok(envelope))
+            }
+            None => {
+                failed = true;
+                Some(Err(()))
+            }
+        }
+    }))
+}
+
 /// The answer to a [`Signal`] whose seat was not where it went, for the sender's node.
 pub fn undelivered(from_conn: ConnId, to: &str) -> String {
     format!("{from_conn} U{to}")
@@ -157,6 +207,25 @@ mod tests {
             Some(Inbox::Signal(Signal { conn: 9, from_node: "nodeB_-", from_conn: 31, from: "pA", to: "pB", json }))
         );
         assert_eq!(parse(undelivered(31, "pB").as_bytes()), Some(Inbox::Undelivered { conn: 31, peer: "pB" }));
+    }
+
+    #[test]
+    fn a_batch_carries_envelopes_of_any_content_in_order() {
+        let mut out = Vec::new();
+        start_batch(&mut out);
+        let envelopes = ["9 S{\"a\":\"x y\"}", "3 T{}", "12 Ux", ""];
+        for e in envelopes {
+            add_to_batch(&mut out, |out| out.extend_from_slice(e.as_bytes()));
+        }
+        let got: Vec<_> = batch(&out).unwrap().collect();
+        let want: Vec<Result<&[u8], ()>> = envelopes.iter().map(|e| Ok(e.as_bytes())).collect();
+        assert_eq!(got, want);
+        assert!(batch(b"9 T{}").is_none(), "a single envelope is not a batch");
+        assert_eq!(batch(b"*").unwrap().count(), 0);
+        for bad in [&b"*00000000"[..], b"*0000000009abc", b"*000000000x", b"*0000000003abc0000000001"] {
+            let got: Vec<_> = batch(bad).unwrap().collect();
+            assert_eq!(got.last(), Some(&Err(())), "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

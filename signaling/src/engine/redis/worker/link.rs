@@ -66,7 +66,8 @@ impl Worker {
                     Link::Down { backoff, failures, .. } => (backoff, failures),
                     _ => (BACKOFF_MIN, 0),
                 };
-                let message_max = self.rooms.max_signal_size.saturating_add(ENVELOPE_MAX);
+                // A batch of envelopes, then the one that took it over the mark.
+                let message_max = (super::relay::MERGE_MAX + ENVELOPE_MAX).saturating_add(self.rooms.max_signal_size);
                 let connect = connect(self.client.clone(), self.redis.response_timeout, self.node.clone(), message_max);
                 self.link = Link::Connecting(Box::pin(connect), backoff, failures);
             }

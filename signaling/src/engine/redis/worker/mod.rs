@@ -160,6 +160,8 @@ pub(super) struct Worker {
     bounces: Vec<(String, ConnId, String)>,
     /// Relays of the batch landing whose place had nobody listening: queued again, first.
     retries: Vec<Request>,
+    /// The `PUBLISH` of consecutive relays to one inbox, while a batch is planned.
+    merging: relay::Merging,
 }
 
 impl Worker {
@@ -186,6 +188,7 @@ impl Worker {
             peer_resumed: scripts::peer_resumed_halves(),
             bounces: Vec::new(),
             retries: Vec::new(),
+            merging: relay::Merging::default(),
         }
     }
 
@@ -254,8 +257,18 @@ impl Worker {
 
     // ---- delivery -----------------------------------------------------------------------------
 
-    /// A message from the node's inbox channel.
+    /// A message from the node's inbox channel: one envelope, or a batch of them.
     fn deliver(&mut self, payload: &[u8]) {
+        let Some(envelopes) = inbox::batch(payload) else { return self.deliver_one(payload) };
+        for envelope in envelopes {
+            match envelope {
+                Ok(envelope) => self.deliver_one(envelope),
+                Err(()) => warn!(len = payload.len(), "malformed inbox batch; its rest ignored"),
+            }
+        }
+    }
+
+    fn deliver_one(&mut self, payload: &[u8]) {
         match inbox::parse(payload) {
             Some(Inbox::Text(conn, json)) => self.deliver_text(conn, json),
             Some(Inbox::Replaced(conn)) => self.replaced(conn),
