@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 use super::subscription::Subscription;
 use super::{Landed, Plan, Worker};
 use crate::engine::redis::scripts::{self, Script};
+use crate::ws::outbox;
 
 /// Reconnection backoff: quick after a blip, at most every 2 s while Redis stays down.
 pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -53,7 +54,9 @@ impl Worker {
             LinkEvent::Inbox => {
                 let Link::Up(connected) = &mut self.link else { return };
                 let mut received = std::mem::take(&mut connected.inbox.received);
-                let drained = received.drain(|payload| self.deliver(payload));
+                // Signals written straight into idle recipients' sockets wait for the end of
+                // the read: one write per recipient for everything it brought them.
+                let drained = outbox::deferring(|| received.drain(|payload| self.deliver(payload)));
                 match (drained, &mut self.link) {
                     (Ok(()), Link::Up(connected)) => connected.inbox.received = received,
                     (Ok(()), _) => {}

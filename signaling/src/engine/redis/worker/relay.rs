@@ -22,6 +22,12 @@ use crate::relay::{relayed_signal_json, relayed_signal_parts, RawValue};
 /// flood of stale signals beyond it loses only the senders' `unknown_peer` answers.
 const BOUNCES_MAX: usize = 4096;
 
+/// The longest signal delivered straight into its recipient's socket. The worker is the node's
+/// one task for every delivery: a longer signal's copy into the kernel is left to the recipient's
+/// own task, which may run on another thread, while the worker goes on (beside such a copy a
+/// wake-up is small; beside a candidate's it is most of the cost).
+const DIRECT_MAX: usize = 2048;
+
 /// An inbox batch takes envelopes until it holds this many bytes (a single bigger signal goes
 /// alone): what a receiving node must accept in one message besides the longest signal.
 pub(super) const MERGE_MAX: usize = 64 * 1024;
@@ -176,7 +182,14 @@ impl Worker {
         match (seat, &c.handle) {
             (Some(seat), Some(handle)) => {
                 if seat.places.sent_from_its_seat(from, from_node, from_conn) {
-                    handle.send_text(json.to_owned(), &self.metrics.rooms);
+                    if json.len() <= DIRECT_MAX {
+                        // Written into the connection's socket from here when it is idle (at the
+                        // end of the inbox read, see `link`), as the in-memory relay does: its
+                        // task is not woken for it.
+                        handle.send_text_now(json.to_owned(), &self.metrics.rooms);
+                    } else {
+                        handle.send_text(json.to_owned(), &self.metrics.rooms);
+                    }
                 } else {
                     // From a connection whose seat was taken over (it is being closed with 4001).
                     debug!(conn, from, "signal from a replaced connection dropped");
