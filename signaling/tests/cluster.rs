@@ -119,6 +119,27 @@ async fn peers_on_two_nodes_relay_offer_answer_and_two_hundred_ordered_candidate
     assert!(node_a.metric("signaling_redis_round_trip_seconds_count").await.is_some_and(|n| n > 0));
 }
 
+/// The nodes' inbox subscriptions authenticate as their URLs say: with the default user's
+/// password, or as an ACL user; a wrong password leaves a node unhealthy.
+#[tokio::test]
+async fn nodes_on_a_redis_with_passwords_meet_and_relay_and_a_wrong_password_stays_unhealthy() {
+    let redis =
+        RedisServer::start_with(&["--requirepass", "hunter2", "--user", "relay", "on", ">s3cret", "~*", "&*", "+@all"]);
+    let node_a = Node::spawn_on(&format!("redis://:hunter2@127.0.0.1:{}", redis.port), &[]);
+    node_a.wait_for_health(200).await;
+    let node_b = Node::spawn_on(&format!("redis://relay:s3cret@127.0.0.1:{}", redis.port), &[]);
+    node_b.wait_for_health(200).await;
+    let mut a = node_a.client().await;
+    let mut b = node_b.client().await;
+    let (ja, jb) = meet(&mut a, &mut b, "guarded").await;
+    signals_flow(&mut a, &ja.peer_id, &mut b, &jb.peer_id, "guarded").await;
+    assert_eq!(node_a.metric("signaling_redis_cross_node_relays_total").await, Some(1));
+
+    let wrong = Node::spawn_on(&format!("redis://relay:wrong@127.0.0.1:{}", redis.port), &[]);
+    wrong.wait_for_health(503).await;
+    assert_eq!(wrong.metric("signaling_redis_up").await, Some(0));
+}
+
 #[tokio::test]
 async fn a_third_peer_on_either_node_gets_room_full_and_the_call_goes_on() {
     let (_redis, node_a, node_b) = cluster(&[]).await;

@@ -79,17 +79,22 @@ pub fn signal_payload(text: &str) -> Option<&RawValue> {
 
 /// `{"type":"signal","from":"<from>","data":<data as written>}`.
 pub fn relayed_signal_json(from: &PeerId, data: &RawValue) -> String {
-    if !from.is_well_formed() {
+    let Some(parts) = relayed_signal_parts(from, data) else {
         return to_json(&Relayed { kind: "signal", from, data });
-    }
-    // Every id the server issues: nothing in it needs escaping, so the message is put together
-    // directly, in a buffer sized for it once (the payload is most of it).
-    let (head, middle, tail) = (r#"{"type":"signal","from":""#, r#"","data":"#, "}");
-    let mut out = String::with_capacity(head.len() + from.as_str().len() + middle.len() + data.get().len() + 1);
-    for part in [head, from.as_str(), middle, data.get(), tail] {
+    };
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
         out.push_str(part);
     }
     out
+}
+
+/// [`relayed_signal_json`] as the pieces that make it, in order, for a writer that puts it
+/// straight where it goes (a Redis command) instead of into a `String` first. `None` when `from`
+/// is not an id the server issues: only serde then knows how to escape it.
+pub fn relayed_signal_parts<'a>(from: &'a PeerId, data: &'a RawValue) -> Option<[&'a str; 5]> {
+    // Every id the server issues: nothing in it needs escaping.
+    from.is_well_formed().then(|| [r#"{"type":"signal","from":""#, from.as_str(), r#"","data":"#, data.get(), "}"])
 }
 
 /// Serializes a [`Relayed`] message: its members are a string and already-valid JSON text, which
@@ -142,6 +147,14 @@ mod tests {
             let expected = to_json(&Relayed { kind: "signal", from: &from, data });
             assert_eq!(relayed_signal_json(&from, data), expected);
         }
+    }
+
+    #[test]
+    fn the_parts_are_the_message() {
+        let data = signal_payload(r#"{"data":{"kind":"answer","sdp":"v=0\r\n"}}"#).unwrap();
+        let from = PeerId::new("aZ09_-");
+        assert_eq!(relayed_signal_parts(&from, data).unwrap().concat(), relayed_signal_json(&from, data));
+        assert_eq!(relayed_signal_parts(&PeerId::new("a\"b"), data), None);
     }
 
     #[test]

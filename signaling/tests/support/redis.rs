@@ -21,9 +21,14 @@ impl RedisServer {
     /// A fresh Redis on a free port. Fails the test, saying how to install it, if `redis-server`
     /// is missing: a missing dependency must never look like a pass.
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// As [`RedisServer::start`], with `extra` arguments (a password, ACL users).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         for _ in 0..5 {
             let port = free_port();
-            if let Some(server) = RedisServer::start_on(port) {
+            if let Some(server) = RedisServer::start_on_with(port, extra) {
                 return server;
             }
         }
@@ -32,8 +37,13 @@ impl RedisServer {
 
     /// A Redis on `port` (again, after [`RedisServer::kill`]); `None` if the port is taken.
     pub fn start_on(port: u16) -> Option<RedisServer> {
+        RedisServer::start_on_with(port, &[])
+    }
+
+    fn start_on_with(port: u16, extra: &[&str]) -> Option<RedisServer> {
         let spawned = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

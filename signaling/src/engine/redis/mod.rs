@@ -3,7 +3,8 @@
 //!
 //! - [`scripts`]: the data model and the Lua scripts (join, relay, leave, away, heartbeat);
 //! - [`inbox`]: the envelopes on a node's inbox channel; [`places`]: where the peers of a seat's
-//!   room sit, so that a relay is one `PUBLISH`;
+//!   room sit, so that a relay is one `PUBLISH`; [`resp`]: the frames the inbox subscription
+//!   reads, parsed without copying;
 //! - [`admission`]: the queue's byte budget, each connection's share of it and the floor it keeps;
 //! - `worker`: the node's one task that talks to Redis: an ordered queue of every session's
 //!   requests, sent as pipelined batches on one connection; the node's inbox subscription; the
@@ -42,6 +43,7 @@ mod inbox;
 mod metrics;
 mod places;
 mod request;
+mod resp;
 mod scripts;
 mod worker;
 

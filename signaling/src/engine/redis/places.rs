@@ -17,15 +17,22 @@
 use std::sync::Arc;
 
 use crate::engine::peer::ConnId;
+use crate::engine::redis::scripts::INBOX_PREFIX;
 
 /// A seat's holder: a connection of a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     pub node: Arc<str>,
+    /// The node's inbox channel, put together once here rather than for every relay to it.
+    pub channel: Arc<str>,
     pub conn: ConnId,
 }
 
 impl Place {
+    pub fn new(node: &str, conn: ConnId) -> Place {
+        Place { node: node.into(), channel: format!("{INBOX_PREFIX}{node}").into(), conn }
+    }
+
     pub fn is(&self, node: &str, conn: ConnId) -> bool {
         self.conn == conn && &*self.node == node
     }
@@ -82,7 +89,7 @@ mod tests {
     use super::*;
 
     fn at(node: &str, conn: ConnId) -> Place {
-        Place { node: node.into(), conn }
+        Place::new(node, conn)
     }
 
     #[test]

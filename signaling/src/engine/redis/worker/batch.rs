@@ -39,6 +39,8 @@ pub(super) enum Step {
         cross: bool,
         /// Kept to retry through the script if nobody was listening there.
         data: Box<RawValue>,
+        /// In the same `PUBLISH` (an inbox batch) as the relay before it: its answer is that one's.
+        shares: bool,
     },
     Away {
         conn: ConnId,
@@ -49,7 +51,7 @@ pub(super) enum Step {
 
 impl Step {
     pub(super) fn has_command(&self) -> bool {
-        !matches!(self, Step::Answer(..))
+        !matches!(self, Step::Answer(..) | Step::Publish { shares: true, .. })
     }
 }
 
@@ -93,6 +95,7 @@ impl Worker {
                     joining.push(conn);
                 }
             }
+            self.merging.flush(&mut pipe);
             if steps.iter().any(Step::has_command) {
                 self.launch(pipe, Plan::Batch(steps));
                 return None;
@@ -121,9 +124,13 @@ impl Worker {
 
     /// Turns one request into its step (and, with a pipeline, its command). Local state changes
     /// that later requests depend on happen here, in queue order.
-    pub(super) fn plan(&mut self, request: Request, pipe: Option<&mut Pipeline>, steps: &mut Vec<Step>) {
+    pub(super) fn plan(&mut self, request: Request, mut pipe: Option<&mut Pipeline>, steps: &mut Vec<Step>) {
         let Request { conn, open, op, ticket } = request;
         drop(ticket); // taken off the queue: its bytes are free again
+        if let (Some(pipe), false) = (pipe.as_deref_mut(), matches!(op, Op::Relay { .. })) {
+            // Whatever this sends to Redis goes after the relays planned before it.
+            self.merging.flush(pipe);
+        }
         if let Some(handle) = open {
             self.conns.insert(conn, Conn { handle: Some(handle), seat: None, held: None });
         }
@@ -258,8 +265,12 @@ impl Worker {
             Ok(values) => (values.into_iter(), None),
             Err(e) => (Vec::new().into_iter(), Some(e)),
         };
+        // The answer of the last `PUBLISH`, for the relays that share it.
+        let mut published: Option<Result<Value, String>> = None;
         for step in steps {
-            let outcome = if !step.has_command() {
+            let outcome = if let Step::Publish { shares: true, .. } = step {
+                published.clone().unwrap_or_else(|| Err("missing reply".into()))
+            } else if !step.has_command() {
                 Ok(Value::Nil)
             } else if let Some(e) = &failure {
                 Err(e.clone())
@@ -275,6 +286,9 @@ impl Worker {
                     None => Err("missing reply".into()),
                 }
             };
+            if let Step::Publish { .. } = step {
+                published = Some(outcome.clone());
+            }
             self.land_step(step, outcome);
         }
         // Relays whose place had nobody listening go again, first, through the script.
@@ -288,7 +302,7 @@ impl Worker {
             Step::Answer(conn, text) => self.send(conn, text),
             Step::Join { conn, room } => self.land_join(conn, room, outcome),
             Step::Relay { conn, to } => self.land_relay(conn, &to, outcome),
-            Step::Publish { conn, to, cross, data } => self.land_publish(conn, to, cross, data, outcome),
+            Step::Publish { conn, to, cross, data, .. } => self.land_publish(conn, to, cross, data, outcome),
             Step::Away { conn } => self.land_away(conn, outcome),
             Step::Removed => {
                 if let Err(e) = outcome {

@@ -6,14 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{FutureExt as _, StreamExt as _};
-use redis::aio::{MultiplexedConnection, PubSubStream};
+use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Pipeline, RedisResult, Value};
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
+use super::subscription::Subscription;
 use super::{Landed, Plan, Worker};
 use crate::engine::redis::scripts::{self, Script};
+use crate::ws::outbox;
 
 /// Reconnection backoff: quick after a blip, at most every 2 s while Redis stays down.
 pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -22,7 +23,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// The two Redis connections, and the scripts' SHA1s on them.
 pub(super) struct Connected {
     pub cmd: MultiplexedConnection,
-    pub inbox: PubSubStream,
+    pub inbox: Subscription,
     pub shas: Vec<String>,
     /// The first heartbeat has run: the node is known alive and may take joins.
     pub registered: bool,
@@ -34,13 +35,15 @@ pub(super) enum Link {
     Up(Connected),
 }
 
-/// Inbox messages handled per wake-up: a backlog is delivered in batches, while flights, timers
-/// and the request queue still get their turn.
-const INBOX_BATCH: usize = 256;
+/// What a signal's envelope adds to it at most (ids, numbers, separators), for the longest inbox
+/// message accepted.
+const ENVELOPE_MAX: usize = 4096;
 
 pub(super) enum LinkEvent {
-    Messages(Vec<redis::Msg>),
-    Closed,
+    /// Bytes came on the inbox subscription (a wake-up delivers what one read brought, so a
+    /// backlog is delivered in turns while flights, timers and the request queue get theirs).
+    Inbox,
+    Closed(String),
     Connected(RedisResult<Connected>),
     Retry,
 }
@@ -48,18 +51,27 @@ pub(super) enum LinkEvent {
 impl Worker {
     pub(super) fn on_link(&mut self, event: LinkEvent) {
         match event {
-            LinkEvent::Messages(messages) => {
-                for msg in messages {
-                    self.deliver(msg.get_payload_bytes());
+            LinkEvent::Inbox => {
+                let Link::Up(connected) = &mut self.link else { return };
+                let mut received = std::mem::take(&mut connected.inbox.received);
+                // Signals written straight into idle recipients' sockets wait for the end of
+                // the read: one write per recipient for everything it brought them.
+                let drained = outbox::deferring(|| received.drain(|payload| self.deliver(payload)));
+                match (drained, &mut self.link) {
+                    (Ok(()), Link::Up(connected)) => connected.inbox.received = received,
+                    (Ok(()), _) => {}
+                    (Err(e), _) => self.link_lost(&format!("the inbox subscription sent what it should not: {e}")),
                 }
             }
-            LinkEvent::Closed => self.link_lost("the inbox subscription closed"),
+            LinkEvent::Closed(why) => self.link_lost(&why),
             LinkEvent::Retry => {
                 let (backoff, failures) = match self.link {
                     Link::Down { backoff, failures, .. } => (backoff, failures),
                     _ => (BACKOFF_MIN, 0),
                 };
-                let connect = connect(self.client.clone(), self.redis.response_timeout, self.node.clone());
+                // A batch of envelopes, then the one that took it over the mark.
+                let message_max = (super::relay::MERGE_MAX + ENVELOPE_MAX).saturating_add(self.rooms.max_signal_size);
+                let connect = connect(self.client.clone(), self.redis.response_timeout, self.node.clone(), message_max);
                 self.link = Link::Connecting(Box::pin(connect), backoff, failures);
             }
             LinkEvent::Connected(Ok(connected)) => {
@@ -122,17 +134,11 @@ impl Worker {
 
 pub(super) async fn link_event(link: &mut Link) -> LinkEvent {
     match link {
-        Link::Up(connected) => {
-            let Some(first) = connected.inbox.next().await else { return LinkEvent::Closed };
-            let mut messages = vec![first];
-            while messages.len() < INBOX_BATCH {
-                match connected.inbox.next().now_or_never() {
-                    Some(Some(msg)) => messages.push(msg),
-                    _ => break, // nothing ready now (an end is seen on the next wake)
-                }
-            }
-            LinkEvent::Messages(messages)
-        }
+        Link::Up(connected) => match connected.inbox.fill().await {
+            Ok(true) => LinkEvent::Inbox,
+            Ok(false) => LinkEvent::Closed("the inbox subscription closed".into()),
+            Err(e) => LinkEvent::Closed(format!("the inbox subscription failed: {e}")),
+        },
         Link::Connecting(connecting, ..) => LinkEvent::Connected(connecting.await),
         Link::Down { retry_at, .. } => {
             sleep_until(*retry_at).await;
@@ -143,7 +149,12 @@ pub(super) async fn link_event(link: &mut Link) -> LinkEvent {
 
 /// Opens both connections, loads the scripts and subscribes to the node's inbox, each step
 /// bounded by `timeout`.
-async fn connect(client: redis::Client, timeout: Duration, node: Arc<str>) -> RedisResult<Connected> {
+async fn connect(
+    client: redis::Client,
+    timeout: Duration,
+    node: Arc<str>,
+    message_max: usize,
+) -> RedisResult<Connected> {
     let config = AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout));
     let mut cmd = client.get_multiplexed_async_connection_with_config(&config).await?;
     let mut load = redis::pipe();
@@ -151,12 +162,9 @@ async fn connect(client: redis::Client, timeout: Duration, node: Arc<str>) -> Re
         load.cmd("SCRIPT").arg("LOAD").arg(script.source());
     }
     let shas: Vec<String> = load.query_async(&mut cmd).await?;
-    let timed_out =
-        || redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "subscribe timed out"));
-    let mut pubsub = tokio::time::timeout(timeout, client.get_async_pubsub()).await.map_err(|_| timed_out())??;
-    let inbox = format!("{}{}", scripts::INBOX_PREFIX, node);
-    tokio::time::timeout(timeout, pubsub.subscribe(inbox)).await.map_err(|_| timed_out())??;
-    Ok(Connected { cmd, inbox: pubsub.into_on_message(), shas, registered: false })
+    let channel = format!("{}{}", scripts::INBOX_PREFIX, node);
+    let inbox = Subscription::open(client.get_connection_info(), &channel, timeout, message_max).await?;
+    Ok(Connected { cmd, inbox, shas, registered: false })
 }
 
 /// (rooms, seats) over every room key, on a connection of its own.

@@ -13,7 +13,8 @@
 //! after it returns.
 //!
 //! Here: the state, the loop and delivery. [`batch`]: requests to commands and answers;
-//! [`heartbeat`]: liveness, repair and the grace timers; [`link`]: the connections to Redis;
+//! [`heartbeat`]: liveness, repair and the grace timers; [`link`]: the connections to Redis
+//! ([`subscription`]: the inbox one); [`conn_map`]: the connections by number;
 //! [`relay`]: relays sent to where the recipient sits, and checked where they land.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -40,11 +41,14 @@ use crate::engine::redis::metrics::{EngineMetrics, PublishFailure};
 use crate::engine::redis::request::Request;
 
 mod batch;
+mod conn_map;
 mod heartbeat;
 mod link;
 mod relay;
+mod subscription;
 
 use batch::Step;
+use conn_map::ConnMap;
 pub(super) use link::counts;
 use link::{link_event, Link, LinkEvent, BACKOFF_MIN};
 
@@ -137,7 +141,7 @@ pub(super) struct Worker {
     rx_closed: bool,
     /// Requests taken from the queue, not yet sent: at most one batch.
     pending: VecDeque<Request>,
-    conns: HashMap<ConnId, Conn>,
+    conns: ConnMap<Conn>,
     /// This node's seats per room: what the heartbeat refreshes and checks.
     seats: HashMap<RoomId, Vec<ConnId>>,
     /// The number of seats in `seats`, kept as they come and go (a gauge read at every wake-up).
@@ -156,6 +160,8 @@ pub(super) struct Worker {
     bounces: Vec<(String, ConnId, String)>,
     /// Relays of the batch landing whose place had nobody listening: queued again, first.
     retries: Vec<Request>,
+    /// The `PUBLISH` of consecutive relays to one inbox, while a batch is planned.
+    merging: relay::Merging,
 }
 
 impl Worker {
@@ -170,7 +176,7 @@ impl Worker {
             rx: setup.rx,
             rx_closed: false,
             pending: VecDeque::new(),
-            conns: HashMap::new(),
+            conns: ConnMap::default(),
             seats: HashMap::new(),
             seat_count: 0,
             expiries: BTreeSet::new(),
@@ -182,6 +188,7 @@ impl Worker {
             peer_resumed: scripts::peer_resumed_halves(),
             bounces: Vec::new(),
             retries: Vec::new(),
+            merging: relay::Merging::default(),
         }
     }
 
@@ -250,15 +257,25 @@ impl Worker {
 
     // ---- delivery -----------------------------------------------------------------------------
 
-    /// A message from the node's inbox channel.
+    /// A message from the node's inbox channel: one envelope, or a batch of them.
     fn deliver(&mut self, payload: &[u8]) {
+        let Some(envelopes) = inbox::batch(payload) else { return self.deliver_one(payload) };
+        for envelope in envelopes {
+            match envelope {
+                Ok(envelope) => self.deliver_one(envelope),
+                Err(()) => warn!(len = payload.len(), "malformed inbox batch; its rest ignored"),
+            }
+        }
+    }
+
+    fn deliver_one(&mut self, payload: &[u8]) {
         match inbox::parse(payload) {
             Some(Inbox::Text(conn, json)) => self.deliver_text(conn, json),
             Some(Inbox::Replaced(conn)) => self.replaced(conn),
             Some(Inbox::Placed { conn, peer, node, at, json }) => {
                 let limit = self.rooms.capacity.saturating_sub(1);
                 if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
-                    seat.places.learned(peer, Place { node: node.into(), conn: at }, limit);
+                    seat.places.learned(peer, Place::new(node, at), limit);
                 }
                 if !json.is_empty() {
                     self.deliver_text(conn, json);

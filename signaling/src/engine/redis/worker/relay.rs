@@ -2,7 +2,9 @@
 //! through the relay script (which says where it sits); landed; and, on the receiving side, each
 //! signal checked against the seat it names before it is delivered (see `inbox` and `places`).
 
-use redis::{Pipeline, Value};
+use std::sync::Arc;
+
+use redis::{Cmd, Pipeline, Value};
 use shared::{ErrorCode, PeerId};
 use tracing::{debug, info};
 
@@ -14,11 +16,21 @@ use crate::engine::redis::metrics::PublishFailure;
 use crate::engine::redis::places::Place;
 use crate::engine::redis::request::{Op, Request};
 use crate::engine::redis::scripts::{self, RelayReply, Script};
-use crate::relay::{relayed_signal_json, RawValue};
+use crate::relay::{relayed_signal_json, relayed_signal_parts, RawValue};
 
 /// Bounced signals waiting for the next batch ([`inbox::undelivered`] to the sender's node). A
 /// flood of stale signals beyond it loses only the senders' `unknown_peer` answers.
 const BOUNCES_MAX: usize = 4096;
+
+/// The longest signal delivered straight into its recipient's socket. The worker is the node's
+/// one task for every delivery: a longer signal's copy into the kernel is left to the recipient's
+/// own task, which may run on another thread, while the worker goes on (beside such a copy a
+/// wake-up is small; beside a candidate's it is most of the cost).
+const DIRECT_MAX: usize = 2048;
+
+/// An inbox batch takes envelopes until it holds this many bytes (a single bigger signal goes
+/// alone): what a receiving node must accept in one message besides the longest signal.
+pub(super) const MERGE_MAX: usize = 64 * 1024;
 
 impl Worker {
     pub(super) fn plan_relay(
@@ -42,13 +54,15 @@ impl Worker {
         // recipient, the relay is one PUBLISH, checked by the recipient's node.
         let place = seat.places.get(to.as_str()).filter(|_| !via_script);
         if let (Some(place), Some(pipe)) = (place, pipe.as_deref_mut()) {
-            let json = relayed_signal_json(&seat.peer, &data);
-            let envelope = inbox::signal(place.conn, &self.node, conn, seat.peer.as_str(), to.as_str(), &json);
-            pipe.cmd("PUBLISH").arg(format!("{}{}", scripts::INBOX_PREFIX, place.node)).arg(envelope);
+            let envelope =
+                SignalEnvelope { at: place.conn, node: &self.node, conn, from: &seat.peer, to: &to, data: &data };
+            // Written once, straight into the inbox batch the command is made of.
+            let shares = self.merging.add(pipe, &place.channel, |out| envelope.write_to(out));
             let cross = place.node != self.node;
-            return steps.push(Step::Publish { conn, to, cross, data });
+            return steps.push(Step::Publish { conn, to, cross, data, shares });
         }
         if let Some(pipe) = pipe {
+            self.merging.flush(pipe);
             pipe.cmd("EVALSHA")
                 .arg(self.sha(Script::Relay))
                 .arg(1)
@@ -73,7 +87,7 @@ impl Worker {
                 self.metrics.rooms.signals_relayed.inc();
                 let limit = self.rooms.capacity.saturating_sub(1);
                 if let Some(seat) = self.conns.get_mut(&conn).and_then(|c| c.seat.as_mut()) {
-                    seat.places.answered(to.as_str(), Place { node: node.into(), conn: at }, limit);
+                    seat.places.answered(to.as_str(), Place::new(&node, at), limit);
                 }
                 return;
             }
@@ -120,8 +134,13 @@ impl Worker {
                 // An earlier one to the same peer reached nobody and this one did (the node lost
                 // and regained its subscription between them): retrying the earlier one would
                 // put it behind this one, so it is refused instead.
-                let (lost, kept) = self.retries.drain(..).partition(|r| r.conn == conn && is_relay_to(r, &to));
-                self.retries = kept;
+                let lost = if self.retries.is_empty() {
+                    Vec::new()
+                } else {
+                    let (lost, kept) = self.retries.drain(..).partition(|r| r.conn == conn && is_relay_to(r, &to));
+                    self.retries = kept;
+                    lost
+                };
                 for _ in lost {
                     self.metrics.redis.publish_failed(PublishFailure::NodeGone);
                     let text = self.error(ErrorCode::UnknownPeer, unknown_peer(to.as_str()));
@@ -163,7 +182,14 @@ impl Worker {
         match (seat, &c.handle) {
             (Some(seat), Some(handle)) => {
                 if seat.places.sent_from_its_seat(from, from_node, from_conn) {
-                    handle.send_text(json.to_owned(), &self.metrics.rooms);
+                    if json.len() <= DIRECT_MAX {
+                        // Written into the connection's socket from here when it is idle (at the
+                        // end of the inbox read, see `link`), as the in-memory relay does: its
+                        // task is not woken for it.
+                        handle.send_text_now(json.to_owned(), &self.metrics.rooms);
+                    } else {
+                        handle.send_text(json.to_owned(), &self.metrics.rooms);
+                    }
                 } else {
                     // From a connection whose seat was taken over (it is being closed with 4001).
                     debug!(conn, from, "signal from a replaced connection dropped");
@@ -193,6 +219,160 @@ impl Worker {
     }
 }
 
+/// A relayed signal's inbox envelope as a `PUBLISH` argument: written into the command in
+/// pieces, without the message or the envelope put together in a `String` first.
+struct SignalEnvelope<'a> {
+    /// The recipient's connection, on its node.
+    at: ConnId,
+    node: &'a str,
+    conn: ConnId,
+    from: &'a PeerId,
+    to: &'a PeerId,
+    data: &'a RawValue,
+}
+
+impl SignalEnvelope<'_> {
+    /// Its length at most (the numbers counted at their longest).
+    fn len(&self) -> usize {
+        self.node.len() + self.from.as_str().len() + self.to.as_str().len() + self.data.get().len() + 96
+    }
+}
+
+impl SignalEnvelope<'_> {
+    fn write_to(&self, out: &mut Vec<u8>) {
+        let (from, to) = (self.from.as_str(), self.to.as_str());
+        out.reserve(self.len());
+        // Writing into a Vec cannot fail.
+        let _ = match relayed_signal_parts(self.from, self.data) {
+            Some(json) => inbox::write_signal(out, self.at, self.node, self.conn, from, to, &json),
+            None => {
+                let json = relayed_signal_json(self.from, self.data);
+                inbox::write_signal(out, self.at, self.node, self.conn, from, to, &[&json])
+            }
+        };
+    }
+}
+
+/// The relays of a batch that go, one after the other, to the same node's inbox: one `PUBLISH`
+/// of them all (an inbox batch), so Redis runs one command and the receiving node reads one
+/// message for them. Only consecutive ones: any other command in between closes it, so Redis
+/// still runs everything in the order it was queued.
+#[derive(Default)]
+pub(super) struct Merging {
+    /// The channel of the `PUBLISH` being put together, if one is.
+    channel: Option<Arc<str>>,
+    payload: Vec<u8>,
+}
+
+impl Merging {
+    /// Adds an envelope (written by `write`) for `channel`; returns whether it shares the
+    /// `PUBLISH` (and so its answer) of the envelope before it.
+    fn add(&mut self, pipe: &mut Pipeline, channel: &Arc<str>, write: impl FnOnce(&mut Vec<u8>)) -> bool {
+        let shares = self.channel.as_ref().is_some_and(|open| open == channel) && self.payload.len() < MERGE_MAX;
+        if !shares {
+            self.flush(pipe);
+            self.channel = Some(channel.clone());
+            inbox::start_batch(&mut self.payload);
+        }
+        inbox::add_to_batch(&mut self.payload, write);
+        shares
+    }
+
+    /// Puts the `PUBLISH` being put together into `pipe`, if there is one.
+    pub(super) fn flush(&mut self, pipe: &mut Pipeline) {
+        let Some(channel) = self.channel.take() else { return };
+        // Sized once: the signals are copied once more, into the command.
+        let mut publish = Cmd::with_capacity(3, "PUBLISH".len() + channel.len() + self.payload.len());
+        publish.arg("PUBLISH").arg(&*channel).arg(&self.payload[..]);
+        pipe.add_command(publish);
+        self.payload.clear();
+        if self.payload.capacity() > 2 * MERGE_MAX {
+            self.payload = Vec::new();
+        }
+    }
+}
+
 fn is_relay_to(request: &Request, peer: &PeerId) -> bool {
     matches!(&request.op, Op::Relay { to, .. } if to == peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_written_is_the_inbox_envelope() {
+        let data = crate::relay::signal_payload(r#"{"data":{"kind":"candidate","candidate":"c 1 udp"}}"#).unwrap();
+        let to = PeerId::new("pB");
+        for from in [PeerId::new("pA_-9"), PeerId::new("a\"b")] {
+            let envelope = SignalEnvelope { at: 9, node: "nodeB", conn: 31, from: &from, to: &to, data };
+            let expected = inbox::signal(9, "nodeB", 31, from.as_str(), "pB", &relayed_signal_json(&from, data));
+            assert!(expected.len() <= envelope.len(), "sized for it");
+            let mut out = Vec::new();
+            envelope.write_to(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+
+    /// Each command of `pipe` as its arguments.
+    fn commands(pipe: &Pipeline) -> Vec<Vec<Vec<u8>>> {
+        let arg = |a: redis::Arg<&[u8]>| match a {
+            redis::Arg::Simple(bytes) => bytes.to_vec(),
+            _ => panic!("only plain arguments here"),
+        };
+        pipe.cmd_iter().map(|cmd| cmd.args_iter().map(arg).collect()).collect()
+    }
+
+    fn publish(channel: &str, envelopes: &[&str]) -> Vec<Vec<u8>> {
+        let mut payload = Vec::new();
+        inbox::start_batch(&mut payload);
+        for e in envelopes {
+            inbox::add_to_batch(&mut payload, |out| out.extend_from_slice(e.as_bytes()));
+        }
+        vec![b"PUBLISH".to_vec(), channel.as_bytes().to_vec(), payload]
+    }
+
+    fn text(text: &'static str) -> impl FnOnce(&mut Vec<u8>) {
+        move |out: &mut Vec<u8>| out.extend_from_slice(text.as_bytes())
+    }
+
+    #[test]
+    fn consecutive_relays_to_one_inbox_share_a_publish_and_others_close_it() {
+        let (inbox_b, inbox_c): (Arc<str>, Arc<str>) = ("connect:inbox:b".into(), "connect:inbox:c".into());
+        let mut pipe = redis::pipe();
+        let mut merging = Merging::default();
+        assert!(!merging.add(&mut pipe, &inbox_b, text("1 Sx")));
+        assert!(merging.add(&mut pipe, &inbox_b, text("2 Sy")));
+        assert!(!merging.add(&mut pipe, &inbox_c, text("3 Sz")));
+        merging.flush(&mut pipe);
+        pipe.cmd("EVALSHA").arg("sha");
+        merging.flush(&mut pipe); // nothing open: nothing added
+        assert!(!merging.add(&mut pipe, &inbox_b, text("4 Sw")));
+        merging.flush(&mut pipe);
+        assert_eq!(
+            commands(&pipe),
+            [
+                publish(&inbox_b, &["1 Sx", "2 Sy"]),
+                publish(&inbox_c, &["3 Sz"]),
+                vec![b"EVALSHA".to_vec(), b"sha".to_vec()],
+                publish(&inbox_b, &["4 Sw"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_batch_starts_another() {
+        let inbox_b: Arc<str> = "connect:inbox:b".into();
+        let mut pipe = redis::pipe();
+        let mut merging = Merging::default();
+        let big = "x".repeat(MERGE_MAX - 100);
+        assert!(!merging.add(&mut pipe, &inbox_b, |out| out.extend_from_slice(big.as_bytes())));
+        assert!(
+            merging.add(&mut pipe, &inbox_b, |out| out.extend_from_slice(big.as_bytes())),
+            "under the limit before"
+        );
+        assert!(!merging.add(&mut pipe, &inbox_b, text("1 Sx")), "over it now");
+        merging.flush(&mut pipe);
+        assert_eq!(commands(&pipe).len(), 2);
+    }
 }
