@@ -13,12 +13,6 @@ use signaling::metrics::Metrics;
 use signaling::node::Engine;
 use signaling::Args;
 
-/// mimalloc, not the system allocator: glibc's malloc and free were 27 % of the instructions of
-/// a join burst (callgrind, 1,000 joins: 59.4 M in all; 47.3 M with mimalloc), and an idle
-/// joined peer costs less memory with it (3.64 → 3.50 KB), for ~8 MB more at start.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Log lines waiting for the logging thread; past it, lines are dropped rather than the server
 /// waiting on its log (a flood of warnings must not slow the relay).
 const LOG_QUEUE_LINES: usize = 64 * 1024;
