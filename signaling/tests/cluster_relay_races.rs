@@ -188,17 +188,30 @@ async fn a_partner_whose_node_dies_mid_stream_is_answered_unknown_peer_then_reac
     node_b.kill_9();
     b.vanish();
     stream(&mut a, &jb.peer_id, "candidate:void", 5).await;
-    // A `join` while in a room is answered at once, in order: it marks the end of the answers.
+    // A `join` while in a room is answered at once, in order. The `unknown_peer` answers may
+    // come before it or after it (docs/PROTOCOL.md: a refusal that needed a second look in Redis
+    // may follow answers to later messages), but each of the five signals gets one.
     a.send(&ClientMessage::Join { room: room_id("dying"), resume: None }).await;
 
-    let (seen_a, _) =
-        read_until(&mut a, |m| matches!(m, ServerMessage::Error { code: ErrorCode::AlreadyJoined, .. })).await;
-    let answers = &seen_a[..seen_a.len() - 1];
+    let refused = std::cell::Cell::new(0);
+    let joined_again = std::cell::Cell::new(false);
+    let (seen_a, close) = read_until(&mut a, |m| {
+        match m {
+            ServerMessage::Error { code: ErrorCode::UnknownPeer, .. } => refused.set(refused.get() + 1),
+            ServerMessage::Error { code: ErrorCode::AlreadyJoined, .. } => joined_again.set(true),
+            _ => {}
+        }
+        joined_again.get() && refused.get() >= 5
+    })
+    .await;
+    assert_eq!(close, None, "{seen_a:?}");
     assert!(
-        answers.iter().all(|m| matches!(m, ServerMessage::Error { code: ErrorCode::UnknownPeer, .. })),
-        "{seen_a:?}"
+        seen_a
+            .iter()
+            .all(|m| matches!(m, ServerMessage::Error { code: ErrorCode::UnknownPeer | ErrorCode::AlreadyJoined, .. })),
+        "only refusals: {seen_a:?}"
     );
-    assert!(answers.len() >= 5, "the signals sent after the node died are refused: {seen_a:?}");
+    assert!(refused.get() >= 5, "the signals sent after the node died are refused: {seen_a:?}");
 
     let mut b2 = node_a.client().await;
     let back = b2.join_with("dying", Some(&jb.resume_token)).await;
