@@ -274,15 +274,9 @@ fn write_browser(out: &mut String, results: &Results) -> std::fmt::Result {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_redis_table_sits_beside_ours_in_memory() {
-        let mut results = Results::default();
-        results.add(Metric::ClosedSmallTotalCpu, Server::Ours, 10.0);
-        results.add(Metric::ClosedSmallTotalCpu, Server::OursRedis, 25.0);
-        results.add(Metric::ClosedSmallTotalCpu, Server::OursRedisPair, 30.0);
-        results.add(Metric::ClosedSmallStoreCpu, Server::OursRedis, 9.0);
+    /// The report a quick run on `machine` makes of `results`.
+    fn quick_report(results: &Results, machine: Machine) -> String {
         let sizes = Sizes::for_mode(Mode::Quick);
-        let machine = Machine { redis: "7.0.15".to_owned(), ..Machine::default() };
         let cx = Context {
             mode: Mode::Quick,
             sizes: &sizes,
@@ -294,7 +288,17 @@ mod tests {
             minutes: 1.0,
             plots: &[],
         };
-        let report = render(&results, &cx);
+        render(results, &cx)
+    }
+
+    #[test]
+    fn the_redis_table_sits_beside_ours_in_memory() {
+        let mut results = Results::default();
+        results.add(Metric::ClosedSmallTotalCpu, Server::Ours, 10.0);
+        results.add(Metric::ClosedSmallTotalCpu, Server::OursRedis, 25.0);
+        results.add(Metric::ClosedSmallTotalCpu, Server::OursRedisPair, 30.0);
+        results.add(Metric::ClosedSmallStoreCpu, Server::OursRedis, 9.0);
+        let report = quick_report(&results, Machine { redis: "7.0.15".to_owned(), ..Machine::default() });
         let row = report
             .lines()
             .find(|l| l.starts_with("| relay 256 B, closed loop: signaling + redis-server CPU"))
@@ -317,20 +321,7 @@ mod tests {
         results.add(Metric::EchoLargeCpu, Server::OursEcho, 30.0);
         results.add(Metric::EchoLargeCpu, Server::FastwebsocketsEcho, 25.0);
         results.add(Metric::EchoLargeCpu, Server::RawEcho, 12.0);
-        let sizes = Sizes::for_mode(Mode::Quick);
-        let machine = Machine::default();
-        let cx = Context {
-            mode: Mode::Quick,
-            sizes: &sizes,
-            command: "cargo xtask bench --quick",
-            machine: &machine,
-            revision: "abc1234",
-            load_after: "0 0 0",
-            pinned: true,
-            minutes: 1.0,
-            plots: &[],
-        };
-        let report = render(&results, &cx);
+        let report = quick_report(&results, Machine::default());
         let head = report.lines().find(|l| l.starts_with("| figure | unit | echo example (ours)")).expect("a head");
         assert!(head.contains("| fastwebsockets echo | raw TCP echo | ours/fastwebsockets | ours/raw |"), "{head}");
         let row = report.lines().find(|l| l.starts_with("| echo 32 KiB: server CPU per message | µs |")).unwrap();

@@ -520,15 +520,21 @@ fn request() -> impl Strategy<Value = Request> {
     let name = proptest::string::string_regex(&format!("{TCHARS}{{1,20}}")).expect("a valid regex");
     let target = prop_oneof![Just("/".to_owned()), "/[!-~é€𝄞]{0,40}", Just("*".to_owned())];
     let version = prop_oneof![Just(0u8), Just(1u8)];
-    (method, version, target, vec((name, header_value()), 0..12))
-        .prop_map(|(method, version, target, headers)| Request { method, version, target, headers })
+    (method, version, target, vec((name, header_value()), 0..12)).prop_map(
+        |(method, version, target, headers): (_, _, _, Vec<(String, Vec<u8>)>)| Request {
+            method,
+            version,
+            target,
+            headers: headers.into_iter().collect(),
+        },
+    )
 }
 
 /// The request head on the wire, with a random amount of optional whitespace after each colon.
 fn head_bytes(req: &Request, spaces: &[u8]) -> Vec<u8> {
     let mut out = format!("{} {} HTTP/1.{}\r\n", req.method, req.target, req.version).into_bytes();
     for (i, (name, value)) in req.headers.iter().enumerate() {
-        out.extend(name.as_bytes());
+        out.extend(name);
         out.push(b':');
         out.extend(std::iter::repeat_n(b' ', usize::from(spaces.get(i).copied().unwrap_or(1))));
         out.extend(value);
@@ -610,6 +616,7 @@ proptest! {
         ];
         let at = order.index(headers.len() + 1);
         headers.splice(at..at, others.drain(..));
+        let headers = headers.into_iter().collect();
         let req = Request { method: "GET".to_owned(), version: 1, target: "/ws".to_owned(), headers };
         let (parsed, _) = Request::parse(&head_bytes(&req, &[]), 8192).expect("a valid head").expect("complete");
         let accept = accept_key(key.as_bytes());

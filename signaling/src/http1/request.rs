@@ -17,7 +17,58 @@ pub struct Request {
     pub version: u8,
     /// The raw request target as sent (origin-form, e.g. `/ws?x=1`), not yet percent-decoded.
     pub target: String,
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: Headers,
+}
+
+/// A request's header fields in one buffer, names and values back to back, with where each
+/// ends: two allocations for all of them instead of two per field. Every connection's handshake
+/// has five or more fields, and a burst of joins spent ~14 allocations per connection here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    bytes: Vec<u8>,
+    /// Per field, in order: where its name ends and where its value ends in `bytes` (a name
+    /// starts where the field before ended).
+    ends: Vec<(usize, usize)>,
+}
+
+impl Headers {
+    /// Room for `fields` fields of `bytes` bytes in all, names and values.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Self {
+        Headers { bytes: Vec::with_capacity(bytes), ends: Vec::with_capacity(fields) }
+    }
+
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        self.bytes.extend_from_slice(name);
+        let name_end = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.ends.push((name_end, self.bytes.len()));
+    }
+
+    /// Every field as (name, value), in the order received.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|&(_, end)| end));
+        starts
+            .zip(&self.ends)
+            .map(|(start, &(name_end, end))| (&self.bytes[start..name_end], &self.bytes[name_end..end]))
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+impl<N: AsRef<[u8]>, V: AsRef<[u8]>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(fields: I) -> Self {
+        let mut headers = Headers::default();
+        for (name, value) in fields {
+            headers.push(name.as_ref(), value.as_ref());
+        }
+        headers
+    }
 }
 
 /// Why a request head was refused; each maps to one HTTP status.
@@ -77,19 +128,23 @@ impl Request {
         let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
             return Err(RequestError::Malformed);
         };
-        let headers = req.headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect();
+        let bytes = req.headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+        let mut headers = Headers::with_capacity(req.headers.len(), bytes);
+        for field in req.headers.iter() {
+            headers.push(field.name.as_bytes(), field.value);
+        }
         let request = Request { method: method.to_owned(), version, target: target.to_owned(), headers };
         Ok(Some((request, head_len)))
     }
 
     /// The value of the first header named `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// All values of headers named `name`, in order (a header may be repeated, RFC 9110 §5.3).
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// Whether any comma-separated token of any `name` header equals `token`, ignoring ASCII case
@@ -155,6 +210,21 @@ mod tests {
         assert_eq!(req.version, 0);
         assert_eq!(Request::parse(b"GET / HTTP/1.2\r\n\r\n", MAX), Err(RequestError::Version));
         assert_eq!(Request::parse(b"GET / HTTP/2.0\r\n\r\n", MAX), Err(RequestError::Version));
+    }
+
+    #[test]
+    fn fields_keep_their_order_spelling_and_repeats() {
+        let raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nx-a: \r\nEmpty:\r\nX-A: 3\r\n\r\n";
+        let (req, _) = Request::parse(raw, MAX).unwrap().unwrap();
+        let fields: Vec<(&[u8], &[u8])> = req.headers.iter().collect();
+        let want: [(&[u8], &[u8]); 5] =
+            [(b"Host", b"x"), (b"X-A", b"1"), (b"x-a", b""), (b"Empty", b""), (b"X-A", b"3")];
+        assert_eq!(fields, want);
+        assert_eq!(req.headers, want.into_iter().collect::<Headers>());
+        assert_eq!(req.headers_named("x-A").collect::<Vec<_>>(), [&b"1"[..], b"", b"3"]);
+        assert_eq!(req.header("EMPTY"), Some(&b""[..]));
+        assert_eq!(req.header("missing"), None);
+        assert_eq!((req.headers.len(), Headers::default().is_empty()), (5, true));
     }
 
     #[test]
