@@ -104,7 +104,7 @@ pub fn bars(
 ) -> Result<()> {
     let values: Vec<Vec<f64>> = servers
         .iter()
-        .map(|&server| metrics.iter().map(|&(metric, _)| results.median(metric, server).unwrap_or(0.0)).collect())
+        .map(|&server| metrics.iter().map(|&(metric, _)| results.figure(metric, server).unwrap_or(0.0)).collect())
         .collect();
     let positive = values.iter().flatten().copied().filter(|v| *v > 0.0);
     let (low, high) = positive.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));

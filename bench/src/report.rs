@@ -26,7 +26,7 @@ pub struct Context<'a> {
 }
 
 fn cell(results: &Results, metric: Metric, server: Server) -> String {
-    results.median(metric, server).map_or_else(|| "—".to_owned(), |v| metric.unit().format(v))
+    results.figure(metric, server).map_or_else(|| "—".to_owned(), |v| metric.unit().format(v))
 }
 
 fn ratio_cell(results: &Results, metric: Metric, ours: Server, other: Server) -> String {
@@ -107,7 +107,7 @@ fn write_method(out: &mut String, cx: &Context<'_>) -> std::fmt::Result {
         format!("Everything is built in release mode first. Each measurement starts a fresh server process; within a repetition every scenario runs each server in turn (ours, tokio-tungstenite, fastwebsockets, raw TCP, raw TCP frames, and for the 256 B relay ours through Redis on one node and on two), so a change in the machine's load hits all alike. {pin}"),
         "Servers: ours is the `signaling` binary as deployed (default log level, info) with `--rate-limit-per-sec 1000000 --rate-limit-burst 1000000` and `--max-connections` above the load, so it never throttles the generator. The references live in `bench/`: `ref-tungstenite` (tokio-tungstenite, default config, `accept_async`, one task per connection `select!`ing socket and queue), `ref-fastwebsockets` (upgraded through hyper; read half in the connection task, write half in a second task, since its `read_frame` is not cancel-safe), `ref-rawtcp` (newline-delimited JSON over TCP: the floor with the same JSON work). All three share one room module: rooms in a `Mutex<HashMap>`, a bounded queue of 256 per peer, messages parsed and written with the `shared` types. `ref-rawtcp --frames` is the physical floor of the relay: JSON only to join, then 4-byte length-prefixed frames written unread into the partner's socket from the sender's own task (no queue, no second wake-up, no parse, no `from` stamped: the generator sends the relayed message ready-made); it is what relaying costs in sockets and scheduling alone.".to_owned(),
         "Load generator: `bench` itself, on a single-threaded tokio runtime, with tokio-tungstenite's client (4 KiB read buffer) or plain TCP, latency in hdrhistogram. Every relayed message carries a sequence number and its send time inside the ICE candidate string (padded so the whole client message is exactly 256 B or 4 KiB); the receiver checks the sender and the order. Any loss, reordering or misdelivery fails the run.".to_owned(),
-        format!("Relay: {} rooms × 2 peers, both directions at once. Closed loop: {} messages of 256 B and {} of 4 KiB in all, at most {} in flight per direction. Paced: {:.0} messages/s in all for {:.0} s, {} runs per repetition, each on a fresh server. Server CPU per message is the on-CPU time of all its threads (`/proc/PID/task/*/schedstat`, first field) over the measured window, divided by the messages relayed.", s.rooms, s.closed_small, s.closed_large, s.window, s.paced_per_sec, s.paced_secs, s.paced_rounds),
+        format!("Relay: {} rooms × 2 peers, both directions at once. Closed loop: {} messages of 256 B and {} of 4 KiB in all, at most {} in flight per direction. Paced: {:.0} messages/s in all for {:.0} s, {} runs per repetition, each on a fresh server; the paced latency percentiles are those of every message of all the runs together (each run's own p99 is in the last table: a run's p99 rests on a few dozen messages and whole runs fall into one of two modes, about 0.15 or 0.3 ms, for every server alike, so a median of the runs' p99s jumps between them). Server CPU per message is the on-CPU time of all its threads (`/proc/PID/task/*/schedstat`, first field) over the measured window, divided by the messages relayed.", s.rooms, s.closed_small, s.closed_large, s.window, s.paced_per_sec, s.paced_secs, s.paced_rounds),
         format!("Join: `join` → `joined` on already-open connections, in pairs; {} one at a time, then bursts: {} connections opened first, then one task writes every join back to back while an idle reader per connection waits for its `joined`; a join's latency runs from the start of its write to the read of its answer, so it is the server's queueing under the burst. A burst's tail varies from one burst to the next on the same server (how the server's scheduler meets ten thousand sockets ready at once), so each repetition runs {} bursts on fresh connections to the same server and each burst is a sample.", s.join_sequential, s.join_burst, s.bursts),
         format!("Memory: VmRSS of the server with {} idle connections (handshake done) minus the fresh server's, divided by {}; then again after all have joined rooms in pairs. The server is first left to go idle (under 1% CPU). 1 KB = 1024 B.", s.idle, s.idle),
         format!("Echo: our `echo` example (binary WebSocket messages, the server's WebSocket layer and nothing else) against `ref-fastwebsockets --echo` (upgraded through hyper, then fastwebsockets' own echo example: a `FragmentCollector` reading whole messages, each written straight back, pings and the close handshake answered by the library, outside tokio's cooperative budget as that example runs it; a payload over 1 KiB leaves in one vectored write) and `ref-rawtcp --echo` (bytes read into a 64 KiB buffer and written back: the floor); {} connections, one message in flight each; {} messages of 64 B and {} of 32 KiB.", s.echo_connections, s.echo_small, s.echo_large),
@@ -150,7 +150,7 @@ fn write_samples(out: &mut String, results: &Results) -> std::fmt::Result {
 fn write_figures(out: &mut String, results: &Results, sizes: &Sizes) -> std::fmt::Result {
     writeln!(
         out,
-        "## Figures (median of {} repetitions; paced relay: of {} runs; join bursts: of {} bursts)\n",
+        "## Figures (median of {} repetitions; paced relay: of {} runs, its latency percentiles over every message of them; join bursts: of {} bursts)\n",
         sizes.repetitions,
         sizes.repetitions * sizes.paced_rounds,
         sizes.repetitions * sizes.bursts
@@ -203,7 +203,7 @@ fn redis_label(metric: Metric) -> &'static str {
 fn write_redis(out: &mut String, results: &Results, sizes: &Sizes) -> std::fmt::Result {
     writeln!(
         out,
-        "## Through Redis (median of {} repetitions; paced relay: of {} runs)\n",
+        "## Through Redis (median of {} repetitions; paced relay: of {} runs, its latency percentiles over every message of them)\n",
         sizes.repetitions,
         sizes.repetitions * sizes.paced_rounds
     )?;

@@ -1,5 +1,5 @@
-//! The targets of the issue, checked against the medians of one run: "musts" pass or fail,
-//! "goals" are met or not. Ratios are always ours / theirs, from the same run.
+//! The targets of the issue, checked against the figures of one run (`Results::figure`: medians,
+//! or pooled percentiles): "musts" pass or fail, "goals" are met or not. Ratios are always ours / theirs, from the same run.
 
 use crate::results::{Metric, Results};
 use crate::server::Server;
@@ -42,7 +42,7 @@ fn ratio_of(results: &Results, must: bool, metric: Metric, server: Server, other
     } else {
         format!("{}: {} ≤ {limit:.1}× {}", metric.label(), server.name(), other.name())
     };
-    let (ours, theirs) = (results.median(metric, server), results.median(metric, other));
+    let (ours, theirs) = (results.figure(metric, server), results.figure(metric, other));
     match (ours, theirs, results.ratio(metric, server, other)) {
         (Some(a), Some(b), Some(r)) => Verdict {
             must,
@@ -69,7 +69,7 @@ pub fn check(results: &Results) -> Vec<Verdict> {
     let mut verdicts = vec![
         ratio(results, true, RssJoined, Fws, 1.0),
         ratio(results, true, RssJoined, Tung, 0.1),
-        absolute(false, "RSS per joined peer ≤ 4 KB".into(), results.median(RssJoined, Server::Ours), 4.0, "KB"),
+        absolute(false, "RSS per joined peer ≤ 4 KB".into(), results.figure(RssJoined, Server::Ours), 4.0, "KB"),
         ratio(results, true, ClosedSmallCpu, Fws, 1.0),
         ratio(results, true, ClosedSmallCpu, Tung, 0.7),
         ratio(results, false, ClosedSmallCpu, RawTcp, 1.3),
@@ -140,7 +140,7 @@ fn hot_path(results: &Results) -> [Verdict; 6] {
 
 /// Our echo example's median / `other`'s for `metric`, against `limit`; the caller names the target.
 fn ratio_echo(results: &Results, must: bool, metric: Metric, other: Server, limit: f64) -> Verdict {
-    let (a, b) = (results.median(metric, Server::OursEcho), results.median(metric, other));
+    let (a, b) = (results.figure(metric, Server::OursEcho), results.figure(metric, other));
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => Verdict {
             must,
