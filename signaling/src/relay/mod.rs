@@ -53,7 +53,9 @@ pub fn parse_incoming(text: &str) -> Result<Incoming<'_>, ParseError> {
 
 /// The one-pass read: `Some` exactly when `text` is a valid `signal`.
 fn read_signal(text: &str) -> Option<(PeerId, &RawValue)> {
-    let Envelope { kind, to, data } = serde_json::from_str(text).ok()?;
+    let Envelope { kind: Some(kind), to: Some(to), data: Some(data) } = serde_json::from_str(text).ok()? else {
+        return None;
+    };
     let valid = kind == "signal" && payload::is_signal(data);
     valid.then(|| (PeerId::new(to), data))
 }
