@@ -21,6 +21,7 @@ use crate::ws::CloseCode;
 use peer::PeerHandle;
 
 pub mod config;
+mod entropy;
 pub mod memory;
 pub(crate) mod metrics;
 pub mod peer;

@@ -146,7 +146,7 @@ impl SeatedAs {
 /// A peer id of 96 random bits (16 base64url characters) and a resume token of 192.
 pub fn fresh_ids() -> Result<(PeerId, ResumeToken), getrandom::Error> {
     let mut bytes = [0u8; 12 + 24];
-    getrandom::fill(&mut bytes)?;
+    super::entropy::fill(&mut bytes)?;
     let (peer, token) = bytes.split_at(12);
     Ok((PeerId::new(URL_SAFE_NO_PAD.encode(peer)), ResumeToken::new(URL_SAFE_NO_PAD.encode(token))))
 }
