@@ -4,13 +4,11 @@
 //! two, in the same turn. Any lost or misdelivered message, or a server that dies, ends the run
 //! with an error.
 
-use hdrhistogram::Histogram;
-
 use crate::error::Result;
 use crate::launcher::Launcher;
 use crate::load::{echo, idle, join, relay};
 use crate::plan::{Sizes, ECHO_LARGE, ECHO_SMALL, LARGE, SMALL};
-use crate::results::{Distribution, Metric, Results};
+use crate::results::{ms, Distribution, Metric, Results};
 use crate::server::{Server, Target, ECHO_SERVERS, REDIS_SERVERS, ROOM_SERVERS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +73,6 @@ impl Scenario {
             Scenario::Idle => "idle",
         }
     }
-}
-
-fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
-    histogram.value_at_quantile(quantile) as f64 / 1000.0
 }
 
 pub async fn measure(launcher: &Launcher, sizes: &Sizes, results: &mut Results) -> Result<()> {

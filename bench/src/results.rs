@@ -159,9 +159,7 @@ impl Metric {
             _ => Unit::Millis,
         }
     }
-}
 
-impl Metric {
     /// The paced relay's latency percentiles are taken over every message of every paced run
     /// (their merged histogram), not as the median of each run's own: a run is a few thousand
     /// messages, so its p99 is decided by a few dozen of them, and whole runs land in one of two
@@ -238,9 +236,7 @@ impl Results {
     /// [`Metric::pooled`]) the quantile of every message measured, in milliseconds.
     pub fn figure(&self, metric: Metric, server: Server) -> Option<f64> {
         match metric.pooled() {
-            Some((distribution, quantile)) => {
-                self.histogram(distribution, server).map(|h| h.value_at_quantile(quantile) as f64 / 1000.0)
-            }
+            Some((distribution, quantile)) => self.histogram(distribution, server).map(|h| ms(h, quantile)),
             None => median(self.samples(metric, server)),
         }
     }
@@ -258,6 +254,11 @@ impl Results {
     pub fn browser_median(&self) -> Option<f64> {
         median(&self.browser_ms.iter().map(|&ms| ms as f64).collect::<Vec<_>>())
     }
+}
+
+/// A latency histogram's (microseconds) value at `quantile`, in milliseconds.
+pub fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
 }
 
 /// The middle value (the mean of the middle two for an even count); `None` for no values.
@@ -303,7 +304,7 @@ mod tests {
             let mut run = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
             run.record_n(100, 100 - slow).unwrap();
             run.record_n(2_000, slow).unwrap();
-            results.add(Metric::PacedSmallP99, Server::Ours, run.value_at_quantile(0.99) as f64 / 1000.0);
+            results.add(Metric::PacedSmallP99, Server::Ours, ms(&run, 0.99));
             results.add_histogram(Distribution::PacedSmall, Server::Ours, &run);
         }
         assert_eq!(median(results.samples(Metric::PacedSmallP99, Server::Ours)), Some(0.1));

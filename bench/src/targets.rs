@@ -1,5 +1,6 @@
 //! The targets of the issue, checked against the figures of one run (`Results::figure`: medians,
-//! or pooled percentiles): "musts" pass or fail, "goals" are met or not. Ratios are always ours / theirs, from the same run.
+//! or pooled percentiles): "musts" pass or fail, "goals" are met or not. Ratios are always
+//! ours / theirs, from the same run.
 
 use crate::results::{Metric, Results};
 use crate::server::Server;
@@ -138,7 +139,7 @@ fn hot_path(results: &Results) -> [Verdict; 6] {
     ]
 }
 
-/// Our echo example's median / `other`'s for `metric`, against `limit`; the caller names the target.
+/// Our echo example's figure / `other`'s for `metric`, against `limit`; the caller names the target.
 fn ratio_echo(results: &Results, must: bool, metric: Metric, other: Server, limit: f64) -> Verdict {
     let (a, b) = (results.figure(metric, Server::OursEcho), results.figure(metric, other));
     match (a, b) {
